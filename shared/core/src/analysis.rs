@@ -1,0 +1,87 @@
+//! Analysis documents: one per media per analyzer version, so re-analysis with a newer analyzer
+//! is a new record beside the old one, never an overwrite.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Timestamp;
+use crate::ids::MediaId;
+
+/// Which analyzer produced a document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnalyzerKind {
+    Probe,
+    Scenes,
+    Quality,
+    Thumbnails,
+    Text,
+    Moderation,
+    Audio,
+    Fingerprint,
+}
+
+impl AnalyzerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AnalyzerKind::Probe => "probe",
+            AnalyzerKind::Scenes => "scenes",
+            AnalyzerKind::Quality => "quality",
+            AnalyzerKind::Thumbnails => "thumbnails",
+            AnalyzerKind::Text => "text",
+            AnalyzerKind::Moderation => "moderation",
+            AnalyzerKind::Audio => "audio",
+            AnalyzerKind::Fingerprint => "fingerprint",
+        }
+    }
+}
+
+/// One analyzer's result for one media.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Analysis {
+    pub media_id: MediaId,
+    pub kind: AnalyzerKind,
+    /// The analyzer's version; a new version is a new document.
+    pub version: u32,
+    pub created_at: Timestamp,
+    /// The analyzer's output, schema owned by that analyzer.
+    pub result: serde_json::Value,
+}
+
+/// The technical facts of a media file, as read by the probe.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Probe {
+    /// Container format names, as the demuxer reports them (e.g. `mov,mp4,m4a,3gp,3g2,mj2`).
+    pub container: String,
+    pub duration_seconds: Option<f64>,
+    /// Overall bit rate in bits per second.
+    pub bit_rate: Option<u64>,
+    pub video: Vec<VideoStream>,
+    pub audio: Vec<AudioStream>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VideoStream {
+    pub index: u32,
+    pub codec: String,
+    pub profile: Option<String>,
+    pub pixel_format: Option<String>,
+    pub width: u32,
+    pub height: u32,
+    pub fps: Option<f64>,
+    pub bit_rate: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AudioStream {
+    pub index: u32,
+    pub codec: String,
+    pub sample_rate: Option<u32>,
+    pub channels: Option<u32>,
+    pub channel_layout: Option<String>,
+    pub bit_rate: Option<u64>,
+}
+
+impl Probe {
+    /// The probe analyzer's version: bump when the parsed fields change meaning.
+    pub const VERSION: u32 = 1;
+}

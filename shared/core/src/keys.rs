@@ -1,0 +1,134 @@
+//! Where things live. Every table partition key and every blob key of tenant data starts with
+//! `t/{tenant}/`, and every function here takes a [`TenantId`], so no query or object path can
+//! be built without one. The few global records (tenants, API-key lookups) have their own
+//! prefixes and hold nothing but a pointer into a tenant.
+
+use crate::ids::{ApiKeyId, MediaId, TenantId};
+
+/// The prefix every key of a tenant's data starts with.
+pub fn tenant_prefix(tenant: TenantId) -> String {
+    format!("t/{tenant}/")
+}
+
+/// Table keys (single-table design, DynamoDB-shaped: partition key + sort key).
+pub mod table {
+    use super::*;
+
+    /// All media records of a tenant share one partition, sorted by id (creation time).
+    pub fn media_pk(tenant: TenantId) -> String {
+        format!("t/{tenant}/media")
+    }
+    pub fn media_sk(media: MediaId) -> String {
+        media.to_string()
+    }
+
+    /// Secondary-index keys that list a tenant's media by status.
+    pub fn media_by_status_pk(tenant: TenantId, status: &str) -> String {
+        format!("t/{tenant}/media-status/{status}")
+    }
+
+    /// Per-media records (analyses, tags) live in the media's own partition.
+    pub fn media_items_pk(tenant: TenantId, media: MediaId) -> String {
+        format!("t/{tenant}/media/{media}")
+    }
+    pub fn analysis_sk(kind: &str, version: u32) -> String {
+        // Zero-padded so versions sort numerically under a prefix query.
+        format!("analysis/{kind}/{version:06}")
+    }
+    pub fn analysis_prefix() -> &'static str {
+        "analysis/"
+    }
+    pub fn tag_sk(tag: &str) -> String {
+        format!("tag/{tag}")
+    }
+    pub fn tag_prefix() -> &'static str {
+        "tag/"
+    }
+
+    /// Upload reservations made by `POST /v1/uploads`, before any bytes arrive.
+    pub fn uploads_pk(tenant: TenantId) -> String {
+        format!("t/{tenant}/uploads")
+    }
+
+    /// Ingest dedupe records: one per distinct stored object version (bucket, key, etag).
+    pub fn ingest_pk(tenant: TenantId) -> String {
+        format!("t/{tenant}/ingest")
+    }
+    pub fn ingest_sk(bucket: &str, key: &str, etag: &str) -> String {
+        format!("{bucket}/{key}#{etag}")
+    }
+
+    /// Global: the tenant directory.
+    pub const TENANTS_PK: &str = "tenants";
+    /// Global: API key lookup by key id; the record names the tenant.
+    pub fn api_key_pk(key: ApiKeyId) -> String {
+        format!("apikey/{key}")
+    }
+    pub const API_KEY_SK: &str = "key";
+}
+
+/// Blob keys (S3-shaped object keys).
+pub mod blob {
+    use super::*;
+
+    /// Where a client's upload lands.
+    pub fn upload(tenant: TenantId, media: MediaId) -> String {
+        format!("t/{tenant}/uploads/{media}")
+    }
+    /// Where a rejected upload is kept. Never deleted.
+    pub fn quarantine(tenant: TenantId, media: MediaId) -> String {
+        format!("t/{tenant}/quarantine/{media}")
+    }
+    /// Derived artefacts of a media (thumbnails, fingerprints…).
+    pub fn derived(tenant: TenantId, media: MediaId, name: &str) -> String {
+        format!("t/{tenant}/media/{media}/{name}")
+    }
+
+    /// The tenant and media of an upload key, or `None` for any other key.
+    pub fn parse_upload(key: &str) -> Option<(TenantId, MediaId)> {
+        let rest = key.strip_prefix("t/")?;
+        let (tenant, rest) = rest.split_once('/')?;
+        let media = rest.strip_prefix("uploads/")?;
+        Some((tenant.parse().ok()?, media.parse().ok()?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_tenant_key_starts_with_the_tenant() {
+        let t = TenantId::generate();
+        let m = MediaId::generate();
+        let p = tenant_prefix(t);
+        for key in [
+            table::media_pk(t),
+            table::media_by_status_pk(t, "indexed"),
+            table::media_items_pk(t, m),
+            table::uploads_pk(t),
+            table::ingest_pk(t),
+            blob::upload(t, m),
+            blob::quarantine(t, m),
+            blob::derived(t, m, "thumb.jpg"),
+        ] {
+            assert!(key.starts_with(&p), "{key}");
+        }
+    }
+
+    #[test]
+    fn upload_keys_parse_back_and_nothing_else_does() {
+        let t = TenantId::generate();
+        let m = MediaId::generate();
+        assert_eq!(blob::parse_upload(&blob::upload(t, m)), Some((t, m)));
+        assert_eq!(blob::parse_upload(&blob::quarantine(t, m)), None);
+        assert_eq!(blob::parse_upload(&format!("t/{t}/uploads/{m}/x")), None);
+        assert_eq!(blob::parse_upload("t/default/uploads/x"), None);
+        assert_eq!(blob::parse_upload(""), None);
+    }
+
+    #[test]
+    fn analysis_versions_sort_numerically() {
+        assert!(table::analysis_sk("probe", 9) < table::analysis_sk("probe", 10));
+    }
+}

@@ -1,0 +1,28 @@
+//! The MVidarr domain. Everything here is pure: no I/O, no async runtime, no AWS types, so the
+//! same types and checks serve the Lambdas, the embedded binary and (later) the edge Worker.
+//!
+//! - [`ids`]: typed ULID identifiers.
+//! - [`keys`]: how records and blobs are addressed; every key starts with the tenant.
+//! - [`media`]: the Media record and its status machine.
+//! - [`metadata`], [`analysis`], [`tag`], [`event`]: the rest of the model.
+//! - [`ports`]: one trait per outside service (`BlobStore`, `Table`, `Queue`, `Pipeline`).
+//! - [`repo`]: repositories written once over the `Table` port.
+//! - [`asl`]: the Step Functions subset the local pipeline runner interprets.
+//! - [`upload`]: upload validation rules (size, magic bytes, duration).
+
+pub mod analysis;
+pub mod asl;
+pub mod event;
+pub mod ids;
+pub mod keys;
+pub mod media;
+pub mod metadata;
+pub mod ports;
+pub mod repo;
+pub mod tag;
+pub mod upload;
+
+pub use chrono::{DateTime, Utc};
+
+/// The time type used on every record.
+pub type Timestamp = DateTime<Utc>;

@@ -1,0 +1,28 @@
+//! One trait per outside service. Each has exactly two production adapters (AWS in
+//! `store-aws`, embedded in `store-local`) and one conformance suite that both must pass.
+//! Methods return `impl Future + Send` so the traits need no boxing; adapters own every
+//! SDK/driver type, and map its failures onto the error enums here.
+
+pub mod blob;
+pub mod pipeline;
+pub mod queue;
+pub mod table;
+
+pub use blob::{BlobBody, BlobError, BlobLocation, BlobStore, ObjectInfo, PresignedRequest};
+pub use pipeline::{ExecutionName, Pipeline, PipelineError, PipelineInput, StartOutcome};
+pub use queue::{OutgoingMessage, Queue, QueueError, ReceivedMessage};
+pub use table::{Condition, Index, Item, Page, Query, Table, TableError, WriteOp};
+
+/// The ports a deployment provides, bundled so handlers carry one type parameter, not four.
+pub trait Platform: Clone + Send + Sync + 'static {
+    type Blobs: BlobStore;
+    type Table: Table;
+    type Queue: Queue;
+    type Pipeline: Pipeline;
+
+    fn blobs(&self) -> &Self::Blobs;
+    fn table(&self) -> &Self::Table;
+    /// The ingest queue: S3-shaped `ObjectCreated` notifications for uploads.
+    fn ingest_queue(&self) -> &Self::Queue;
+    fn pipeline(&self) -> &Self::Pipeline;
+}

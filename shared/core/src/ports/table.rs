@@ -1,0 +1,174 @@
+//! A key-value table in DynamoDB's single-table shape: items addressed by `(pk, sk)`, queries
+//! within one partition by sort-key prefix, one secondary index, conditional writes and
+//! all-or-nothing transactions of up to [`MAX_TRANSACT_ITEMS`] writes.
+
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+
+/// DynamoDB's limit for `TransactWriteItems`; both adapters enforce it.
+pub const MAX_TRANSACT_ITEMS: usize = 100;
+/// DynamoDB's item-size limit (400 KB); both adapters refuse larger items.
+pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+/// The most items one query page returns, whatever limit is asked for.
+pub const MAX_PAGE_ITEMS: usize = 1000;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Item {
+    pub pk: String,
+    pub sk: String,
+    /// Secondary-index keys; an item without them is not in the index (sparse, as on DynamoDB).
+    pub gsi1pk: Option<String>,
+    pub gsi1sk: Option<String>,
+    /// Optimistic-concurrency version, set by the writer; `Condition::VersionIs` checks it.
+    pub version: u64,
+    pub data: serde_json::Value,
+}
+
+impl Item {
+    pub fn new(pk: impl Into<String>, sk: impl Into<String>, data: serde_json::Value) -> Self {
+        Self {
+            pk: pk.into(),
+            sk: sk.into(),
+            gsi1pk: None,
+            gsi1sk: None,
+            version: 1,
+            data,
+        }
+    }
+
+    pub fn with_index(mut self, gsi1pk: impl Into<String>, gsi1sk: impl Into<String>) -> Self {
+        self.gsi1pk = Some(gsi1pk.into());
+        self.gsi1sk = Some(gsi1sk.into());
+        self
+    }
+}
+
+/// When a write may happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Condition {
+    Always,
+    /// No item with this key exists (`attribute_not_exists(pk)`).
+    Absent,
+    /// An item exists (`attribute_exists(pk)`).
+    Exists,
+    /// An item exists with exactly this version.
+    VersionIs(u64),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum WriteOp {
+    Put { item: Item, condition: Condition },
+    Delete { pk: String, sk: String, condition: Condition },
+    /// Only a condition, no write (`ConditionCheck`).
+    Check { pk: String, sk: String, condition: Condition },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Index {
+    #[default]
+    Primary,
+    /// The secondary index on `(gsi1pk, gsi1sk)`. Eventually consistent on DynamoDB.
+    Gsi1,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    pub index: Index,
+    /// The partition to read (pk, or gsi1pk on the index).
+    pub partition: String,
+    /// Only sort keys starting with this (`begins_with`).
+    pub sk_prefix: String,
+    /// At most this many items (clamped to [`MAX_PAGE_ITEMS`]).
+    pub limit: usize,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Sort-key order; `false` is ascending.
+    pub descending: bool,
+}
+
+impl Query {
+    pub fn partition(partition: impl Into<String>) -> Self {
+        Self {
+            index: Index::Primary,
+            partition: partition.into(),
+            sk_prefix: String::new(),
+            limit: 100,
+            cursor: None,
+            descending: false,
+        }
+    }
+    pub fn on_index(mut self, index: Index) -> Self {
+        self.index = index;
+        self
+    }
+    pub fn prefix(mut self, p: impl Into<String>) -> Self {
+        self.sk_prefix = p.into();
+        self
+    }
+    pub fn limit(mut self, n: usize) -> Self {
+        self.limit = n;
+        self
+    }
+    pub fn after(mut self, cursor: Option<String>) -> Self {
+        self.cursor = cursor;
+        self
+    }
+    pub fn descending(mut self) -> Self {
+        self.descending = true;
+        self
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    pub items: Vec<Item>,
+    /// Opaque; pass back in `Query::cursor` for the next page. `None` at the end.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TableError {
+    /// A write's condition did not hold (DynamoDB `ConditionalCheckFailedException`).
+    #[error("condition failed for {pk} / {sk}")]
+    ConditionFailed { pk: String, sk: String },
+    /// A transaction was cancelled; `failed` holds the indexes of the operations whose
+    /// condition did not hold.
+    #[error("transaction cancelled: conditions failed at operations {failed:?}")]
+    TransactionCancelled { failed: Vec<usize> },
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    #[error("the cursor is not one this table issued")]
+    BadCursor,
+    /// Throttling, timeouts, a busy database: a retry can help.
+    #[error("table unavailable, retry may help: {0}")]
+    Transient(String),
+    #[error("table error: {0}")]
+    Backend(String),
+}
+
+impl TableError {
+    /// Conflicts of either kind: the caller lost a race, re-read and decide.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, TableError::ConditionFailed { .. } | TableError::TransactionCancelled { .. })
+    }
+}
+
+pub trait Table: Send + Sync + 'static {
+    /// Strongly consistent read of one item.
+    fn get(&self, pk: &str, sk: &str) -> impl Future<Output = Result<Option<Item>, TableError>> + Send;
+
+    fn put(&self, item: Item, condition: Condition) -> impl Future<Output = Result<(), TableError>> + Send;
+
+    fn delete(
+        &self,
+        pk: &str,
+        sk: &str,
+        condition: Condition,
+    ) -> impl Future<Output = Result<(), TableError>> + Send;
+
+    fn query(&self, query: Query) -> impl Future<Output = Result<Page, TableError>> + Send;
+
+    /// All operations or none. At most [`MAX_TRANSACT_ITEMS`], each key at most once.
+    fn transact_write(&self, ops: Vec<WriteOp>) -> impl Future<Output = Result<(), TableError>> + Send;
+}

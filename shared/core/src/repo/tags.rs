@@ -1,0 +1,43 @@
+use crate::ids::{MediaId, TenantId};
+use crate::keys::table as keys;
+use crate::ports::{Condition, Item, Query, Table};
+use crate::tag::{Tag, TagStatus};
+
+use super::{RepoError, decode, encode};
+
+pub struct TagRepo<'a, T> {
+    table: &'a T,
+}
+
+impl<'a, T: Table> TagRepo<'a, T> {
+    pub fn new(table: &'a T) -> Self {
+        Self { table }
+    }
+
+    /// Propose a tag. A tag a person already decided on is left as it is: people's decisions
+    /// outrank machines, and a re-run step must not undo them.
+    pub async fn propose(&self, tenant: TenantId, media: MediaId, tag: &Tag) -> Result<(), RepoError> {
+        let pk = keys::media_items_pk(tenant, media);
+        let sk = keys::tag_sk(tag.name.as_str());
+        if let Some(existing) = self.table.get(&pk, &sk).await? {
+            let existing: Tag = decode(existing)?;
+            if existing.status != TagStatus::Proposed {
+                return Ok(());
+            }
+        }
+        self.table.put(Item::new(pk, sk, encode(tag)), Condition::Always).await?;
+        Ok(())
+    }
+
+    pub async fn list(&self, tenant: TenantId, media: MediaId) -> Result<Vec<Tag>, RepoError> {
+        let page = self
+            .table
+            .query(
+                Query::partition(keys::media_items_pk(tenant, media))
+                    .prefix(keys::tag_prefix())
+                    .limit(crate::ports::table::MAX_PAGE_ITEMS),
+            )
+            .await?;
+        page.items.into_iter().map(decode).collect()
+    }
+}
