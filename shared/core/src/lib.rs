@@ -19,6 +19,7 @@ pub mod media;
 pub mod metadata;
 pub mod ports;
 pub mod repo;
+pub mod step;
 pub mod tag;
 pub mod upload;
 

@@ -1,0 +1,142 @@
+//! `GET /v1/media`, `GET /v1/media/{id}`, `GET /v1/media/{id}/analysis`.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use mvidarr_core::analysis::{Analysis, Probe};
+use mvidarr_core::ids::MediaId;
+use mvidarr_core::media::{Media, MediaStatus};
+use mvidarr_core::ports::Platform;
+use mvidarr_core::repo::{AnalysisRepo, MediaRepo, UploadRepo};
+use serde::{Deserialize, Serialize};
+
+use crate::{ApiError, ApiState, Caller};
+
+#[derive(Serialize)]
+pub struct MediaView {
+    id: MediaId,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failed_step: Option<&'static str>,
+    filename: String,
+    size: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    probe: Option<Probe>,
+    created_at: chrono::DateTime<chrono::Utc>,
+    updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<Media> for MediaView {
+    fn from(m: Media) -> Self {
+        let failed_step = match &m.status {
+            MediaStatus::Failed { step, .. } => Some(step.as_str()),
+            _ => None,
+        };
+        Self {
+            id: m.id,
+            status: m.status.name(),
+            reason: m.status.reason().map(str::to_owned),
+            failed_step,
+            filename: m.filename,
+            size: m.size,
+            probe: m.probe,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+/// Ids that do not parse are simply not found: no hint about what ids look like or exist.
+fn parse_id(id: &str) -> Result<MediaId, ApiError> {
+    id.parse().map_err(|_| ApiError::NotFound(format!("no media {id}")))
+}
+
+pub async fn get<P: Platform>(
+    State(state): State<ApiState<P>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = parse_id(&id)?;
+    let table = state.platform.table();
+    if let Some(media) = MediaRepo::new(table).get(caller.tenant, id).await? {
+        return Ok(Json(serde_json::to_value(MediaView::from(media)).unwrap_or_default()));
+    }
+    // Reserved but its bytes not yet processed: say so rather than 404 a media the client
+    // was just given an id for.
+    match UploadRepo::new(table).get(caller.tenant, id).await? {
+        Some(r) => Ok(Json(serde_json::json!({
+            "id": id,
+            "status": "awaiting_upload",
+            "filename": r.filename,
+            "size": r.declared_size,
+            "created_at": r.created_at,
+            "updated_at": r.created_at,
+        }))),
+        None => Err(ApiError::NotFound(format!("no media {id}"))),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    status: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct MediaList {
+    items: Vec<MediaView>,
+    next_cursor: Option<String>,
+}
+
+pub async fn list<P: Platform>(
+    State(state): State<ApiState<P>>,
+    caller: Caller,
+    params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<MediaList>, ApiError> {
+    let Query(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    if let Some(s) = &params.status {
+        if !MediaStatus::NAMES.contains(&s.as_str()) {
+            return Err(ApiError::BadRequest(format!(
+                "unknown status {s:?}; one of {}",
+                MediaStatus::NAMES.join(", ")
+            )));
+        }
+    }
+    let limit = params.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::BadRequest("limit must be 1-100".into()));
+    }
+    let page = MediaRepo::new(state.platform.table())
+        .list(caller.tenant, params.status.as_deref(), limit, params.cursor)
+        .await
+        .map_err(|e| match e {
+            mvidarr_core::repo::RepoError::Table(t) => ApiError::from(t),
+            e => ApiError::from(e),
+        })?;
+    Ok(Json(MediaList {
+        items: page.items.into_iter().map(MediaView::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+#[derive(Serialize)]
+pub struct AnalysisList {
+    items: Vec<Analysis>,
+}
+
+pub async fn analysis<P: Platform>(
+    State(state): State<ApiState<P>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<AnalysisList>, ApiError> {
+    let id = parse_id(&id)?;
+    let table = state.platform.table();
+    if MediaRepo::new(table).get(caller.tenant, id).await?.is_none() {
+        return Err(ApiError::NotFound(format!("no media {id}")));
+    }
+    let items = AnalysisRepo::new(table).list(caller.tenant, id).await?;
+    Ok(Json(AnalysisList { items }))
+}

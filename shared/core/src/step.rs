@@ -1,0 +1,84 @@
+//! The contract between the pipeline and its steps: a step receives the execution's input
+//! and fails with an error whose *name* decides what the state machine does — `Transient` is
+//! retried with backoff (see `infra/pipeline.asl.json`), anything else is caught and recorded.
+
+use serde::Deserialize;
+
+use crate::ids::{MediaId, TenantId};
+use crate::media::Step;
+use crate::repo::RepoError;
+
+/// The error name Step Functions matches in `Retry`.
+pub const TRANSIENT: &str = "Transient";
+/// The error name of failures a retry cannot cure.
+pub const PERMANENT: &str = "Permanent";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StepError {
+    #[error("{0}")]
+    Transient(String),
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl StepError {
+    /// The name the state machine's `ErrorEquals` sees (Lambda's `errorType`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            StepError::Transient(_) => TRANSIENT,
+            StepError::Permanent(_) => PERMANENT,
+        }
+    }
+}
+
+impl From<RepoError> for StepError {
+    fn from(e: RepoError) -> Self {
+        if e.is_transient() {
+            StepError::Transient(e.to_string())
+        } else {
+            StepError::Permanent(e.to_string())
+        }
+    }
+}
+
+/// The input every step reads: the execution input, plus what a `Catch` added on failure.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct StepInput {
+    pub tenant: TenantId,
+    pub media_id: MediaId,
+    /// Set by the `*Failed` pass states before `MarkFailed`.
+    #[serde(default)]
+    pub failed_step: Option<String>,
+    /// Set by `Catch` (`ResultPath: $.error`): `{"Error": …, "Cause": …}`.
+    #[serde(default)]
+    pub error: Option<CaughtError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct CaughtError {
+    #[serde(rename = "Error")]
+    pub error: String,
+    #[serde(rename = "Cause", default)]
+    pub cause: String,
+}
+
+impl StepInput {
+    pub fn parse(value: serde_json::Value) -> Result<Self, StepError> {
+        serde_json::from_value(value).map_err(|e| StepError::Permanent(format!("bad step input: {e}")))
+    }
+
+    /// The failed step and reason for `MarkFailed`.
+    pub fn failure(&self) -> (Step, String) {
+        let step = self
+            .failed_step
+            .as_deref()
+            .and_then(Step::parse)
+            .unwrap_or(Step::Analyze);
+        let reason = match &self.error {
+            Some(e) if !e.cause.is_empty() => e.cause.clone(),
+            Some(e) => e.error.clone(),
+            None => "unknown failure".into(),
+        };
+        (step, reason)
+    }
+}
