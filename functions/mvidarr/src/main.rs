@@ -1,1 +1,50 @@
-fn main() {}
+//! `mvidarr`: the whole platform in one process on local storage.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod app;
+mod blob_routes;
+mod data_dir;
+mod ingest;
+mod workers;
+
+#[derive(Parser)]
+#[command(version, about = "MVidarr Cloud, embedded: API, pipeline and workers in one process")]
+struct Cli {
+    /// Where everything is kept: database, blobs, keys.
+    #[arg(long, global = true, env = "MVIDARR_DATA", default_value = "./mvidarr-data")]
+    data: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the API and the pipeline workers until Ctrl-C.
+    Serve(app::ServeArgs),
+    /// Upload files (or every video file in directories) and wait for each to finish.
+    Ingest(ingest::IngestArgs),
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MVIDARR_LOG")
+                .unwrap_or_else(|_| "info,hyper=warn,tower_http=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Serve(args) => app::serve(&cli.data, args).await.map(|()| ExitCode::SUCCESS),
+        Command::Ingest(args) => ingest::run(&cli.data, args).await,
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        ExitCode::FAILURE
+    })
+}

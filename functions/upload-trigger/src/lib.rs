@@ -153,7 +153,7 @@ impl<P: Platform> UploadTrigger<P> {
         }
     }
 
-    #[instrument(skip(self, bucket, etag), fields(%tenant, media = %media_id))]
+    #[instrument(skip(self, tenant, media_id, bucket, etag), fields(%tenant, media = %media_id))]
     async fn ingest(
         &self,
         tenant: TenantId,

@@ -10,5 +10,8 @@
 pub mod blob;
 pub mod db;
 pub mod pipeline;
+pub mod platform;
 pub mod queue;
 pub mod table;
+
+pub use platform::{LocalConfig, LocalPlatform};

@@ -1,0 +1,176 @@
+//! Wiring: one function builds the whole platform on a data directory and a listener, and the
+//! same function serves `mvidarr serve`, in-process `mvidarr ingest`, and the tests.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use mvidarr_api::{ApiState, bootstrap_default_tenant};
+use mvidarr_core::asl::StateMachine;
+use mvidarr_core::ports::Platform;
+use mvidarr_core::upload::UploadLimits;
+use mvidarr_media::Ffmpeg;
+use mvidarr_store_local::platform::write_private;
+use mvidarr_store_local::{LocalConfig, LocalPlatform};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use crate::data_dir::{self, DataDirLock};
+use crate::workers;
+
+/// The pipeline definition Step Functions runs in AWS; the local runner interprets it as is.
+pub const PIPELINE_ASL: &str = include_str!("../../../infra/pipeline.asl.json");
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free one.
+    #[arg(long, env = "MVIDARR_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Largest accepted upload, in bytes.
+    #[arg(long, env = "MVIDARR_MAX_UPLOAD_BYTES", default_value_t = UploadLimits::default().max_bytes)]
+    pub max_upload_bytes: u64,
+    /// Longest accepted video, in seconds.
+    #[arg(long, env = "MVIDARR_MAX_DURATION_SECONDS", default_value_t = UploadLimits::default().max_duration_seconds)]
+    pub max_duration_seconds: f64,
+    /// Concurrent pipeline executions and validations (default: the number of cores).
+    #[arg(long, env = "MVIDARR_WORKERS")]
+    pub workers: Option<usize>,
+    /// Deliveries of an ingest message before it goes to the dead-letter queue.
+    #[arg(long, env = "MVIDARR_INGEST_MAX_RECEIVES", default_value_t = 5)]
+    pub ingest_max_receives: u32,
+}
+
+impl ServeArgs {
+    /// The defaults (and `MVIDARR_*` environment), as `mvidarr serve` with no flags would have.
+    pub fn defaults() -> Self {
+        #[derive(clap::Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            args: ServeArgs,
+        }
+        <Defaults as clap::Parser>::parse_from(["mvidarr"]).args
+    }
+
+    pub fn limits(&self) -> UploadLimits {
+        UploadLimits {
+            max_bytes: self.max_upload_bytes,
+            max_duration_seconds: self.max_duration_seconds,
+        }
+    }
+}
+
+/// A built, not yet running, platform.
+pub struct App {
+    pub platform: LocalPlatform,
+    pub url: String,
+    listener: TcpListener,
+    args: ServeArgs,
+    ffmpeg: Ffmpeg,
+    _lock: DataDirLock,
+}
+
+impl App {
+    pub async fn build(data: &Path, args: ServeArgs) -> anyhow::Result<App> {
+        let lock = data_dir::lock(data)?;
+        let ffmpeg = Ffmpeg::locate().context("finding ffmpeg")?;
+        let listener = TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("listening on {}", args.listen))?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let machine = StateMachine::parse(PIPELINE_ASL).context("parsing infra/pipeline.asl.json")?;
+        let platform = LocalPlatform::open(
+            &LocalConfig {
+                data_dir: data.to_owned(),
+                public_base_url: url.clone(),
+                ingest_max_receives: args.ingest_max_receives,
+            },
+            machine,
+        )?;
+        // This process owns the directory now: anything a dead process had leased is free.
+        let released = platform.local_pipeline().release_all_leases().await?;
+        if released > 0 {
+            info!(released, "resuming pipeline executions interrupted by a previous stop");
+        }
+        let (tenant, new_key) = bootstrap_default_tenant(platform.table()).await?;
+        if let Some(key) = new_key {
+            let path = bootstrap_key_path(data);
+            write_private(&path, key.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+            println!("Created tenant `default` ({tenant}). Its API key, shown once, also saved to {}:\n{key}", path.display());
+        }
+        lock.advertise(&url)?;
+        Ok(App {
+            platform,
+            url,
+            listener,
+            args,
+            ffmpeg,
+            _lock: lock,
+        })
+    }
+
+    /// Serve until `stop` is cancelled; then stop taking work, hand in-flight work back to the
+    /// queues (it becomes visible again) and return.
+    pub async fn run(self, stop: CancellationToken) -> anyhow::Result<()> {
+        let workers = self.args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+        let mut api_state = ApiState::new(self.platform.clone());
+        api_state.limits = self.args.limits();
+        let app = mvidarr_api::router(api_state)
+            .merge(crate::blob_routes::router(self.platform.clone(), self.args.limits()))
+            .layer(tower_http::trace::TraceLayer::new_for_http());
+
+        let ingest = tokio::spawn(workers::run_ingest(
+            self.platform.clone(),
+            self.ffmpeg.clone(),
+            self.args.limits(),
+            self.args.ingest_max_receives,
+            workers,
+            stop.clone(),
+        ));
+        let pipeline = tokio::spawn(workers::run_pipeline(self.platform.clone(), self.ffmpeg.clone(), workers, stop.clone()));
+        info!(url = %self.url, data = %self.platform.data_dir().display(), workers, "mvidarr serving");
+        let shutdown = stop.clone();
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await
+            .context("serving HTTP")?;
+        ingest.await.context("ingest workers")?;
+        pipeline.await.context("pipeline workers")?;
+        info!("stopped cleanly");
+        Ok(())
+    }
+}
+
+pub fn bootstrap_key_path(data: &Path) -> PathBuf {
+    data.join("bootstrap-api-key")
+}
+
+pub async fn serve(data: &Path, args: ServeArgs) -> anyhow::Result<()> {
+    let app = App::build(data, args).await?;
+    let stop = CancellationToken::new();
+    tokio::spawn(stop_on_signal(stop.clone()));
+    app.run(stop).await
+}
+
+/// Ctrl-C or SIGTERM: stop gracefully. A second signal exits at once.
+async fn stop_on_signal(stop: CancellationToken) {
+    wait_for_signal().await;
+    info!("stopping: finishing HTTP requests, handing in-flight work back to the queues");
+    stop.cancel();
+    wait_for_signal().await;
+    std::process::exit(130);
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing a SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}

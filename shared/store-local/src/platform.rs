@@ -1,0 +1,167 @@
+//! Every embedded adapter wired together over one data directory: what `mvidarr serve` runs
+//! on, and what the tests start fresh in a temp dir.
+//!
+//! ```text
+//! <data>/mvidarr.db      SQLite: table, queues, pipeline executions, blob metadata
+//! <data>/blobs/          object files (S3-shaped keys)
+//! <data>/signing-key     HMAC key for presigned URLs (0600)
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use mvidarr_core::asl::StateMachine;
+use mvidarr_core::ports::Platform;
+
+use crate::blob::LocalBlobStore;
+use crate::db::{Database, DbError};
+use crate::pipeline::LocalPipeline;
+use crate::queue::{QueueConfig, SqliteQueue};
+use crate::table::SqliteTable;
+
+/// The bucket name local objects report, standing in for the S3 bucket.
+pub const LOCAL_BUCKET: &str = "mvidarr-local";
+/// The ingest queue's name and its dead-letter queue's.
+pub const INGEST_QUEUE: &str = "ingest";
+pub const INGEST_DLQ: &str = "ingest-dlq";
+
+#[derive(Debug, Clone)]
+pub struct LocalConfig {
+    pub data_dir: PathBuf,
+    /// Base of presigned URLs (the embedded server's address), e.g. `http://127.0.0.1:8080`.
+    pub public_base_url: String,
+    /// Deliveries of one ingest message before it goes to the dead-letter queue.
+    pub ingest_max_receives: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot use data directory {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot open the database: {0}")]
+    Db(#[from] DbError),
+    #[error("cannot open {what}: {why}")]
+    Adapter { what: &'static str, why: String },
+}
+
+struct Inner {
+    table: SqliteTable,
+    blobs: LocalBlobStore,
+    ingest: SqliteQueue,
+    pipeline: LocalPipeline,
+    data_dir: PathBuf,
+}
+
+/// The embedded platform. Cheap to clone.
+#[derive(Clone)]
+pub struct LocalPlatform(Arc<Inner>);
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OpenError + '_ {
+    move |source| OpenError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// The signing key, created (random, owner-only) on first use.
+fn signing_key(path: &Path) -> Result<Vec<u8>, OpenError> {
+    match std::fs::read(path) {
+        Ok(k) if k.len() >= 32 => return Ok(k),
+        Ok(_) | Err(_) => {}
+    }
+    let key: [u8; 32] = rand::random();
+    write_private(path, &key).map_err(io(path))?;
+    Ok(key.to_vec())
+}
+
+/// Write a file readable by its owner only, atomically.
+pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut f = options.open(&tmp)?;
+    f.write_all(contents)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+impl LocalPlatform {
+    pub fn open(config: &LocalConfig, machine: StateMachine) -> Result<Self, OpenError> {
+        let dir = &config.data_dir;
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let db = Database::open(&dir.join("mvidarr.db"))?;
+        let adapter = |what| move |e: &dyn std::fmt::Display| OpenError::Adapter { what, why: e.to_string() };
+        let table = SqliteTable::new(db.clone()).map_err(|e| adapter("table")(&e))?;
+        let ingest = SqliteQueue::open(
+            db.clone(),
+            INGEST_QUEUE,
+            QueueConfig {
+                max_receives: config.ingest_max_receives,
+                dead_letter: Some(INGEST_DLQ.into()),
+            },
+        )
+        .map_err(|e| adapter("ingest queue")(&e))?;
+        let key = signing_key(&dir.join("signing-key"))?;
+        let blobs = LocalBlobStore::open(dir.join("blobs"), LOCAL_BUCKET, db.clone(), key, config.public_base_url.clone())
+            .map_err(|e| adapter("blob store")(&e))?
+            .with_notifications(ingest.clone());
+        let pipeline = LocalPipeline::open(db, machine).map_err(|e| adapter("pipeline")(&e))?;
+        Ok(Self(Arc::new(Inner {
+            table,
+            blobs,
+            ingest,
+            pipeline,
+            data_dir: dir.clone(),
+        })))
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.0.data_dir
+    }
+
+    /// The concrete pipeline, for the worker loop and execution status.
+    pub fn local_pipeline(&self) -> &LocalPipeline {
+        &self.0.pipeline
+    }
+
+    /// The concrete blob store, for verifying presigned URLs in the embedded server.
+    pub fn local_blobs(&self) -> &LocalBlobStore {
+        &self.0.blobs
+    }
+
+    pub fn ingest_dead_letters(&self) -> SqliteQueue {
+        self.0
+            .ingest
+            .dead_letter()
+            .expect("the ingest queue is opened with a dead-letter queue")
+    }
+}
+
+impl Platform for LocalPlatform {
+    type Blobs = LocalBlobStore;
+    type Table = SqliteTable;
+    type Queue = SqliteQueue;
+    type Pipeline = LocalPipeline;
+
+    fn blobs(&self) -> &LocalBlobStore {
+        &self.0.blobs
+    }
+    fn table(&self) -> &SqliteTable {
+        &self.0.table
+    }
+    fn ingest_queue(&self) -> &SqliteQueue {
+        &self.0.ingest
+    }
+    fn pipeline(&self) -> &LocalPipeline {
+        &self.0.pipeline
+    }
+}
