@@ -19,9 +19,6 @@ use tracing::info;
 use crate::data_dir::{self, DataDirLock};
 use crate::workers;
 
-/// The pipeline definition Step Functions runs in AWS; the local runner interprets it as is.
-pub const PIPELINE_ASL: &str = include_str!("../../../infra/pipeline.asl.json");
-
 #[derive(clap::Args, Debug, Clone)]
 pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free one.
@@ -78,7 +75,7 @@ impl App {
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
         let url = format!("http://{}", listener.local_addr()?);
-        let machine = StateMachine::parse(PIPELINE_ASL).context("parsing infra/pipeline.asl.json")?;
+        let machine = StateMachine::pipeline().context("parsing infra/pipeline.asl.json")?;
         let platform = LocalPlatform::open(
             &LocalConfig {
                 data_dir: data.to_owned(),

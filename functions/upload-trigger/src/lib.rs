@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use chrono::Utc;
 use mvidarr_core::analysis::{Analysis, AnalyzerKind, Probe};
 use mvidarr_core::ids::{MediaId, TenantId};
@@ -27,6 +28,28 @@ pub struct TriggerConfig {
     /// The ingest queue's redrive `maxReceiveCount`: on the delivery that reaches it, a
     /// failure is recorded on the media before the message goes to the dead-letter queue.
     pub max_receives: u32,
+}
+
+impl TriggerConfig {
+    /// From `MVIDARR_MAX_UPLOAD_BYTES`, `MVIDARR_MAX_DURATION_SECONDS` and
+    /// `MVIDARR_INGEST_MAX_RECEIVES` (which must equal the queue's redrive maxReceiveCount).
+    pub fn from_env() -> Result<Self, String> {
+        fn var<T: std::str::FromStr>(name: &str, default: T) -> Result<T, String> {
+            match std::env::var(name) {
+                Ok(v) => v.parse().map_err(|_| format!("{name}={v:?} is not a valid number")),
+                Err(_) => Ok(default),
+            }
+        }
+        let d = Self::default();
+        Ok(Self {
+            limits: UploadLimits {
+                max_bytes: var("MVIDARR_MAX_UPLOAD_BYTES", d.limits.max_bytes)?,
+                max_duration_seconds: var("MVIDARR_MAX_DURATION_SECONDS", d.limits.max_duration_seconds)?,
+            },
+            max_receives: var("MVIDARR_INGEST_MAX_RECEIVES", d.max_receives)?,
+            ..d
+        })
+    }
 }
 
 impl Default for TriggerConfig {
@@ -118,6 +141,32 @@ impl<P: Platform> UploadTrigger<P> {
             out.push(self.handle_record(record, last_attempt).await?);
         }
         Ok(out)
+    }
+
+    /// The Lambda entry: an SQS batch in, the ids of the messages to redeliver out
+    /// (`ReportBatchItemFailures`), so one bad message never redelivers the good ones.
+    /// Messages run concurrently.
+    pub async fn handle_sqs_event(&self, event: SqsEvent) -> SqsBatchResponse {
+        let results = futures_util::future::join_all(event.records.iter().map(|m| async move {
+            let receive_count = m
+                .attributes
+                .get("ApproximateReceiveCount")
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(1);
+            let result = self.handle_message(m.body.as_deref().unwrap_or_default(), receive_count).await;
+            (m.message_id.clone().unwrap_or_default(), result)
+        }))
+        .await;
+        let mut response = SqsBatchResponse::default();
+        for (id, result) in results {
+            if let Err(e) = result {
+                warn!(message_id = %id, error = %e, "message failed; it will be redelivered");
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = id;
+                response.batch_item_failures.push(failure);
+            }
+        }
+        response
     }
 
     async fn handle_record(&self, record: &S3EventRecord, last_attempt: bool) -> Result<RecordOutcome, TriggerError> {

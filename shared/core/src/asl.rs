@@ -145,7 +145,16 @@ pub enum Transition {
     Failed { error: String, cause: String },
 }
 
+/// The media pipeline, `infra/pipeline.asl.json`: the file Step Functions runs in AWS and the
+/// local runner interprets.
+pub const PIPELINE_DEFINITION: &str = include_str!("../../../infra/pipeline.asl.json");
+
 impl StateMachine {
+    /// The media pipeline's definition, parsed.
+    pub fn pipeline() -> Result<Self, DefinitionError> {
+        Self::parse(PIPELINE_DEFINITION)
+    }
+
     pub fn parse(json: &str) -> Result<Self, DefinitionError> {
         let sm: StateMachine = serde_json::from_str(json).map_err(|e| DefinitionError::Parse(e.to_string()))?;
         sm.check()?;
@@ -372,6 +381,17 @@ mod tests {
         let sm = StateMachine::parse(DEF).unwrap();
         let names: Vec<_> = sm.happy_path().into_iter().map(|(n, _)| n).collect();
         assert_eq!(names, ["A"]);
+    }
+
+    #[test]
+    fn the_pipeline_definition_parses_and_runs_analyze_tag_index() {
+        let sm = StateMachine::pipeline().unwrap();
+        let names: Vec<_> = sm.happy_path().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["Analyze", "Tag", "Index"]);
+        for (name, task) in sm.happy_path() {
+            assert!(task.retry.iter().any(|r| r.error_equals.iter().any(|e| e == "Transient")), "{name} does not retry Transient");
+            assert!(task.catch.iter().any(|c| c.error_equals.iter().any(|e| e == ALL_ERRORS)), "{name} does not catch");
+        }
     }
 
     #[test]

@@ -1,0 +1,10 @@
+//! Lambda: the `MarkFailed` task of the pipeline state machine.
+
+use mvidarr_lambda::{Error, init_tracing, platform_from_env, run_step};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    init_tracing();
+    let platform = platform_from_env()?;
+    run_step(|input| mvidarr_index::mark_failed(&platform, input)).await
+}
