@@ -1,1 +1,21 @@
+//! Signal processing around ffmpeg, which always runs as a child process and is never linked:
+//! a decoder crash or hang costs one process, bounded by a timeout, not the Lambda or server.
+//!
+//! - [`ffmpeg`]: finding the binary ([`Ffmpeg::locate`]) and running it.
+//! - [`probe`](mod@probe): one ffmpeg run that describes an input and proves its first video
+//!   frame decodes, read into [`mvidarr_core::analysis::Probe`].
+//! - [`synth`]: test media made from ffmpeg's `lavfi` sources, with known properties.
+//!
+//! The binary comes from `layers/fetch-ffmpeg.sh` (a static ffmpeg 7.0.2 without ffprobe, hence
+//! the parsing of `ffmpeg -i` output rather than ffprobe's JSON).
 
+pub mod ffmpeg;
+pub mod probe;
+pub mod synth;
+
+pub use ffmpeg::{Ffmpeg, FfmpegOutput, LocateError, RunError};
+pub use probe::{ParseError, ProbeError, parse_input_description, probe};
+pub use synth::{
+    AudioCodec, AudioSpec, Container, SynthError, SynthSpec, VideoCodec, synthesize,
+    synthesize_audio_only,
+};
