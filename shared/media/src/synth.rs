@@ -164,8 +164,9 @@ impl VideoCodec {
                 "libaom-av1",
                 "-usage",
                 "realtime",
+                // The pinned build's libaom accepts 0..=8 here.
                 "-cpu-used",
-                "10",
+                "8",
             ],
             VideoCodec::Mpeg4 => vec!["-c:v", "mpeg4", "-q:v", "5"],
             VideoCodec::Mpeg2 => vec!["-c:v", "mpeg2video", "-q:v", "5"],

@@ -200,6 +200,59 @@ async fn probes_synthesized_codecs_and_containers() {
 }
 
 #[tokio::test]
+async fn probes_the_other_synth_codecs() {
+    let ffmpeg = ffmpeg();
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "vp8_vorbis_webm",
+            spec(
+                VideoCodec::Vp8,
+                Container::Webm,
+                audio(AudioCodec::Vorbis, 44_100, 2),
+            ),
+        ),
+        (
+            "av1_opus_mkv",
+            spec(
+                VideoCodec::Av1,
+                Container::Mkv,
+                audio(AudioCodec::Opus, 48_000, 1),
+            ),
+        ),
+        (
+            "prores_pcm_mov",
+            spec(
+                VideoCodec::ProRes,
+                Container::Mov,
+                audio(AudioCodec::Pcm16, 48_000, 2),
+            ),
+        ),
+        (
+            "mjpeg_flac_mkv",
+            spec(
+                VideoCodec::Mjpeg,
+                Container::Mkv,
+                audio(AudioCodec::Flac, 48_000, 2),
+            ),
+        ),
+        (
+            "mpeg2_mp3_mpg",
+            spec(
+                VideoCodec::Mpeg2,
+                Container::MpegPs,
+                audio(AudioCodec::Mp3, 44_100, 2),
+            ),
+        ),
+    ];
+    for (name, spec) in &cases {
+        let path = make(&ffmpeg, &dir, name, spec).await;
+        let probe = probe_ok(&ffmpeg, &path).await;
+        assert_matches_spec(&probe, spec, name);
+    }
+}
+
+#[tokio::test]
 async fn profiles_are_reported() {
     let ffmpeg = ffmpeg();
     let dir = tempfile::tempdir().unwrap();
