@@ -33,6 +33,9 @@ pub struct ServeArgs {
     /// Concurrent pipeline executions and validations (default: the number of cores).
     #[arg(long, env = "MVIDARR_WORKERS")]
     pub workers: Option<usize>,
+    /// How long a presigned upload URL stays valid, in seconds.
+    #[arg(long, env = "MVIDARR_UPLOAD_URL_TTL", default_value_t = 3600)]
+    pub upload_url_ttl: u64,
     /// Deliveries of an ingest message before it goes to the dead-letter queue.
     #[arg(long, env = "MVIDARR_INGEST_MAX_RECEIVES", default_value_t = 5)]
     pub ingest_max_receives: u32,
@@ -86,8 +89,9 @@ impl App {
         )?;
         // This process owns the directory now: anything a dead process had leased is free.
         let released = platform.local_pipeline().release_all_leases().await?;
-        if released > 0 {
-            info!(released, "resuming pipeline executions interrupted by a previous stop");
+        let redelivered = platform.ingest_queue().release_in_flight().await?;
+        if released + redelivered > 0 {
+            info!(released, redelivered, "resuming work interrupted by a previous stop");
         }
         let (tenant, new_key) = bootstrap_default_tenant(platform.table()).await?;
         if let Some(key) = new_key {
@@ -112,6 +116,7 @@ impl App {
         let workers = self.args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
         let mut api_state = ApiState::new(self.platform.clone());
         api_state.limits = self.args.limits();
+        api_state.upload_url_ttl = std::time::Duration::from_secs(self.args.upload_url_ttl);
         let app = mvidarr_api::router(api_state)
             .merge(crate::blob_routes::router(self.platform.clone(), self.args.limits()))
             .layer(tower_http::trace::TraceLayer::new_for_http());

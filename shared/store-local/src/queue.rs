@@ -98,6 +98,23 @@ impl SqliteQueue {
         &self.name
     }
 
+    /// Make every in-flight message visible now. Only for the one process that owns the data
+    /// directory, at startup: a receipt still outstanding belongs to a process that died, and
+    /// waiting out its visibility timeout would only delay the work.
+    pub async fn release_in_flight(&self) -> Result<usize, QueueError> {
+        let name = self.name.clone();
+        self.db
+            .call(move |c| {
+                c.execute(
+                    "UPDATE queue_messages SET visible_at_ms = 0, receipt = NULL
+                     WHERE queue = ?1 AND receipt IS NOT NULL",
+                    [name],
+                )
+            })
+            .await
+            .map_err(db_error)
+    }
+
     /// The dead-letter queue, to receive (and inspect) what was moved there. It has no
     /// dead-letter queue of its own.
     pub fn dead_letter(&self) -> Option<SqliteQueue> {
