@@ -20,7 +20,11 @@ pub fn good_specs() -> Vec<(&'static str, SynthSpec)> {
                 container: Container::Webm,
                 width: 256,
                 height: 144,
-                audio: Some(AudioSpec { codec: AudioCodec::Opus, sample_rate: 48_000, channels: 2 }),
+                audio: Some(AudioSpec {
+                    codec: AudioCodec::Opus,
+                    sample_rate: 48_000,
+                    channels: 2,
+                }),
                 ..SynthSpec::default()
             },
         ),
@@ -30,7 +34,11 @@ pub fn good_specs() -> Vec<(&'static str, SynthSpec)> {
                 video_codec: VideoCodec::Mpeg4,
                 container: Container::Avi,
                 fps: 30,
-                audio: Some(AudioSpec { codec: AudioCodec::Mp3, sample_rate: 44_100, channels: 1 }),
+                audio: Some(AudioSpec {
+                    codec: AudioCodec::Mp3,
+                    sample_rate: 44_100,
+                    channels: 1,
+                }),
                 ..SynthSpec::default()
             },
         ),
@@ -47,7 +55,9 @@ pub async fn make(dir: &Path, name: &str, spec: &SynthSpec) -> PathBuf {
 
 /// Deterministic noise (no rand dependency needed for this).
 pub fn random_bytes(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..n)
         .map(|_| {
             x ^= x << 13;
@@ -66,8 +76,13 @@ pub fn fake_ffmpeg(dir: &Path, delay_seconds: f64, crash: bool) -> PathBuf {
     } else {
         format!("exec '{}' \"$@\"\n", real.display())
     };
-    let path = dir.join(if crash { "ffmpeg-crashing" } else { "ffmpeg-slow" });
-    std::fs::write(&path, format!("#!/bin/sh\nsleep {delay_seconds}\n{body}")).expect("writing fake ffmpeg");
+    let path = dir.join(if crash {
+        "ffmpeg-crashing"
+    } else {
+        "ffmpeg-slow"
+    });
+    std::fs::write(&path, format!("#!/bin/sh\nsleep {delay_seconds}\n{body}"))
+        .expect("writing fake ffmpeg");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

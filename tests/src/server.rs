@@ -28,7 +28,10 @@ impl Server {
     pub fn start(binary: &Path, data: &Path, options: &ServerOptions) -> anyhow::Result<Server> {
         std::fs::create_dir_all(data)?;
         let log = data.with_extension(format!("{}.log", std::process::id()));
-        let log_file = std::fs::File::options().create(true).append(true).open(&log)?;
+        let log_file = std::fs::File::options()
+            .create(true)
+            .append(true)
+            .open(&log)?;
         let mut cmd = Command::new(binary);
         cmd.args(["--data"])
             .arg(data)
@@ -41,11 +44,16 @@ impl Server {
             cmd.env(k, v);
         }
         let info = data.join("serve.json");
-        let mut child = cmd.spawn().with_context(|| format!("starting {}", binary.display()))?;
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
         let deadline = Instant::now() + Duration::from_secs(30);
         let url = loop {
             if let Some(status) = child.try_wait()? {
-                bail!("mvidarr serve exited with {status}:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+                bail!(
+                    "mvidarr serve exited with {status}:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
             }
             if let Some(url) = std::fs::read(&info)
                 .ok()
@@ -58,11 +66,16 @@ impl Server {
             }
             if Instant::now() > deadline {
                 let _ = child.kill();
-                bail!("mvidarr serve did not start in 30 s:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+                bail!(
+                    "mvidarr serve did not start in 30 s:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         };
-        let api_key = std::fs::read_to_string(data.join("bootstrap-api-key"))?.trim().to_owned();
+        let api_key = std::fs::read_to_string(data.join("bootstrap-api-key"))?
+            .trim()
+            .to_owned();
         Ok(Server {
             url,
             api_key,
@@ -91,8 +104,12 @@ impl Server {
 
     /// SIGTERM and wait; returns whether it exited successfully.
     pub fn terminate(mut self) -> anyhow::Result<bool> {
-        let Some(mut c) = self.child.take() else { return Ok(true) };
-        Command::new("kill").args(["-TERM", &c.id().to_string()]).status()?;
+        let Some(mut c) = self.child.take() else {
+            return Ok(true);
+        };
+        Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status()?;
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = c.try_wait()? {
@@ -149,12 +166,22 @@ impl ApiClient {
     }
 
     pub async fn get(&self, path: &str) -> anyhow::Result<(u16, Value)> {
-        let r = self.http.get(format!("{}{path}", self.url)).bearer_auth(&self.api_key).send().await?;
+        let r = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(&self.api_key)
+            .send()
+            .await?;
         let status = r.status().as_u16();
         Ok((status, r.json().await.unwrap_or(Value::Null)))
     }
 
-    pub async fn reserve(&self, filename: &str, content_type: &str, size: u64) -> anyhow::Result<(u16, Value)> {
+    pub async fn reserve(
+        &self,
+        filename: &str,
+        content_type: &str,
+        size: u64,
+    ) -> anyhow::Result<(u16, Value)> {
         let r = self
             .http
             .post(format!("{}/v1/uploads", self.url))
@@ -166,31 +193,56 @@ impl ApiClient {
         Ok((status, r.json().await.unwrap_or(Value::Null)))
     }
 
-    pub async fn ticket(&self, filename: &str, content_type: &str, size: u64) -> anyhow::Result<Ticket> {
+    pub async fn ticket(
+        &self,
+        filename: &str,
+        content_type: &str,
+        size: u64,
+    ) -> anyhow::Result<Ticket> {
         let (status, body) = self.reserve(filename, content_type, size).await?;
         if status != 201 {
             bail!("POST /v1/uploads answered {status}: {body}");
         }
         Ok(Ticket {
             media_id: body["media_id"].as_str().context("media_id")?.to_owned(),
-            upload_url: body["upload_url"].as_str().context("upload_url")?.to_owned(),
-            content_type: body["headers"]["content-type"].as_str().unwrap_or(content_type).to_owned(),
+            upload_url: body["upload_url"]
+                .as_str()
+                .context("upload_url")?
+                .to_owned(),
+            content_type: body["headers"]["content-type"]
+                .as_str()
+                .unwrap_or(content_type)
+                .to_owned(),
         })
     }
 
     /// PUT bytes to a presigned URL; returns the HTTP status.
     pub async fn put(&self, ticket: &Ticket, bytes: Vec<u8>) -> anyhow::Result<u16> {
-        self.put_url(&ticket.upload_url, &ticket.content_type, bytes).await
+        self.put_url(&ticket.upload_url, &ticket.content_type, bytes)
+            .await
     }
 
-    pub async fn put_url(&self, url: &str, content_type: &str, bytes: Vec<u8>) -> anyhow::Result<u16> {
-        let r = self.http.put(url).header("content-type", content_type).body(bytes).send().await?;
+    pub async fn put_url(
+        &self,
+        url: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> anyhow::Result<u16> {
+        let r = self
+            .http
+            .put(url)
+            .header("content-type", content_type)
+            .body(bytes)
+            .send()
+            .await?;
         Ok(r.status().as_u16())
     }
 
     /// Reserve and upload; returns the media id.
     pub async fn upload(&self, filename: &str, bytes: Vec<u8>) -> anyhow::Result<String> {
-        let ticket = self.ticket(filename, "video/mp4", bytes.len().max(1) as u64).await?;
+        let ticket = self
+            .ticket(filename, "video/mp4", bytes.len().max(1) as u64)
+            .await?;
         let status = self.put(&ticket, bytes).await?;
         if status != 200 {
             bail!("PUT answered {status}");
@@ -203,7 +255,12 @@ impl ApiClient {
         let deadline = Instant::now() + timeout;
         loop {
             let (status, body) = self.get(&format!("/v1/media/{media_id}")).await?;
-            if status == 200 && matches!(body["status"].as_str(), Some("indexed" | "failed" | "quarantined")) {
+            if status == 200
+                && matches!(
+                    body["status"].as_str(),
+                    Some("indexed" | "failed" | "quarantined")
+                )
+            {
                 return Ok(body);
             }
             if Instant::now() > deadline {

@@ -31,6 +31,13 @@ pub async fn create_tenant_offline(data: &Path, name: &str) -> String {
         name: name.into(),
         created_at: Utc::now(),
     };
-    assert!(TenantRepo::new(platform.table()).create(&tenant).await.unwrap());
-    mvidarr_api::create_api_key(platform.table(), tenant.id, "test").await.unwrap()
+    assert!(
+        TenantRepo::new(platform.table())
+            .create(&tenant)
+            .await
+            .unwrap()
+    );
+    mvidarr_api::create_api_key(platform.table(), tenant.id, "test")
+        .await
+        .unwrap()
 }

@@ -35,12 +35,17 @@ impl<P: Platform> Analyze<P> {
         let media = MediaRepo::new(table)
             .get(input.tenant, input.media_id)
             .await?
-            .ok_or_else(|| StepError::Permanent(format!("media {} does not exist", input.media_id)))?;
+            .ok_or_else(|| {
+                StepError::Permanent(format!("media {} does not exist", input.media_id))
+            })?;
         if media.status.already_past(&MediaEvent::Analyzed) {
             return Ok(()); // a replay: this step's work is done
         }
         if media.status != MediaStatus::Analyzing {
-            return Err(StepError::Permanent(format!("media is {}, not analyzing", media.status.name())));
+            return Err(StepError::Permanent(format!(
+                "media is {}, not analyzing",
+                media.status.name()
+            )));
         }
         let analyses = AnalysisRepo::new(table);
         let have_probe = analyses
@@ -59,7 +64,9 @@ impl<P: Platform> Analyze<P> {
                 .await
                 .map_err(|e| match e {
                     e if e.is_transient() => StepError::Transient(e.to_string()),
-                    ProbeError::Unreadable { reason } => StepError::Permanent(format!("ffmpeg cannot read the file: {reason}")),
+                    ProbeError::Unreadable { reason } => {
+                        StepError::Permanent(format!("ffmpeg cannot read the file: {reason}"))
+                    }
                     e => StepError::Permanent(e.to_string()),
                 })?;
             analyses
@@ -77,7 +84,12 @@ impl<P: Platform> Analyze<P> {
             info!("probed");
         }
         MediaRepo::new(table)
-            .advance(input.tenant, input.media_id, MediaEvent::Analyzed, Utc::now())
+            .advance(
+                input.tenant,
+                input.media_id,
+                MediaEvent::Analyzed,
+                Utc::now(),
+            )
             .await?;
         Ok(())
     }

@@ -40,11 +40,18 @@ impl ApiKey {
 }
 
 fn hex_sha256(s: &str) -> String {
-    Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Make and store a new key; returns the full key string, shown once.
-pub async fn create_api_key<T: Table>(table: &T, tenant: TenantId, name: &str) -> Result<String, RepoError> {
+pub async fn create_api_key<T: Table>(
+    table: &T,
+    tenant: TenantId,
+    name: &str,
+) -> Result<String, RepoError> {
     let id = ApiKeyId::generate();
     let secret = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
     TenantRepo::new(table)
@@ -62,7 +69,9 @@ pub async fn create_api_key<T: Table>(table: &T, tenant: TenantId, name: &str) -
 
 /// On first start: create tenant `default` and an API key for it. Returns the tenant and,
 /// if it was created now, the new key (the caller shows and stores it; it is not kept here).
-pub async fn bootstrap_default_tenant<T: Table>(table: &T) -> Result<(TenantId, Option<String>), RepoError> {
+pub async fn bootstrap_default_tenant<T: Table>(
+    table: &T,
+) -> Result<(TenantId, Option<String>), RepoError> {
     let repo = TenantRepo::new(table);
     if let Some(t) = repo.by_name("default").await? {
         return Ok((t.id, None));
@@ -93,7 +102,13 @@ mod tests {
         let id = ApiKeyId::generate();
         let key = format!("mvk_{id}_{}", "a".repeat(43));
         assert_eq!(ApiKey::parse(&key).unwrap().id, id);
-        for bad in ["", "mvk_", "mvk_x_y", &format!("mvk_{id}_short"), &format!("xyz_{id}_{}", "a".repeat(43))] {
+        for bad in [
+            "",
+            "mvk_",
+            "mvk_x_y",
+            &format!("mvk_{id}_short"),
+            &format!("xyz_{id}_{}", "a".repeat(43)),
+        ] {
             assert!(ApiKey::parse(bad).is_none(), "{bad}");
         }
     }
@@ -109,9 +124,24 @@ mod tests {
             created_at: Utc::now(),
             revoked: false,
         };
-        assert!(ApiKey::parse(&format!("mvk_{id}_{}", "s".repeat(43))).unwrap().matches(&record));
-        assert!(!ApiKey::parse(&format!("mvk_{id}_{}", "t".repeat(43))).unwrap().matches(&record));
-        let revoked = ApiKeyRecord { revoked: true, ..record.clone() };
-        assert!(!ApiKey::parse(&format!("mvk_{id}_{}", "s".repeat(43))).unwrap().matches(&revoked));
+        assert!(
+            ApiKey::parse(&format!("mvk_{id}_{}", "s".repeat(43)))
+                .unwrap()
+                .matches(&record)
+        );
+        assert!(
+            !ApiKey::parse(&format!("mvk_{id}_{}", "t".repeat(43)))
+                .unwrap()
+                .matches(&record)
+        );
+        let revoked = ApiKeyRecord {
+            revoked: true,
+            ..record.clone()
+        };
+        assert!(
+            !ApiKey::parse(&format!("mvk_{id}_{}", "s".repeat(43)))
+                .unwrap()
+                .matches(&revoked)
+        );
     }
 }

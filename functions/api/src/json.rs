@@ -18,10 +18,13 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(ApiJson(v)),
-            Err(JsonRejection::MissingJsonContentType(_)) => {
-                Err(ApiError::BadRequest("expected Content-Type: application/json".into()))
-            }
-            Err(e) => Err(ApiError::BadRequest(format!("malformed JSON body: {}", e.body_text()))),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::BadRequest(
+                "expected Content-Type: application/json".into(),
+            )),
+            Err(e) => Err(ApiError::BadRequest(format!(
+                "malformed JSON body: {}",
+                e.body_text()
+            ))),
         }
     }
 }

@@ -18,9 +18,13 @@ pub async fn index<P: Platform>(platform: &P, input: StepInput) -> Result<(), St
         .await?
         .ok_or_else(|| StepError::Permanent(format!("media {} does not exist", input.media_id)))?;
     if media.status != MediaStatus::Tagging && !media.status.already_past(&MediaEvent::Tagged) {
-        return Err(StepError::Permanent(format!("media is {}, not tagged", media.status.name())));
+        return Err(StepError::Permanent(format!(
+            "media is {}, not tagged",
+            media.status.name()
+        )));
     }
-    repo.advance(input.tenant, input.media_id, MediaEvent::Tagged, Utc::now()).await?;
+    repo.advance(input.tenant, input.media_id, MediaEvent::Tagged, Utc::now())
+        .await?;
     info!("indexed");
     Ok(())
 }
@@ -28,7 +32,10 @@ pub async fn index<P: Platform>(platform: &P, input: StepInput) -> Result<(), St
 #[instrument(skip_all, fields(tenant = %input.tenant, media = %input.media_id))]
 pub async fn mark_failed<P: Platform>(platform: &P, input: StepInput) -> Result<(), StepError> {
     let (step, reason) = input.failure();
-    let event = MediaEvent::StepFailed { step, reason: reason.clone() };
+    let event = MediaEvent::StepFailed {
+        step,
+        reason: reason.clone(),
+    };
     match MediaRepo::new(platform.table())
         .advance(input.tenant, input.media_id, event, Utc::now())
         .await

@@ -91,13 +91,20 @@ impl App {
         let released = platform.local_pipeline().release_all_leases().await?;
         let redelivered = platform.ingest_queue().release_in_flight().await?;
         if released + redelivered > 0 {
-            info!(released, redelivered, "resuming work interrupted by a previous stop");
+            info!(
+                released,
+                redelivered, "resuming work interrupted by a previous stop"
+            );
         }
         let (tenant, new_key) = bootstrap_default_tenant(platform.table()).await?;
         if let Some(key) = new_key {
             let path = bootstrap_key_path(data);
-            write_private(&path, key.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
-            println!("Created tenant `default` ({tenant}). Its API key, shown once, also saved to {}:\n{key}", path.display());
+            write_private(&path, key.as_bytes())
+                .with_context(|| format!("writing {}", path.display()))?;
+            println!(
+                "Created tenant `default` ({tenant}). Its API key, shown once, also saved to {}:\n{key}",
+                path.display()
+            );
         }
         lock.advertise(&url)?;
         Ok(App {
@@ -113,12 +120,18 @@ impl App {
     /// Serve until `stop` is cancelled; then stop taking work, hand in-flight work back to the
     /// queues (it becomes visible again) and return.
     pub async fn run(self, stop: CancellationToken) -> anyhow::Result<()> {
-        let workers = self.args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+        let workers = self
+            .args
+            .workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
         let mut api_state = ApiState::new(self.platform.clone());
         api_state.limits = self.args.limits();
         api_state.upload_url_ttl = std::time::Duration::from_secs(self.args.upload_url_ttl);
         let app = mvidarr_api::router(api_state)
-            .merge(crate::blob_routes::router(self.platform.clone(), self.args.limits()))
+            .merge(crate::blob_routes::router(
+                self.platform.clone(),
+                self.args.limits(),
+            ))
             .layer(tower_http::trace::TraceLayer::new_for_http());
 
         let ingest = tokio::spawn(workers::run_ingest(
@@ -129,7 +142,12 @@ impl App {
             workers,
             stop.clone(),
         ));
-        let pipeline = tokio::spawn(workers::run_pipeline(self.platform.clone(), self.ffmpeg.clone(), workers, stop.clone()));
+        let pipeline = tokio::spawn(workers::run_pipeline(
+            self.platform.clone(),
+            self.ffmpeg.clone(),
+            workers,
+            stop.clone(),
+        ));
         info!(url = %self.url, data = %self.platform.data_dir().display(), workers, "mvidarr serving");
         let shutdown = stop.clone();
         axum::serve(self.listener, app)

@@ -59,17 +59,19 @@ async fn put_blob(
     headers: HeaderMap,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
     check_signature(&state, "PUT", &key, &query, content_type)?;
     let limit = state.limits.max_bytes;
-    if let Some(len) = headers
+    let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-    {
-        if len > limit {
-            return Err(ApiError::PayloadTooLarge(format!("{len} bytes is over the limit of {limit} bytes")));
-        }
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(len) = declared.filter(|len| *len > limit) {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "{len} bytes is over the limit of {limit} bytes"
+        )));
     }
     // Count as we stream: a chunked body has no length to check up front.
     let mut seen = 0u64;
@@ -85,14 +87,22 @@ async fn put_blob(
             flag.store(over, Ordering::Relaxed);
             async move {
                 if over {
-                    Err(std::io::Error::new(std::io::ErrorKind::FileTooLarge, "upload over the size limit"))
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::FileTooLarge,
+                        "upload over the size limit",
+                    ))
                 } else {
                     Ok(chunk)
                 }
             }
         });
     let content_type = content_type.map(str::to_owned);
-    match state.platform.blobs().put(&key, Box::pin(body), content_type.as_deref()).await {
+    match state
+        .platform
+        .blobs()
+        .put(&key, Box::pin(body), content_type.as_deref())
+        .await
+    {
         Ok(info) => {
             let mut response = StatusCode::OK.into_response();
             if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", info.etag)) {
@@ -100,9 +110,9 @@ async fn put_blob(
             }
             Ok(response)
         }
-        Err(_) if over_limit.load(Ordering::Relaxed) => {
-            Err(ApiError::PayloadTooLarge(format!("upload over the limit of {limit} bytes")))
-        }
+        Err(_) if over_limit.load(Ordering::Relaxed) => Err(ApiError::PayloadTooLarge(format!(
+            "upload over the limit of {limit} bytes"
+        ))),
         Err(BlobError::InvalidKey { .. }) => Err(ApiError::BadRequest("invalid object key".into())),
         Err(e) => Err(e.into()),
     }
@@ -124,7 +134,11 @@ async fn get_blob(
     let mut response = Body::from_stream(body).into_response();
     let h = response.headers_mut();
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(head.size));
-    if let Some(ct) = head.content_type.as_deref().and_then(|c| HeaderValue::from_str(c).ok()) {
+    if let Some(ct) = head
+        .content_type
+        .as_deref()
+        .and_then(|c| HeaderValue::from_str(c).ok())
+    {
         h.insert(header::CONTENT_TYPE, ct);
     }
     Ok(response)

@@ -26,7 +26,8 @@ pub fn server_info_path(dir: &Path) -> PathBuf {
 }
 
 pub fn lock(dir: &Path) -> anyhow::Result<DataDirLock> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating data directory {}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating data directory {}", dir.display()))?;
     let path = dir.join("lock");
     let file = File::options()
         .create(true)

@@ -17,7 +17,8 @@ use crate::data_dir;
 
 /// File extensions taken from a directory (files named explicitly are always sent).
 const VIDEO_EXTENSIONS: &[&str] = &[
-    "mp4", "m4v", "mov", "mkv", "webm", "avi", "ts", "m2ts", "mts", "mpg", "mpeg", "flv", "ogv", "wmv", "3gp",
+    "mp4", "m4v", "mov", "mkv", "webm", "avi", "ts", "m2ts", "mts", "mpg", "mpeg", "flv", "ogv",
+    "wmv", "3gp",
 ];
 
 #[derive(clap::Args, Debug)]
@@ -55,7 +56,10 @@ struct MediaView {
 /// How one file ended.
 #[derive(Debug)]
 enum FileResult {
-    Final { status: String, reason: Option<String> },
+    Final {
+        status: String,
+        reason: Option<String>,
+    },
     Error(String),
 }
 
@@ -68,9 +72,11 @@ pub async fn run(data: &Path, args: IngestArgs) -> anyhow::Result<ExitCode> {
     let mut local = None;
     let server = match (&args.server, data_dir::is_locked(data)) {
         (Some(s), _) => s.trim_end_matches('/').to_owned(),
-        (None, true) => data_dir::read_server_info(data)
-            .context("the data directory is locked but serve.json is missing; pass --server")?
-            .url,
+        (None, true) => {
+            data_dir::read_server_info(data)
+                .context("the data directory is locked but serve.json is missing; pass --server")?
+                .url
+        }
         (None, false) => {
             let serve_args = ServeArgs {
                 listen: "127.0.0.1:0".parse()?,
@@ -87,7 +93,12 @@ pub async fn run(data: &Path, args: IngestArgs) -> anyhow::Result<ExitCode> {
     let key = match &args.api_key {
         Some(k) => k.clone(),
         None => std::fs::read_to_string(bootstrap_key_path(data))
-            .with_context(|| format!("no --api-key given and no bootstrap key in {}", data.display()))?
+            .with_context(|| {
+                format!(
+                    "no --api-key given and no bootstrap key in {}",
+                    data.display()
+                )
+            })?
             .trim()
             .to_owned(),
     };
@@ -108,7 +119,11 @@ pub async fn run(data: &Path, args: IngestArgs) -> anyhow::Result<ExitCode> {
                         .await
                         .unwrap_or_else(|e| FileResult::Error(format!("{e:#}")));
                     bar.inc(1);
-                    bar.set_message(path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+                    bar.set_message(
+                        path.file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default(),
+                    );
                     (path, r)
                 }
             })
@@ -131,7 +146,10 @@ fn summarize(results: &[(PathBuf, FileResult)]) -> ExitCode {
             .filter(|(_, r)| matches!(r, FileResult::Final { status, .. } if status == s))
             .count()
     };
-    let errors = results.iter().filter(|(_, r)| matches!(r, FileResult::Error(_))).count();
+    let errors = results
+        .iter()
+        .filter(|(_, r)| matches!(r, FileResult::Error(_)))
+        .count();
     println!(
         "{} files: {} indexed, {} quarantined, {} failed, {} not finished",
         results.len(),
@@ -142,7 +160,10 @@ fn summarize(results: &[(PathBuf, FileResult)]) -> ExitCode {
     );
     for (path, r) in results {
         match r {
-            FileResult::Final { status, reason: Some(reason) } => println!("  {status:<11} {}: {reason}", path.display()),
+            FileResult::Final {
+                status,
+                reason: Some(reason),
+            } => println!("  {status:<11} {}: {reason}", path.display()),
             FileResult::Error(e) => println!("  error       {}: {e}", path.display()),
             FileResult::Final { .. } => {}
         }
@@ -163,9 +184,14 @@ async fn ingest_one(
     path: &Path,
     deadline: Duration,
 ) -> anyhow::Result<FileResult> {
-    let file = tokio::fs::File::open(path).await.with_context(|| format!("opening {}", path.display()))?;
+    let file = tokio::fs::File::open(path)
+        .await
+        .with_context(|| format!("opening {}", path.display()))?;
     let size = file.metadata().await?.len();
-    let filename = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let filename = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let content_type = content_type_for(path);
     let response = client
         .post(format!("{server}/v1/uploads"))
@@ -175,20 +201,28 @@ async fn ingest_one(
         .await?;
     if !response.status().is_success() {
         let status = response.status();
-        bail!("upload refused ({status}): {}", response.text().await.unwrap_or_default());
+        bail!(
+            "upload refused ({status}): {}",
+            response.text().await.unwrap_or_default()
+        );
     }
     let ticket: Ticket = response.json().await?;
     let mut put = client
         .put(&ticket.upload_url)
         .header(reqwest::header::CONTENT_LENGTH, size)
-        .body(reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(file)));
+        .body(reqwest::Body::wrap_stream(
+            tokio_util::io::ReaderStream::new(file),
+        ));
     for (k, v) in &ticket.headers {
         put = put.header(k, v);
     }
     let response = put.send().await?;
     if !response.status().is_success() {
         let status = response.status();
-        bail!("upload failed ({status}): {}", response.text().await.unwrap_or_default());
+        bail!(
+            "upload failed ({status}): {}",
+            response.text().await.unwrap_or_default()
+        );
     }
     let started = Instant::now();
     let mut delay = Duration::from_millis(50);
@@ -216,7 +250,12 @@ async fn ingest_one(
 }
 
 fn content_type_for(path: &Path) -> &'static str {
-    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         Some("mp4" | "m4v") => "video/mp4",
         Some("mov") => "video/quicktime",
         Some("mkv") => "video/x-matroska",
@@ -239,11 +278,9 @@ fn collect_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
                     let path = entry?.path();
                     if path.is_dir() {
                         stack.push(path);
-                    } else if path
-                        .extension()
-                        .and_then(|e| e.to_str())
-                        .is_some_and(|e| VIDEO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-                    {
+                    } else if path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+                        VIDEO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str())
+                    }) {
                         out.push(path);
                     }
                 }

@@ -12,10 +12,18 @@ mod ingest;
 mod workers;
 
 #[derive(Parser)]
-#[command(version, about = "MVidarr Cloud, embedded: API, pipeline and workers in one process")]
+#[command(
+    version,
+    about = "MVidarr Cloud, embedded: API, pipeline and workers in one process"
+)]
 struct Cli {
     /// Where everything is kept: database, blobs, keys.
-    #[arg(long, global = true, env = "MVIDARR_DATA", default_value = "./mvidarr-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "MVIDARR_DATA",
+        default_value = "./mvidarr-data"
+    )]
     data: PathBuf,
     #[command(subcommand)]
     command: Command,
@@ -40,7 +48,9 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
-        Command::Serve(args) => app::serve(&cli.data, args).await.map(|()| ExitCode::SUCCESS),
+        Command::Serve(args) => app::serve(&cli.data, args)
+            .await
+            .map(|()| ExitCode::SUCCESS),
         Command::Ingest(args) => ingest::run(&cli.data, args).await,
     };
     result.unwrap_or_else(|e| {

@@ -95,10 +95,16 @@ async fn handle_ingest(
             // queue moves it to the dead-letter queue. Nothing is dropped.
             let backoff = Duration::from_secs(1u64 << message.receive_count.min(6));
             match &e {
-                TriggerError::Malformed(_) => error!(error = %e, message_id = %message.message_id, "malformed ingest message"),
-                _ => warn!(error = %e, receive_count = message.receive_count, ?backoff, "ingest failed; will retry"),
+                TriggerError::Malformed(_) => {
+                    error!(error = %e, message_id = %message.message_id, "malformed ingest message")
+                }
+                _ => {
+                    warn!(error = %e, receive_count = message.receive_count, ?backoff, "ingest failed; will retry")
+                }
             }
-            let _ = queue.change_visibility(&message.receipt_handle, backoff).await;
+            let _ = queue
+                .change_visibility(&message.receipt_handle, backoff)
+                .await;
         }
     }
 }
@@ -130,18 +136,32 @@ pub fn task_registry(platform: &LocalPlatform, ffmpeg: &Ffmpeg) -> TaskRegistry 
         })
         .register("IndexFunctionArn", move |input| {
             let p = p1.clone();
-            async move { outcome(async { mvidarr_index::index(&p, StepInput::parse(input)?).await }.await) }
+            async move {
+                outcome(async { mvidarr_index::index(&p, StepInput::parse(input)?).await }.await)
+            }
         })
         .register("MarkFailedFunctionArn", move |input| {
             let p = p2.clone();
-            async move { outcome(async { mvidarr_index::mark_failed(&p, StepInput::parse(input)?).await }.await) }
+            async move {
+                outcome(
+                    async { mvidarr_index::mark_failed(&p, StepInput::parse(input)?).await }.await,
+                )
+            }
         })
 }
 
-pub async fn run_pipeline(platform: LocalPlatform, ffmpeg: Ffmpeg, workers: usize, stop: CancellationToken) {
+pub async fn run_pipeline(
+    platform: LocalPlatform,
+    ffmpeg: Ffmpeg,
+    workers: usize,
+    stop: CancellationToken,
+) {
     let registry = task_registry(&platform, &ffmpeg);
     let missing = registry.missing(platform.local_pipeline().machine());
-    assert!(missing.is_empty(), "pipeline definition names tasks with no handler: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "pipeline definition names tasks with no handler: {missing:?}"
+    );
     platform
         .local_pipeline()
         .run_workers(registry, workers, async move { stop.cancelled().await })

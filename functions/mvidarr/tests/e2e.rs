@@ -13,7 +13,10 @@ const FINAL: Duration = Duration::from_secs(60);
 
 fn start(data: &Path, env: &[(&str, String)]) -> Server {
     let options = ServerOptions {
-        env: env.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect(),
+        env: env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect(),
     };
     Server::start(Path::new(BIN), data, &options).unwrap_or_else(|e| panic!("{e:#}"))
 }
@@ -22,24 +25,43 @@ fn start(data: &Path, env: &[(&str, String)]) -> Server {
 async fn good_videos_are_indexed_with_their_probe_and_bad_inputs_quarantined() {
     let tmp = tempfile::tempdir().unwrap();
     let limit = 2_000_000u64;
-    let server = start(&tmp.path().join("data"), &[("MVIDARR_MAX_UPLOAD_BYTES", limit.to_string())]);
+    let server = start(
+        &tmp.path().join("data"),
+        &[("MVIDARR_MAX_UPLOAD_BYTES", limit.to_string())],
+    );
     let api = server.client();
 
     // Three real videos of different codecs and containers.
     let mut good = Vec::new();
     for (name, spec) in good_specs() {
         let path = fixtures::make(tmp.path(), name, &spec).await;
-        let id = api.upload(name, std::fs::read(&path).unwrap()).await.unwrap();
+        let id = api
+            .upload(name, std::fs::read(&path).unwrap())
+            .await
+            .unwrap();
         good.push((id, spec));
     }
 
     // Bad inputs that reach the store and must be quarantined, each with its reason.
-    let real_mp4 = std::fs::read(fixtures::make(tmp.path(), "whole.mp4", &good_specs()[0].1).await).unwrap();
+    let real_mp4 =
+        std::fs::read(fixtures::make(tmp.path(), "whole.mp4", &good_specs()[0].1).await).unwrap();
     let bad: Vec<(&str, Vec<u8>, &str)> = vec![
         ("empty.mp4", vec![], "empty file"),
-        ("noise.mp4", random_bytes(100_000, 7), "not a video container"),
-        ("truncated.mp4", real_mp4[..real_mp4.len() / 2].to_vec(), "ffmpeg cannot read"),
-        ("notes.mp4", b"just some notes, not a video\n".repeat(50), "not a video container"),
+        (
+            "noise.mp4",
+            random_bytes(100_000, 7),
+            "not a video container",
+        ),
+        (
+            "truncated.mp4",
+            real_mp4[..real_mp4.len() / 2].to_vec(),
+            "ffmpeg cannot read",
+        ),
+        (
+            "notes.mp4",
+            b"just some notes, not a video\n".repeat(50),
+            "not a video container",
+        ),
     ];
     let mut quarantined = Vec::new();
     for (name, bytes, why) in bad {
@@ -52,7 +74,11 @@ async fn good_videos_are_indexed_with_their_probe_and_bad_inputs_quarantined() {
         let probe = &m["probe"];
         assert_eq!(probe["video"][0]["width"], spec.width, "{m}");
         assert_eq!(probe["video"][0]["height"], spec.height, "{m}");
-        assert_eq!(probe["video"][0]["codec"], spec.video_codec.ffmpeg_name(), "{m}");
+        assert_eq!(
+            probe["video"][0]["codec"],
+            spec.video_codec.ffmpeg_name(),
+            "{m}"
+        );
         let duration = probe["duration_seconds"].as_f64().unwrap();
         assert!((duration - spec.duration).abs() < 0.1, "{m}");
         let audio = spec.audio.unwrap();
@@ -66,7 +92,10 @@ async fn good_videos_are_indexed_with_their_probe_and_bad_inputs_quarantined() {
     for (id, why) in &quarantined {
         let m = api.wait_final(id, FINAL).await.unwrap();
         assert_eq!(m["status"], "quarantined", "{m}");
-        assert!(m["reason"].as_str().unwrap().contains(why), "expected {why:?} in {m}");
+        assert!(
+            m["reason"].as_str().unwrap().contains(why),
+            "expected {why:?} in {m}"
+        );
         // Never deleted: the bytes are kept under the quarantine prefix.
         let kept = std::fs::read_dir(server.data.join("blobs/t"))
             .unwrap()
@@ -80,10 +109,21 @@ async fn good_videos_are_indexed_with_their_probe_and_bad_inputs_quarantined() {
     assert_eq!(status, 200, "{page}");
     assert_eq!(page["items"].as_array().unwrap().len(), 2);
     let cursor = page["next_cursor"].as_str().expect("a second page");
-    let (_, rest) = api.get(&format!("/v1/media?status=indexed&limit=2&cursor={cursor}")).await.unwrap();
-    let all: Vec<&Value> = page["items"].as_array().unwrap().iter().chain(rest["items"].as_array().unwrap()).collect();
+    let (_, rest) = api
+        .get(&format!("/v1/media?status=indexed&limit=2&cursor={cursor}"))
+        .await
+        .unwrap();
+    let all: Vec<&Value> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(rest["items"].as_array().unwrap())
+        .collect();
     assert_eq!(all.len(), 3);
-    let (_, q) = api.get("/v1/media?status=quarantined&limit=100").await.unwrap();
+    let (_, q) = api
+        .get("/v1/media?status=quarantined&limit=100")
+        .await
+        .unwrap();
     assert_eq!(q["items"].as_array().unwrap().len(), 4);
 }
 
@@ -93,16 +133,27 @@ async fn the_api_refuses_what_it_must_with_problem_json() {
     let limit = 1_000_000u64;
     let server = start(
         &tmp.path().join("data"),
-        &[("MVIDARR_MAX_UPLOAD_BYTES", limit.to_string()), ("MVIDARR_UPLOAD_URL_TTL", "1".into())],
+        &[
+            ("MVIDARR_MAX_UPLOAD_BYTES", limit.to_string()),
+            ("MVIDARR_UPLOAD_URL_TTL", "1".into()),
+        ],
     );
     let api = server.client();
     let http = reqwest::Client::new();
 
     // No key, a wrong key → 401 with problem+json.
-    let r = http.get(format!("{}/v1/media", server.url)).send().await.unwrap();
+    let r = http
+        .get(format!("{}/v1/media", server.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
     assert_eq!(r.headers()["content-type"], "application/problem+json");
-    let (status, _) = api.with_key("mvk_01ARZ3NDEKTSV4RRFFQ69G5FAV_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa").get("/v1/media").await.unwrap();
+    let (status, _) = api
+        .with_key("mvk_01ARZ3NDEKTSV4RRFFQ69G5FAV_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
+        .get("/v1/media")
+        .await
+        .unwrap();
     assert_eq!(status, 401);
 
     // Malformed JSON → 400 problem+json.
@@ -121,28 +172,74 @@ async fn the_api_refuses_what_it_must_with_problem_json() {
 
     // Declared sizes: zero → 400, over the limit → 413.
     assert_eq!(api.reserve("a.mp4", "video/mp4", 0).await.unwrap().0, 400);
-    assert_eq!(api.reserve("a.mp4", "video/mp4", limit + 1).await.unwrap().0, 413);
+    assert_eq!(
+        api.reserve("a.mp4", "video/mp4", limit + 1)
+            .await
+            .unwrap()
+            .0,
+        413
+    );
 
     // A body over the limit under a small declared size → 413, and nothing is stored.
     let ticket = api.ticket("big.mp4", "video/mp4", 10).await.unwrap();
-    assert_eq!(api.put(&ticket, random_bytes(limit as usize + 4096, 1)).await.unwrap(), 413);
-    assert!(!server.data.join("blobs").join(ticket_key(&ticket.upload_url)).exists());
+    assert_eq!(
+        api.put(&ticket, random_bytes(limit as usize + 4096, 1))
+            .await
+            .unwrap(),
+        413
+    );
+    assert!(
+        !server
+            .data
+            .join("blobs")
+            .join(ticket_key(&ticket.upload_url))
+            .exists()
+    );
 
     // Tampered signature, tampered key, wrong content type → 403.
     let ticket = api.ticket("a.mp4", "video/mp4", 10).await.unwrap();
     let tampered = ticket.upload_url.replace("signature=", "signature=0");
-    assert_eq!(api.put_url(&tampered, "video/mp4", b"x".to_vec()).await.unwrap(), 403);
-    let other_key = ticket.upload_url.replace(&ticket.media_id, "01ARZ3NDEKTSV4RRFFQ69G5FAV");
-    assert_eq!(api.put_url(&other_key, "video/mp4", b"x".to_vec()).await.unwrap(), 403);
-    assert_eq!(api.put_url(&ticket.upload_url, "text/plain", b"x".to_vec()).await.unwrap(), 403);
+    assert_eq!(
+        api.put_url(&tampered, "video/mp4", b"x".to_vec())
+            .await
+            .unwrap(),
+        403
+    );
+    let other_key = ticket
+        .upload_url
+        .replace(&ticket.media_id, "01ARZ3NDEKTSV4RRFFQ69G5FAV");
+    assert_eq!(
+        api.put_url(&other_key, "video/mp4", b"x".to_vec())
+            .await
+            .unwrap(),
+        403
+    );
+    assert_eq!(
+        api.put_url(&ticket.upload_url, "text/plain", b"x".to_vec())
+            .await
+            .unwrap(),
+        403
+    );
     // Expired (the server hands out 1-second URLs here) → 403.
     tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_eq!(api.put(&ticket, b"x".to_vec()).await.unwrap(), 403);
 
     // Unknown ids and garbage ids → 404; unknown routes → 404 problem+json.
-    assert_eq!(api.get("/v1/media/01ARZ3NDEKTSV4RRFFQ69G5FAV").await.unwrap().0, 404);
+    assert_eq!(
+        api.get("/v1/media/01ARZ3NDEKTSV4RRFFQ69G5FAV")
+            .await
+            .unwrap()
+            .0,
+        404
+    );
     assert_eq!(api.get("/v1/media/not-an-id").await.unwrap().0, 404);
-    assert_eq!(api.get("/v1/media/01ARZ3NDEKTSV4RRFFQ69G5FAV/analysis").await.unwrap().0, 404);
+    assert_eq!(
+        api.get("/v1/media/01ARZ3NDEKTSV4RRFFQ69G5FAV/analysis")
+            .await
+            .unwrap()
+            .0,
+        404
+    );
     assert_eq!(api.get("/v1/nothing-here").await.unwrap().0, 404);
     assert_eq!(api.get("/v1/media?status=bogus").await.unwrap().0, 400);
     assert_eq!(api.get("/v1/media?limit=0").await.unwrap().0, 400);
@@ -165,7 +262,10 @@ async fn another_tenants_media_is_not_found() {
     let server = start(&data, &[]);
     let api = server.client();
     let path = fixtures::make(tmp.path(), "a.mp4", &good_specs()[0].1).await;
-    let id = api.upload("a.mp4", std::fs::read(&path).unwrap()).await.unwrap();
+    let id = api
+        .upload("a.mp4", std::fs::read(&path).unwrap())
+        .await
+        .unwrap();
     api.wait_final(&id, FINAL).await.unwrap();
     server.terminate().unwrap();
 
@@ -173,12 +273,27 @@ async fn another_tenants_media_is_not_found() {
     let server = start(&data, &[]);
     let other = server.client().with_key(&other_key);
     assert_eq!(other.get(&format!("/v1/media/{id}")).await.unwrap().0, 404);
-    assert_eq!(other.get(&format!("/v1/media/{id}/analysis")).await.unwrap().0, 404);
+    assert_eq!(
+        other
+            .get(&format!("/v1/media/{id}/analysis"))
+            .await
+            .unwrap()
+            .0,
+        404
+    );
     let (status, list) = other.get("/v1/media").await.unwrap();
     assert_eq!(status, 200);
     assert_eq!(list["items"].as_array().unwrap().len(), 0, "{list}");
     // The owner still sees it.
-    assert_eq!(server.client().get(&format!("/v1/media/{id}")).await.unwrap().0, 200);
+    assert_eq!(
+        server
+            .client()
+            .get(&format!("/v1/media/{id}"))
+            .await
+            .unwrap()
+            .0,
+        200
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -187,12 +302,23 @@ async fn kill_9_mid_pipeline_loses_nothing_and_duplicates_nothing() {
     let data = tmp.path().join("data");
     // A slow ffmpeg keeps work in flight when the process is killed.
     let slow = fake_ffmpeg(tmp.path(), 0.7, false);
-    let server = start(&data, &[("MVIDARR_FFMPEG", slow.display().to_string()), ("MVIDARR_WORKERS", "2".into())]);
+    let server = start(
+        &data,
+        &[
+            ("MVIDARR_FFMPEG", slow.display().to_string()),
+            ("MVIDARR_WORKERS", "2".into()),
+        ],
+    );
     let api = server.client();
-    let video = std::fs::read(fixtures::make(tmp.path(), "a.mp4", &good_specs()[0].1).await).unwrap();
+    let video =
+        std::fs::read(fixtures::make(tmp.path(), "a.mp4", &good_specs()[0].1).await).unwrap();
     let mut ids = Vec::new();
     for i in 0..6 {
-        ids.push(api.upload(&format!("v{i}.mp4"), video.clone()).await.unwrap());
+        ids.push(
+            api.upload(&format!("v{i}.mp4"), video.clone())
+                .await
+                .unwrap(),
+        );
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     server.kill_9().unwrap();
@@ -206,7 +332,12 @@ async fn kill_9_mid_pipeline_loses_nothing_and_duplicates_nothing() {
         assert_eq!(analysis["items"].as_array().unwrap().len(), 1, "{analysis}");
     }
     let (_, list) = api.get("/v1/media?limit=100").await.unwrap();
-    let mut listed: Vec<&str> = list["items"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+    let mut listed: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
     listed.sort();
     let mut expected: Vec<&str> = ids.iter().map(String::as_str).collect();
     expected.sort();
@@ -220,11 +351,15 @@ async fn sigterm_stops_cleanly_and_in_flight_work_resumes() {
     let slow = fake_ffmpeg(tmp.path(), 1.0, false);
     let server = start(&data, &[("MVIDARR_FFMPEG", slow.display().to_string())]);
     let api = server.client();
-    let video = std::fs::read(fixtures::make(tmp.path(), "a.mp4", &good_specs()[0].1).await).unwrap();
+    let video =
+        std::fs::read(fixtures::make(tmp.path(), "a.mp4", &good_specs()[0].1).await).unwrap();
     let id = api.upload("a.mp4", video).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let log_before = server.log();
-    assert!(server.terminate().unwrap(), "graceful stop exits 0:\n{log_before}");
+    assert!(
+        server.terminate().unwrap(),
+        "graceful stop exits 0:\n{log_before}"
+    );
 
     let server = start(&data, &[]);
     let m = server.client().wait_final(&id, FINAL).await.unwrap();
@@ -245,7 +380,10 @@ async fn a_second_server_on_the_same_data_dir_refuses_to_start() {
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("is in use by another mvidarr process"), "{stderr}");
+    assert!(
+        stderr.contains("is in use by another mvidarr process"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -267,7 +405,18 @@ async fn ingest_command_uploads_a_directory_and_summarizes() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(2), "exit 2 when something was quarantined:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("3 files: 2 indexed, 1 quarantined, 0 failed, 0 not finished"), "{stdout}");
-    assert!(stdout.contains("broken.mp4: not a video container"), "{stdout}");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "exit 2 when something was quarantined:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("3 files: 2 indexed, 1 quarantined, 0 failed, 0 not finished"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("broken.mp4: not a video container"),
+        "{stdout}"
+    );
 }

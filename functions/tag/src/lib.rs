@@ -26,7 +26,9 @@ impl<P: Platform> TagStep<P> {
         let media = MediaRepo::new(table)
             .get(input.tenant, input.media_id)
             .await?
-            .ok_or_else(|| StepError::Permanent(format!("media {} does not exist", input.media_id)))?;
+            .ok_or_else(|| {
+                StepError::Permanent(format!("media {} does not exist", input.media_id))
+            })?;
         if media.status.already_past(&MediaEvent::Tagged) {
             return Ok(());
         }
@@ -93,13 +95,31 @@ mod tests {
     use mvidarr_core::analysis::VideoStream;
 
     fn video(w: u32, h: u32) -> VideoStream {
-        VideoStream { index: 0, codec: "h264".into(), profile: None, pixel_format: None, width: w, height: h, fps: Some(25.0), bit_rate: None }
+        VideoStream {
+            index: 0,
+            codec: "h264".into(),
+            profile: None,
+            pixel_format: None,
+            width: w,
+            height: h,
+            fps: Some(25.0),
+            bit_rate: None,
+        }
     }
 
     #[test]
     fn tags_follow_the_probe() {
-        let probe = Probe { video: vec![video(1080, 1920)], ..Default::default() };
-        let names: Vec<_> = technical_tags(&probe, 1).into_iter().map(|t| t.name.to_string()).collect();
-        assert_eq!(names, ["resolution/1080p", "orientation/portrait", "audio/silent"]);
+        let probe = Probe {
+            video: vec![video(1080, 1920)],
+            ..Default::default()
+        };
+        let names: Vec<_> = technical_tags(&probe, 1)
+            .into_iter()
+            .map(|t| t.name.to_string())
+            .collect();
+        assert_eq!(
+            names,
+            ["resolution/1080p", "orientation/portrait", "audio/silent"]
+        );
     }
 }

@@ -36,7 +36,9 @@ impl TriggerConfig {
     pub fn from_env() -> Result<Self, String> {
         fn var<T: std::str::FromStr>(name: &str, default: T) -> Result<T, String> {
             match std::env::var(name) {
-                Ok(v) => v.parse().map_err(|_| format!("{name}={v:?} is not a valid number")),
+                Ok(v) => v
+                    .parse()
+                    .map_err(|_| format!("{name}={v:?} is not a valid number")),
                 Err(_) => Ok(default),
             }
         }
@@ -44,7 +46,10 @@ impl TriggerConfig {
         Ok(Self {
             limits: UploadLimits {
                 max_bytes: var("MVIDARR_MAX_UPLOAD_BYTES", d.limits.max_bytes)?,
-                max_duration_seconds: var("MVIDARR_MAX_DURATION_SECONDS", d.limits.max_duration_seconds)?,
+                max_duration_seconds: var(
+                    "MVIDARR_MAX_DURATION_SECONDS",
+                    d.limits.max_duration_seconds,
+                )?,
             },
             max_receives: var("MVIDARR_INGEST_MAX_RECEIVES", d.max_receives)?,
             ..d
@@ -104,14 +109,23 @@ impl From<BlobError> for TriggerError {
 #[derive(Debug, Clone, PartialEq)]
 pub enum RecordOutcome {
     /// Not an upload (a thumbnail, a quarantine move…) or an event type we do not act on.
-    Ignored { key: String, why: &'static str },
+    Ignored {
+        key: String,
+        why: &'static str,
+    },
     /// The pipeline was started (or had been already) for this media.
     Started(MediaId),
-    Quarantined { media: MediaId, reason: String },
+    Quarantined {
+        media: MediaId,
+        reason: String,
+    },
     /// A replay of work already finished.
     AlreadyDone(MediaId),
     /// Failed for good; recorded on the media.
-    Failed { media: MediaId, reason: String },
+    Failed {
+        media: MediaId,
+        reason: String,
+    },
 }
 
 impl<P: Platform> UploadTrigger<P> {
@@ -126,8 +140,13 @@ impl<P: Platform> UploadTrigger<P> {
     /// Handle one queue message: an S3 event notification holding one or more records.
     /// `receive_count` is the queue's count of deliveries of this message, this one included.
     #[instrument(skip_all, fields(receive_count))]
-    pub async fn handle_message(&self, body: &str, receive_count: u32) -> Result<Vec<RecordOutcome>, TriggerError> {
-        let event: S3Event = serde_json::from_str(body).map_err(|e| TriggerError::Malformed(e.to_string()))?;
+    pub async fn handle_message(
+        &self,
+        body: &str,
+        receive_count: u32,
+    ) -> Result<Vec<RecordOutcome>, TriggerError> {
+        let event: S3Event =
+            serde_json::from_str(body).map_err(|e| TriggerError::Malformed(e.to_string()))?;
         if event.records.is_empty() {
             // S3 sends `{"Event": "s3:TestEvent", …}` when notifications are configured.
             if body.contains("s3:TestEvent") {
@@ -153,7 +172,9 @@ impl<P: Platform> UploadTrigger<P> {
                 .get("ApproximateReceiveCount")
                 .and_then(|c| c.parse().ok())
                 .unwrap_or(1);
-            let result = self.handle_message(m.body.as_deref().unwrap_or_default(), receive_count).await;
+            let result = self
+                .handle_message(m.body.as_deref().unwrap_or_default(), receive_count)
+                .await;
             (m.message_id.clone().unwrap_or_default(), result)
         }))
         .await;
@@ -169,13 +190,28 @@ impl<P: Platform> UploadTrigger<P> {
         response
     }
 
-    async fn handle_record(&self, record: &S3EventRecord, last_attempt: bool) -> Result<RecordOutcome, TriggerError> {
+    async fn handle_record(
+        &self,
+        record: &S3EventRecord,
+        last_attempt: bool,
+    ) -> Result<RecordOutcome, TriggerError> {
         let key = decode_s3_key(record.s3.object.key.as_deref().unwrap_or_default());
-        if !record.event_name.as_deref().unwrap_or_default().starts_with("ObjectCreated:") {
-            return Ok(RecordOutcome::Ignored { key, why: "not an ObjectCreated event" });
+        if !record
+            .event_name
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("ObjectCreated:")
+        {
+            return Ok(RecordOutcome::Ignored {
+                key,
+                why: "not an ObjectCreated event",
+            });
         }
         let Some((tenant, media_id)) = keys::blob::parse_upload(&key) else {
-            return Ok(RecordOutcome::Ignored { key, why: "not an upload key" });
+            return Ok(RecordOutcome::Ignored {
+                key,
+                why: "not an upload key",
+            });
         };
         let etag = record
             .s3
@@ -196,7 +232,10 @@ impl<P: Platform> UploadTrigger<P> {
             }
             Err(TriggerError::Permanent(reason)) => {
                 self.fail(tenant, media_id, &reason).await?;
-                Ok(RecordOutcome::Failed { media: media_id, reason })
+                Ok(RecordOutcome::Failed {
+                    media: media_id,
+                    reason,
+                })
             }
             other => other,
         }
@@ -219,23 +258,38 @@ impl<P: Platform> UploadTrigger<P> {
                 // Gone from the upload prefix: quarantined by an earlier delivery, or never
                 // finished. Either way the record (if any) already says what happened.
                 return match repo.get(tenant, media_id).await? {
-                    Some(m) if m.status == MediaStatus::Validating => self.finish_quarantine(m).await,
+                    Some(m) if m.status == MediaStatus::Validating => {
+                        self.finish_quarantine(m).await
+                    }
                     Some(m) => Ok(RecordOutcome::AlreadyDone(m.id)),
-                    None => Ok(RecordOutcome::Ignored { key: key.to_owned(), why: "object no longer exists" }),
+                    None => Ok(RecordOutcome::Ignored {
+                        key: key.to_owned(),
+                        why: "object no longer exists",
+                    }),
                 };
             }
             Err(e) => return Err(e.into()),
         };
         if !etag.is_empty() && head.etag != etag {
             // The object was overwritten after this event; its own event will follow.
-            return Ok(RecordOutcome::Ignored { key: key.to_owned(), why: "stale event for an overwritten object" });
+            return Ok(RecordOutcome::Ignored {
+                key: key.to_owned(),
+                why: "stale event for an overwritten object",
+            });
         }
 
-        let reservation = UploadRepo::new(self.platform.table()).get(tenant, media_id).await?;
+        let reservation = UploadRepo::new(self.platform.table())
+            .get(tenant, media_id)
+            .await?;
         let now = Utc::now();
         let (filename, content_type) = match reservation {
             Some(r) => (r.filename, r.content_type),
-            None => (media_id.to_string(), head.content_type.clone().unwrap_or_else(|| "application/octet-stream".into())),
+            None => (
+                media_id.to_string(),
+                head.content_type
+                    .clone()
+                    .unwrap_or_else(|| "application/octet-stream".into()),
+            ),
         };
         let fresh = Media {
             id: media_id,
@@ -268,7 +322,10 @@ impl<P: Platform> UploadTrigger<P> {
         let repo = MediaRepo::new(self.platform.table());
         let (tenant, id) = (media.tenant, media.id);
         let media = match media.status {
-            MediaStatus::Uploaded => repo.advance(tenant, id, MediaEvent::StartValidation, Utc::now()).await?,
+            MediaStatus::Uploaded => {
+                repo.advance(tenant, id, MediaEvent::StartValidation, Utc::now())
+                    .await?
+            }
             _ => media,
         };
         match media.status {
@@ -314,14 +371,24 @@ impl<P: Platform> UploadTrigger<P> {
             return Ok(Err(r));
         }
         let blobs = self.platform.blobs();
-        let head = blobs.get_range(&media.blob_key, 0, SNIFF_BYTES as u64).await?;
+        let head = blobs
+            .get_range(&media.blob_key, 0, SNIFF_BYTES as u64)
+            .await?;
         if upload::sniff_container(&head).is_none() {
             return Ok(Err(Rejection::UnknownFormat));
         }
         let location = blobs.location(&media.blob_key).await?;
-        let probe = match probe(&self.ffmpeg, &location.as_input(), self.config.probe_timeout).await {
+        let probe = match probe(
+            &self.ffmpeg,
+            &location.as_input(),
+            self.config.probe_timeout,
+        )
+        .await
+        {
             Ok(p) => p,
-            Err(ProbeError::Unreadable { reason }) => return Ok(Err(Rejection::Unreadable(reason))),
+            Err(ProbeError::Unreadable { reason }) => {
+                return Ok(Err(Rejection::Unreadable(reason)));
+            }
             Err(e) if e.is_transient() => return Err(TriggerError::Transient(e.to_string())),
             Err(e) => return Ok(Err(Rejection::Unreadable(e.to_string()))),
         };
@@ -336,7 +403,11 @@ impl<P: Platform> UploadTrigger<P> {
 
     /// Move the object under the quarantine prefix (tagged with the reason), then record it.
     /// Nothing is deleted. A crash between the two is finished by the next delivery.
-    async fn quarantine(&self, media: Media, reason: String) -> Result<RecordOutcome, TriggerError> {
+    async fn quarantine(
+        &self,
+        media: Media,
+        reason: String,
+    ) -> Result<RecordOutcome, TriggerError> {
         info!(media = %media.id, %reason, "quarantining upload");
         let blobs = self.platform.blobs();
         let to = keys::blob::quarantine(media.tenant, media.id);
@@ -351,12 +422,22 @@ impl<P: Platform> UploadTrigger<P> {
     async fn finish_quarantine(&self, media: Media) -> Result<RecordOutcome, TriggerError> {
         let to = keys::blob::quarantine(media.tenant, media.id);
         let tags = self.platform.blobs().get_tags(&to).await?;
-        let reason = tags.get("quarantine").cloned().unwrap_or_else(|| "quarantined".into());
+        let reason = tags
+            .get("quarantine")
+            .cloned()
+            .unwrap_or_else(|| "quarantined".into());
         self.record_quarantine(media, to, reason).await
     }
 
-    async fn record_quarantine(&self, media: Media, to: String, reason: String) -> Result<RecordOutcome, TriggerError> {
-        let event = MediaEvent::Rejected { reason: reason.clone() };
+    async fn record_quarantine(
+        &self,
+        media: Media,
+        to: String,
+        reason: String,
+    ) -> Result<RecordOutcome, TriggerError> {
+        let event = MediaEvent::Rejected {
+            reason: reason.clone(),
+        };
         MediaRepo::new(self.platform.table())
             .update(media.tenant, media.id, |m| {
                 if m.status.already_past(&event) {
@@ -367,7 +448,10 @@ impl<P: Platform> UploadTrigger<P> {
                 Ok(true)
             })
             .await?;
-        Ok(RecordOutcome::Quarantined { media: media.id, reason })
+        Ok(RecordOutcome::Quarantined {
+            media: media.id,
+            reason,
+        })
     }
 
     async fn start_pipeline(&self, media: &Media) -> Result<RecordOutcome, TriggerError> {
@@ -386,7 +470,12 @@ impl<P: Platform> UploadTrigger<P> {
         Ok(RecordOutcome::Started(media.id))
     }
 
-    async fn fail(&self, tenant: TenantId, media: MediaId, reason: &str) -> Result<(), TriggerError> {
+    async fn fail(
+        &self,
+        tenant: TenantId,
+        media: MediaId,
+        reason: &str,
+    ) -> Result<(), TriggerError> {
         let event = MediaEvent::StepFailed {
             step: Step::Validate,
             reason: reason.to_owned(),
@@ -413,7 +502,13 @@ pub fn decode_s3_key(raw: &str) -> String {
 fn tag_value(reason: &str) -> String {
     reason
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || " +-=._:/@".contains(c) { c } else { ' ' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || " +-=._:/@".contains(c) {
+                c
+            } else {
+                ' '
+            }
+        })
         .take(256)
         .collect()
 }
@@ -424,7 +519,10 @@ mod tests {
 
     #[test]
     fn s3_keys_are_form_decoded() {
-        assert_eq!(decode_s3_key("t/A/uploads/my+video%28v2%29.mp4"), "t/A/uploads/my video(v2).mp4");
+        assert_eq!(
+            decode_s3_key("t/A/uploads/my+video%28v2%29.mp4"),
+            "t/A/uploads/my video(v2).mp4"
+        );
         assert_eq!(decode_s3_key("plain"), "plain");
     }
 
@@ -432,6 +530,9 @@ mod tests {
     fn tag_values_fit_s3_rules() {
         let v = tag_value(&"ffmpeg said: moov atom not found (\"x\")!".repeat(20));
         assert!(v.len() <= 256);
-        assert!(v.chars().all(|c| c.is_ascii_alphanumeric() || " +-=._:/@".contains(c)));
+        assert!(
+            v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || " +-=._:/@".contains(c))
+        );
     }
 }

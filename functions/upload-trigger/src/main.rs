@@ -8,7 +8,11 @@ use mvidarr_upload_trigger::{TriggerConfig, UploadTrigger};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     init_tracing();
-    let trigger = UploadTrigger::new(platform_from_env()?, Ffmpeg::locate()?, TriggerConfig::from_env()?);
+    let trigger = UploadTrigger::new(
+        platform_from_env()?,
+        Ffmpeg::locate()?,
+        TriggerConfig::from_env()?,
+    );
     let trigger = &trigger;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
         Ok::<_, Error>(trigger.handle_sqs_event(event.payload).await)

@@ -137,12 +137,21 @@ pub enum TaskOutcome {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Transition {
     /// Run `state` with `input`.
-    Goto { state: String, input: Value },
+    Goto {
+        state: String,
+        input: Value,
+    },
     /// Run the same state again with the same input after `delay`; `retrier` is the index of
     /// the retrier whose count went up.
-    Retry { delay: Duration, retrier: usize },
+    Retry {
+        delay: Duration,
+        retrier: usize,
+    },
     Succeeded(Value),
-    Failed { error: String, cause: String },
+    Failed {
+        error: String,
+        cause: String,
+    },
 }
 
 /// The media pipeline, `infra/pipeline.asl.json`: the file Step Functions runs in AWS and the
@@ -156,7 +165,8 @@ impl StateMachine {
     }
 
     pub fn parse(json: &str) -> Result<Self, DefinitionError> {
-        let sm: StateMachine = serde_json::from_str(json).map_err(|e| DefinitionError::Parse(e.to_string()))?;
+        let sm: StateMachine =
+            serde_json::from_str(json).map_err(|e| DefinitionError::Parse(e.to_string()))?;
         sm.check()?;
         Ok(sm)
     }
@@ -225,7 +235,11 @@ impl StateMachine {
         match &self.states[state] {
             State::Task(_) => None,
             State::Pass(p) => {
-                let output = apply_result_path(input, p.result.clone().unwrap_or(Value::Null), &p.result_path);
+                let output = apply_result_path(
+                    input,
+                    p.result.clone().unwrap_or(Value::Null),
+                    &p.result_path,
+                );
                 Some(continue_to(p.next.as_deref(), p.end, output))
             }
             State::Succeed {} => Some(Transition::Succeeded(input)),
@@ -237,7 +251,13 @@ impl StateMachine {
     }
 
     /// What follows a task's outcome, given how often each of its retriers has fired already.
-    pub fn after_task(&self, state: &str, input: Value, retries_so_far: &[u32], outcome: TaskOutcome) -> Transition {
+    pub fn after_task(
+        &self,
+        state: &str,
+        input: Value,
+        retries_so_far: &[u32],
+        outcome: TaskOutcome,
+    ) -> Transition {
         let State::Task(task) = &self.states[state] else {
             return Transition::Failed {
                 error: "States.Runtime".into(),
@@ -251,7 +271,12 @@ impl StateMachine {
             }
             TaskOutcome::Failed { error, cause } => {
                 // The first retrier that matches decides; if it is used up, no other is tried.
-                if let Some((i, r)) = task.retry.iter().enumerate().find(|(_, r)| matches(&r.error_equals, &error)) {
+                if let Some((i, r)) = task
+                    .retry
+                    .iter()
+                    .enumerate()
+                    .find(|(_, r)| matches(&r.error_equals, &error))
+                {
                     let done = retries_so_far.get(i).copied().unwrap_or(0);
                     if done < r.max_attempts {
                         let mut secs = r.interval_seconds * r.backoff_rate.powi(done as i32);
@@ -278,9 +303,9 @@ impl StateMachine {
 }
 
 fn matches(patterns: &[String], error: &str) -> bool {
-    patterns.iter().any(|p| {
-        p == error || p == ALL_ERRORS || (p == TASK_FAILED && error != TIMEOUT)
-    })
+    patterns
+        .iter()
+        .any(|p| p == error || p == ALL_ERRORS || (p == TASK_FAILED && error != TIMEOUT))
 }
 
 fn continue_to(next: Option<&str>, end: bool, output: Value) -> Transition {
@@ -336,21 +361,41 @@ mod tests {
     #[test]
     fn success_passes_input_on_when_result_path_is_null() {
         let sm = StateMachine::parse(DEF).unwrap();
-        let t = sm.after_task("A", json!({"m": 1}), &[], TaskOutcome::Succeeded(json!("ignored")));
-        assert_eq!(t, Transition::Goto { state: "B".into(), input: json!({"m": 1}) });
+        let t = sm.after_task(
+            "A",
+            json!({"m": 1}),
+            &[],
+            TaskOutcome::Succeeded(json!("ignored")),
+        );
+        assert_eq!(
+            t,
+            Transition::Goto {
+                state: "B".into(),
+                input: json!({"m": 1})
+            }
+        );
     }
 
     #[test]
     fn transient_errors_retry_with_backoff_then_are_caught() {
         let sm = StateMachine::parse(DEF).unwrap();
-        let fail = || TaskOutcome::Failed { error: "Transient".into(), cause: "busy".into() };
+        let fail = || TaskOutcome::Failed {
+            error: "Transient".into(),
+            cause: "busy".into(),
+        };
         assert_eq!(
             sm.after_task("A", json!({}), &[0], fail()),
-            Transition::Retry { delay: Duration::from_secs(2), retrier: 0 }
+            Transition::Retry {
+                delay: Duration::from_secs(2),
+                retrier: 0
+            }
         );
         assert_eq!(
             sm.after_task("A", json!({}), &[1], fail()),
-            Transition::Retry { delay: Duration::from_secs(6), retrier: 0 }
+            Transition::Retry {
+                delay: Duration::from_secs(6),
+                retrier: 0
+            }
         );
         let caught = sm.after_task("A", json!({"m": 1}), &[2], fail());
         assert_eq!(
@@ -365,7 +410,15 @@ mod tests {
     #[test]
     fn permanent_errors_are_caught_without_retry() {
         let sm = StateMachine::parse(DEF).unwrap();
-        let t = sm.after_task("A", json!({}), &[], TaskOutcome::Failed { error: "Permanent".into(), cause: "bad".into() });
+        let t = sm.after_task(
+            "A",
+            json!({}),
+            &[],
+            TaskOutcome::Failed {
+                error: "Permanent".into(),
+                cause: "bad".into(),
+            },
+        );
         assert!(matches!(t, Transition::Goto { ref state, .. } if state == "AFailed"));
     }
 
@@ -373,7 +426,13 @@ mod tests {
     fn pass_states_set_their_result_path() {
         let sm = StateMachine::parse(DEF).unwrap();
         let t = sm.enter_non_task("AFailed", json!({"m": 1})).unwrap();
-        assert_eq!(t, Transition::Goto { state: "Mark".into(), input: json!({"m": 1, "failed_step": "a"}) });
+        assert_eq!(
+            t,
+            Transition::Goto {
+                state: "Mark".into(),
+                input: json!({"m": 1, "failed_step": "a"})
+            }
+        );
     }
 
     #[test]
@@ -389,8 +448,18 @@ mod tests {
         let names: Vec<_> = sm.happy_path().into_iter().map(|(n, _)| n).collect();
         assert_eq!(names, ["Analyze", "Tag", "Index"]);
         for (name, task) in sm.happy_path() {
-            assert!(task.retry.iter().any(|r| r.error_equals.iter().any(|e| e == "Transient")), "{name} does not retry Transient");
-            assert!(task.catch.iter().any(|c| c.error_equals.iter().any(|e| e == ALL_ERRORS)), "{name} does not catch");
+            assert!(
+                task.retry
+                    .iter()
+                    .any(|r| r.error_equals.iter().any(|e| e == "Transient")),
+                "{name} does not retry Transient"
+            );
+            assert!(
+                task.catch
+                    .iter()
+                    .any(|c| c.error_equals.iter().any(|e| e == ALL_ERRORS)),
+                "{name} does not catch"
+            );
         }
     }
 
@@ -405,7 +474,9 @@ mod tests {
             Err(DefinitionError::Parse(_))
         ));
         assert!(matches!(
-            StateMachine::parse(r#"{"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "r"}}}"#),
+            StateMachine::parse(
+                r#"{"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "r"}}}"#
+            ),
             Err(DefinitionError::Dangling(_))
         ));
     }

@@ -117,7 +117,13 @@ mod tests {
 
     #[test]
     fn ids_refuse_anything_but_a_canonical_ulid() {
-        for bad in ["", "default", "01ARZ3NDEKTSV4RRFFQ69G5FA", "01arz3ndektsv4rrffq69g5fav", "../../etc/passwd"] {
+        for bad in [
+            "",
+            "default",
+            "01ARZ3NDEKTSV4RRFFQ69G5FA",
+            "01arz3ndektsv4rrffq69g5fav",
+            "../../etc/passwd",
+        ] {
             assert!(bad.parse::<TenantId>().is_err(), "{bad:?} accepted");
         }
         assert!("01ARZ3NDEKTSV4RRFFQ69G5FAV".parse::<TenantId>().is_ok());

@@ -226,7 +226,9 @@ mod tests {
         vec![
             E::StartValidation,
             E::Validated,
-            E::Rejected { reason: "bad".into() },
+            E::Rejected {
+                reason: "bad".into(),
+            },
             E::Analyzed,
             E::Tagged,
             E::StepFailed {
@@ -247,10 +249,14 @@ mod tests {
 
     #[test]
     fn rejection_quarantines_only_before_analysis() {
-        let reject = E::Rejected { reason: "zero bytes".into() };
+        let reject = E::Rejected {
+            reason: "zero bytes".into(),
+        };
         assert_eq!(
             transition(&S::Validating, reject.clone()).unwrap(),
-            S::Quarantined { reason: "zero bytes".into() }
+            S::Quarantined {
+                reason: "zero bytes".into()
+            }
         );
         assert!(transition(&S::Analyzing, reject).is_err());
     }
@@ -286,7 +292,10 @@ mod tests {
         for s in all_states() {
             for e in all_events() {
                 if let Ok(next) = transition(&s, e.clone()) {
-                    assert!(next.is_final() || next.rank() == s.rank() + 1, "{s:?} + {e:?} -> {next:?}");
+                    assert!(
+                        next.is_final() || next.rank() == s.rank() + 1,
+                        "{s:?} + {e:?} -> {next:?}"
+                    );
                 }
             }
         }
@@ -297,13 +306,19 @@ mod tests {
         assert!(S::Analyzing.already_past(&E::Validated));
         assert!(S::Indexed.already_past(&E::Analyzed));
         assert!(!S::Validating.already_past(&E::Validated));
-        assert!(failed().already_past(&E::StepFailed { step: Step::Tag, reason: "again".into() }));
+        assert!(failed().already_past(&E::StepFailed {
+            step: Step::Tag,
+            reason: "again".into()
+        }));
     }
 
     #[test]
     fn status_serializes_with_its_name_and_reason() {
         let json = serde_json::to_value(failed()).unwrap();
-        assert_eq!(json, serde_json::json!({"state": "failed", "step": "analyze", "reason": "x"}));
+        assert_eq!(
+            json,
+            serde_json::json!({"state": "failed", "step": "analyze", "reason": "x"})
+        );
         for (s, name) in all_states().iter().zip(S::NAMES) {
             assert_eq!(s.name(), name);
         }

@@ -64,7 +64,8 @@ pub struct CaughtError {
 
 impl StepInput {
     pub fn parse(value: serde_json::Value) -> Result<Self, StepError> {
-        serde_json::from_value(value).map_err(|e| StepError::Permanent(format!("bad step input: {e}")))
+        serde_json::from_value(value)
+            .map_err(|e| StepError::Permanent(format!("bad step input: {e}")))
     }
 
     /// The failed step and reason for `MarkFailed`.

@@ -24,9 +24,9 @@ impl TagName {
             && s.len() <= 128
             && s.split('/').all(|seg| {
                 !seg.is_empty()
-                    && seg
-                        .bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+                    && seg.bytes().all(|b| {
+                        b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
+                    })
             });
         if ok {
             Ok(Self(s.to_owned()))
@@ -106,7 +106,15 @@ mod tests {
     fn tag_names_are_hierarchical_and_strict() {
         let t = TagName::parse("genre/rock/punk").unwrap();
         assert_eq!(t.ancestors().collect::<Vec<_>>(), ["genre", "genre/rock"]);
-        for bad in ["", "Genre", "genre//rock", "/genre", "genre/", "gen re", "genre/rök"] {
+        for bad in [
+            "",
+            "Genre",
+            "genre//rock",
+            "/genre",
+            "genre/",
+            "gen re",
+            "genre/rök",
+        ] {
             assert!(TagName::parse(bad).is_err(), "{bad:?}");
         }
     }

@@ -86,7 +86,8 @@ pub fn check_duration(seconds: Option<f64>, limits: &UploadLimits) -> Result<(),
 pub fn sniff_container(head: &[u8]) -> Option<ContainerFamily> {
     const ISO_FIRST_BOXES: [&[u8; 4]; 6] = [b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip"];
     const ASF_GUID: [u8; 16] = [
-        0x30, 0x26, 0xB2, 0x75, 0x8E, 0x66, 0xCF, 0x11, 0xA6, 0xD9, 0x00, 0xAA, 0x00, 0x62, 0xCE, 0x6C,
+        0x30, 0x26, 0xB2, 0x75, 0x8E, 0x66, 0xCF, 0x11, 0xA6, 0xD9, 0x00, 0xAA, 0x00, 0x62, 0xCE,
+        0x6C,
     ];
     if head.len() >= 8 && ISO_FIRST_BOXES.iter().any(|b| &head[4..8] == *b) {
         return Some(ContainerFamily::IsoBmff);
@@ -122,20 +123,41 @@ mod tests {
 
     #[test]
     fn size_limits() {
-        let l = UploadLimits { max_bytes: 10, max_duration_seconds: 60.0 };
+        let l = UploadLimits {
+            max_bytes: 10,
+            max_duration_seconds: 60.0,
+        };
         assert_eq!(check_size(0, &l), Err(Rejection::Empty));
-        assert_eq!(check_size(11, &l), Err(Rejection::TooLarge { size: 11, limit: 10 }));
+        assert_eq!(
+            check_size(11, &l),
+            Err(Rejection::TooLarge {
+                size: 11,
+                limit: 10
+            })
+        );
         assert_eq!(check_size(10, &l), Ok(()));
     }
 
     #[test]
     fn duration_limits() {
-        let l = UploadLimits { max_bytes: 10, max_duration_seconds: 60.0 };
+        let l = UploadLimits {
+            max_bytes: 10,
+            max_duration_seconds: 60.0,
+        };
         assert!(check_duration(Some(59.9), &l).is_ok());
-        assert!(matches!(check_duration(Some(61.0), &l), Err(Rejection::TooLong { .. })));
+        assert!(matches!(
+            check_duration(Some(61.0), &l),
+            Err(Rejection::TooLong { .. })
+        ));
         assert_eq!(check_duration(None, &l), Err(Rejection::UnknownDuration));
-        assert_eq!(check_duration(Some(0.0), &l), Err(Rejection::UnknownDuration));
-        assert_eq!(check_duration(Some(f64::NAN), &l), Err(Rejection::UnknownDuration));
+        assert_eq!(
+            check_duration(Some(0.0), &l),
+            Err(Rejection::UnknownDuration)
+        );
+        assert_eq!(
+            check_duration(Some(f64::NAN), &l),
+            Err(Rejection::UnknownDuration)
+        );
     }
 
     #[test]
@@ -143,8 +165,14 @@ mod tests {
         let mut mp4 = vec![0, 0, 0, 0x20];
         mp4.extend_from_slice(b"ftypisom\0\0\x02\0");
         assert_eq!(sniff_container(&mp4), Some(ContainerFamily::IsoBmff));
-        assert_eq!(sniff_container(&[0x1A, 0x45, 0xDF, 0xA3, 1, 2]), Some(ContainerFamily::Matroska));
-        assert_eq!(sniff_container(b"RIFF\x10\0\0\0AVI LIST"), Some(ContainerFamily::Avi));
+        assert_eq!(
+            sniff_container(&[0x1A, 0x45, 0xDF, 0xA3, 1, 2]),
+            Some(ContainerFamily::Matroska)
+        );
+        assert_eq!(
+            sniff_container(b"RIFF\x10\0\0\0AVI LIST"),
+            Some(ContainerFamily::Avi)
+        );
         let mut ts = vec![0u8; 376];
         ts[0] = 0x47;
         ts[188] = 0x47;

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use mvidarr_core::asl::{StateMachine, TaskOutcome, Transition, TIMEOUT};
+use mvidarr_core::asl::{StateMachine, TIMEOUT, TaskOutcome, Transition};
 use mvidarr_core::ports::{ExecutionName, Pipeline, PipelineError, PipelineInput, StartOutcome};
 use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
@@ -24,7 +24,8 @@ use tracing::{Instrument, info, info_span, warn};
 use crate::db::{Database, DbError};
 
 /// A task's implementation: takes the state input, returns its outcome.
-pub type TaskFn = Arc<dyn Fn(Value) -> Pin<Box<dyn Future<Output = TaskOutcome> + Send>> + Send + Sync>;
+pub type TaskFn =
+    Arc<dyn Fn(Value) -> Pin<Box<dyn Future<Output = TaskOutcome> + Send>> + Send + Sync>;
 
 /// Task handlers by resource name: `"${AnalyzeFunctionArn}"` in the definition is looked up
 /// as `AnalyzeFunctionArn`, the same placeholder SAM substitutes with the Lambda's ARN.
@@ -43,7 +44,8 @@ impl TaskRegistry {
         F: Fn(Value) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = TaskOutcome> + Send + 'static,
     {
-        self.tasks.insert(resource.to_owned(), Arc::new(move |v| Box::pin(f(v))));
+        self.tasks
+            .insert(resource.to_owned(), Arc::new(move |v| Box::pin(f(v))));
         self
     }
 
@@ -60,7 +62,9 @@ impl TaskRegistry {
         sm.states
             .values()
             .filter_map(|s| match s {
-                mvidarr_core::asl::State::Task(t) if self.get(&t.resource).is_none() => Some(t.resource.clone()),
+                mvidarr_core::asl::State::Task(t) if self.get(&t.resource).is_none() => {
+                    Some(t.resource.clone())
+                }
                 _ => None,
             })
             .collect()
@@ -126,7 +130,8 @@ struct Claim {
 
 impl LocalPipeline {
     pub fn open(db: Database, machine: StateMachine) -> Result<Self, PipelineError> {
-        db.call_blocking(|c| c.execute_batch(SCHEMA)).map_err(backend)?;
+        db.call_blocking(|c| c.execute_batch(SCHEMA))
+            .map_err(backend)?;
         Ok(Self {
             db,
             machine: Arc::new(machine),
@@ -158,8 +163,10 @@ impl LocalPipeline {
                         let status: String = r.get(0)?;
                         Ok(match status.as_str() {
                             "succeeded" => ExecutionStatus::Succeeded {
-                                output: serde_json::from_str(&r.get::<_, Option<String>>(2)?.unwrap_or_default())
-                                    .unwrap_or(Value::Null),
+                                output: serde_json::from_str(
+                                    &r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                                )
+                                .unwrap_or(Value::Null),
                             },
                             "failed" => ExecutionStatus::Failed {
                                 error: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
@@ -178,7 +185,13 @@ impl LocalPipeline {
     /// Executions not yet finished.
     pub async fn running_count(&self) -> Result<u64, PipelineError> {
         self.db
-            .call(|c| c.query_row("SELECT COUNT(*) FROM executions WHERE status = 'running'", [], |r| r.get(0)))
+            .call(|c| {
+                c.query_row(
+                    "SELECT COUNT(*) FROM executions WHERE status = 'running'",
+                    [],
+                    |r| r.get(0),
+                )
+            })
             .await
             .map_err(backend)
     }
@@ -273,7 +286,10 @@ impl LocalPipeline {
 
     /// Run one claimed state to its transition.
     async fn step(&self, claim: &Claim, tasks: &TaskRegistry) -> Transition {
-        if let Some(t) = self.machine.enter_non_task(&claim.state, claim.state_input.clone()) {
+        if let Some(t) = self
+            .machine
+            .enter_non_task(&claim.state, claim.state_input.clone())
+        {
             return t;
         }
         let mvidarr_core::asl::State::Task(task) = &self.machine.states[&claim.state] else {
@@ -300,8 +316,12 @@ impl LocalPipeline {
         if let TaskOutcome::Failed { error, cause } = &outcome {
             warn!(execution = %claim.name, state = %claim.state, %error, %cause, "task failed");
         }
-        self.machine
-            .after_task(&claim.state, claim.state_input.clone(), &claim.retries, outcome)
+        self.machine.after_task(
+            &claim.state,
+            claim.state_input.clone(),
+            &claim.retries,
+            outcome,
+        )
     }
 
     /// Run workers until `shutdown` resolves. A state interrupted by shutdown is released and
@@ -316,7 +336,8 @@ impl LocalPipeline {
         let stopped = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut handles = Vec::new();
         for id in 0..workers.max(1) {
-            let (this, tasks, stop, stopped) = (self.clone(), tasks.clone(), stop.clone(), stopped.clone());
+            let (this, tasks, stop, stopped) =
+                (self.clone(), tasks.clone(), stop.clone(), stopped.clone());
             handles.push(tokio::spawn(async move {
                 this.worker_loop(id, &tasks, &stop, &stopped).await;
             }));
@@ -375,8 +396,12 @@ impl LocalPipeline {
             drop(_enter);
             match self.advance(&claim, transition).await {
                 Ok(true) => self.wake.notify_one(),
-                Ok(false) => warn!(execution = %claim.name, "lost the lease; another worker owns this execution"),
-                Err(e) => warn!(execution = %claim.name, error = %e, "could not record a transition; the state runs again"),
+                Ok(false) => {
+                    warn!(execution = %claim.name, "lost the lease; another worker owns this execution")
+                }
+                Err(e) => {
+                    warn!(execution = %claim.name, error = %e, "could not record a transition; the state runs again")
+                }
             }
         }
     }
@@ -395,9 +420,14 @@ impl LocalPipeline {
 }
 
 impl Pipeline for LocalPipeline {
-    async fn start(&self, name: &ExecutionName, input: &PipelineInput) -> Result<StartOutcome, PipelineError> {
+    async fn start(
+        &self,
+        name: &ExecutionName,
+        input: &PipelineInput,
+    ) -> Result<StartOutcome, PipelineError> {
         let name = name.as_str().to_owned();
-        let input = serde_json::to_string(input).map_err(|e| PipelineError::Backend(e.to_string()))?;
+        let input =
+            serde_json::to_string(input).map_err(|e| PipelineError::Backend(e.to_string()))?;
         let start_at = self.machine.start_at.clone();
         let inserted = self
             .db

@@ -99,7 +99,12 @@ impl LocalPlatform {
         let dir = &config.data_dir;
         std::fs::create_dir_all(dir).map_err(io(dir))?;
         let db = Database::open(&dir.join("mvidarr.db"))?;
-        let adapter = |what| move |e: &dyn std::fmt::Display| OpenError::Adapter { what, why: e.to_string() };
+        let adapter = |what| {
+            move |e: &dyn std::fmt::Display| OpenError::Adapter {
+                what,
+                why: e.to_string(),
+            }
+        };
         let table = SqliteTable::new(db.clone()).map_err(|e| adapter("table")(&e))?;
         let ingest = SqliteQueue::open(
             db.clone(),
@@ -111,9 +116,15 @@ impl LocalPlatform {
         )
         .map_err(|e| adapter("ingest queue")(&e))?;
         let key = signing_key(&dir.join("signing-key"))?;
-        let blobs = LocalBlobStore::open(dir.join("blobs"), LOCAL_BUCKET, db.clone(), key, config.public_base_url.clone())
-            .map_err(|e| adapter("blob store")(&e))?
-            .with_notifications(ingest.clone());
+        let blobs = LocalBlobStore::open(
+            dir.join("blobs"),
+            LOCAL_BUCKET,
+            db.clone(),
+            key,
+            config.public_base_url.clone(),
+        )
+        .map_err(|e| adapter("blob store")(&e))?
+        .with_notifications(ingest.clone());
         let pipeline = LocalPipeline::open(db, machine).map_err(|e| adapter("pipeline")(&e))?;
         Ok(Self(Arc::new(Inner {
             table,

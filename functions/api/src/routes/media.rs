@@ -49,7 +49,8 @@ impl From<Media> for MediaView {
 
 /// Ids that do not parse are simply not found: no hint about what ids look like or exist.
 fn parse_id(id: &str) -> Result<MediaId, ApiError> {
-    id.parse().map_err(|_| ApiError::NotFound(format!("no media {id}")))
+    id.parse()
+        .map_err(|_| ApiError::NotFound(format!("no media {id}")))
 }
 
 pub async fn get<P: Platform>(
@@ -60,7 +61,9 @@ pub async fn get<P: Platform>(
     let id = parse_id(&id)?;
     let table = state.platform.table();
     if let Some(media) = MediaRepo::new(table).get(caller.tenant, id).await? {
-        return Ok(Json(serde_json::to_value(MediaView::from(media)).unwrap_or_default()));
+        return Ok(Json(
+            serde_json::to_value(MediaView::from(media)).unwrap_or_default(),
+        ));
     }
     // Reserved but its bytes not yet processed: say so rather than 404 a media the client
     // was just given an id for.
@@ -97,20 +100,23 @@ pub async fn list<P: Platform>(
     params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<MediaList>, ApiError> {
     let Query(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    if let Some(s) = &params.status {
-        if !MediaStatus::NAMES.contains(&s.as_str()) {
-            return Err(ApiError::BadRequest(format!(
-                "unknown status {s:?}; one of {}",
-                MediaStatus::NAMES.join(", ")
-            )));
-        }
+    if let Some(s) = params.status.as_deref().filter(|s| !MediaStatus::NAMES.contains(s)) {
+        return Err(ApiError::BadRequest(format!(
+            "unknown status {s:?}; one of {}",
+            MediaStatus::NAMES.join(", ")
+        )));
     }
     let limit = params.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
         return Err(ApiError::BadRequest("limit must be 1-100".into()));
     }
     let page = MediaRepo::new(state.platform.table())
-        .list(caller.tenant, params.status.as_deref(), limit, params.cursor)
+        .list(
+            caller.tenant,
+            params.status.as_deref(),
+            limit,
+            params.cursor,
+        )
         .await
         .map_err(|e| match e {
             mvidarr_core::repo::RepoError::Table(t) => ApiError::from(t),
@@ -134,7 +140,11 @@ pub async fn analysis<P: Platform>(
 ) -> Result<Json<AnalysisList>, ApiError> {
     let id = parse_id(&id)?;
     let table = state.platform.table();
-    if MediaRepo::new(table).get(caller.tenant, id).await?.is_none() {
+    if MediaRepo::new(table)
+        .get(caller.tenant, id)
+        .await?
+        .is_none()
+    {
         return Err(ApiError::NotFound(format!("no media {id}")));
     }
     let items = AnalysisRepo::new(table).list(caller.tenant, id).await?;

@@ -35,11 +35,19 @@ impl NewUpload {
     fn check(&self, max_bytes: u64) -> Result<(), ApiError> {
         let name = self.filename.trim();
         if name.is_empty() || name.len() > 255 || name.chars().any(char::is_control) {
-            return Err(ApiError::BadRequest("filename must be 1-255 characters without control characters".into()));
+            return Err(ApiError::BadRequest(
+                "filename must be 1-255 characters without control characters".into(),
+            ));
         }
         let ct = &self.content_type;
-        if ct.is_empty() || ct.len() > 127 || !ct.contains('/') || ct.chars().any(|c| c.is_control() || c == ' ') {
-            return Err(ApiError::BadRequest("content_type must be a MIME type such as video/mp4".into()));
+        if ct.is_empty()
+            || ct.len() > 127
+            || !ct.contains('/')
+            || ct.chars().any(|c| c.is_control() || c == ' ')
+        {
+            return Err(ApiError::BadRequest(
+                "content_type must be a MIME type such as video/mp4".into(),
+            ));
         }
         if self.size == 0 {
             return Err(ApiError::BadRequest("size must be greater than 0".into()));
@@ -65,7 +73,11 @@ pub async fn create<P: Platform>(
     let presigned = state
         .platform
         .blobs()
-        .presign_put(&keys::blob::upload(caller.tenant, media_id), &req.content_type, state.upload_url_ttl)
+        .presign_put(
+            &keys::blob::upload(caller.tenant, media_id),
+            &req.content_type,
+            state.upload_url_ttl,
+        )
         .await?;
     UploadRepo::new(state.platform.table())
         .reserve(&UploadReservation {

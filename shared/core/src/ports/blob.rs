@@ -94,8 +94,11 @@ pub trait BlobStore: Send + Sync + 'static {
     fn delete(&self, key: &str) -> impl Future<Output = Result<(), BlobError>> + Send;
 
     /// Move an object (copy then delete on S3), keeping its content and etag.
-    fn rename(&self, from: &str, to: &str)
-    -> impl Future<Output = Result<ObjectInfo, BlobError>> + Send;
+    fn rename(
+        &self,
+        from: &str,
+        to: &str,
+    ) -> impl Future<Output = Result<ObjectInfo, BlobError>> + Send;
 
     /// Set object tags (e.g. `quarantine=<reason>`), replacing any previous tags.
     fn set_tags(
@@ -128,5 +131,6 @@ pub trait BlobStore: Send + Sync + 'static {
     fn location(&self, key: &str) -> impl Future<Output = Result<BlobLocation, BlobError>> + Send;
 
     /// Keys under a prefix, in key order.
-    fn list(&self, prefix: &str) -> impl Future<Output = Result<Vec<ObjectInfo>, BlobError>> + Send;
+    fn list(&self, prefix: &str)
+    -> impl Future<Output = Result<Vec<ObjectInfo>, BlobError>> + Send;
 }

@@ -65,8 +65,15 @@ mod tests {
 
     #[test]
     fn execution_names_fit_step_functions_rules() {
-        let name = ExecutionName::for_media(MediaId::generate(), "\"d41d8cd98f00b204e9800998ecf8427e-3\"");
+        let name = ExecutionName::for_media(
+            MediaId::generate(),
+            "\"d41d8cd98f00b204e9800998ecf8427e-3\"",
+        );
         assert!(name.as_str().len() <= 80);
-        assert!(name.as_str().bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert!(
+            name.as_str()
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
     }
 }

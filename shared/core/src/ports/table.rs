@@ -58,10 +58,21 @@ pub enum Condition {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum WriteOp {
-    Put { item: Item, condition: Condition },
-    Delete { pk: String, sk: String, condition: Condition },
+    Put {
+        item: Item,
+        condition: Condition,
+    },
+    Delete {
+        pk: String,
+        sk: String,
+        condition: Condition,
+    },
     /// Only a condition, no write (`ConditionCheck`).
-    Check { pk: String, sk: String, condition: Condition },
+    Check {
+        pk: String,
+        sk: String,
+        condition: Condition,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -150,15 +161,26 @@ pub enum TableError {
 impl TableError {
     /// Conflicts of either kind: the caller lost a race, re-read and decide.
     pub fn is_conflict(&self) -> bool {
-        matches!(self, TableError::ConditionFailed { .. } | TableError::TransactionCancelled { .. })
+        matches!(
+            self,
+            TableError::ConditionFailed { .. } | TableError::TransactionCancelled { .. }
+        )
     }
 }
 
 pub trait Table: Send + Sync + 'static {
     /// Strongly consistent read of one item.
-    fn get(&self, pk: &str, sk: &str) -> impl Future<Output = Result<Option<Item>, TableError>> + Send;
+    fn get(
+        &self,
+        pk: &str,
+        sk: &str,
+    ) -> impl Future<Output = Result<Option<Item>, TableError>> + Send;
 
-    fn put(&self, item: Item, condition: Condition) -> impl Future<Output = Result<(), TableError>> + Send;
+    fn put(
+        &self,
+        item: Item,
+        condition: Condition,
+    ) -> impl Future<Output = Result<(), TableError>> + Send;
 
     fn delete(
         &self,
@@ -170,5 +192,8 @@ pub trait Table: Send + Sync + 'static {
     fn query(&self, query: Query) -> impl Future<Output = Result<Page, TableError>> + Send;
 
     /// All operations or none. At most [`MAX_TRANSACT_ITEMS`], each key at most once.
-    fn transact_write(&self, ops: Vec<WriteOp>) -> impl Future<Output = Result<(), TableError>> + Send;
+    fn transact_write(
+        &self,
+        ops: Vec<WriteOp>,
+    ) -> impl Future<Output = Result<(), TableError>> + Send;
 }

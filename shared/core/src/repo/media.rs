@@ -57,16 +57,21 @@ impl<'a, T: Table> MediaRepo<'a, T> {
             serde_json::json!({ "media_id": media.id }),
         );
         let ops = vec![
-            WriteOp::Put { item: dedupe, condition: Condition::Absent },
-            WriteOp::Put { item: media_item(&media), condition: Condition::Absent },
+            WriteOp::Put {
+                item: dedupe,
+                condition: Condition::Absent,
+            },
+            WriteOp::Put {
+                item: media_item(&media),
+                condition: Condition::Absent,
+            },
         ];
         match self.table.transact_write(ops).await {
             Ok(()) => Ok(Created::New(media)),
             Err(e) if e.is_conflict() => {
-                let existing = self
-                    .get(media.tenant, media.id)
-                    .await?
-                    .ok_or_else(|| RepoError::NotFound(format!("media {} after a conflicting create", media.id)))?;
+                let existing = self.get(media.tenant, media.id).await?.ok_or_else(|| {
+                    RepoError::NotFound(format!("media {} after a conflicting create", media.id))
+                })?;
                 Ok(Created::Existing(existing))
             }
             Err(e) => Err(e.into()),
@@ -74,7 +79,11 @@ impl<'a, T: Table> MediaRepo<'a, T> {
     }
 
     pub async fn get(&self, tenant: TenantId, id: MediaId) -> Result<Option<Media>, RepoError> {
-        match self.table.get(&keys::media_pk(tenant), &keys::media_sk(id)).await? {
+        match self
+            .table
+            .get(&keys::media_pk(tenant), &keys::media_sk(id))
+            .await?
+        {
             Some(item) => Ok(Some(decode(item)?)),
             None => Ok(None),
         }
@@ -82,7 +91,12 @@ impl<'a, T: Table> MediaRepo<'a, T> {
 
     /// Read-modify-write with optimistic concurrency: `change` runs on the latest record and
     /// returns whether to write; a lost race re-reads and runs it again.
-    pub async fn update<F>(&self, tenant: TenantId, id: MediaId, mut change: F) -> Result<Media, RepoError>
+    pub async fn update<F>(
+        &self,
+        tenant: TenantId,
+        id: MediaId,
+        mut change: F,
+    ) -> Result<Media, RepoError>
     where
         F: FnMut(&mut Media) -> Result<bool, RepoError> + Send,
     {
@@ -96,7 +110,11 @@ impl<'a, T: Table> MediaRepo<'a, T> {
             }
             let expected = media.version;
             media.version += 1;
-            match self.table.put(media_item(&media), Condition::VersionIs(expected)).await {
+            match self
+                .table
+                .put(media_item(&media), Condition::VersionIs(expected))
+                .await
+            {
                 Ok(()) => return Ok(media),
                 Err(e) if e.is_conflict() => continue,
                 Err(e) => return Err(e.into()),
@@ -143,7 +161,11 @@ impl<'a, T: Table> MediaRepo<'a, T> {
         .descending();
         let page = self.table.query(query).await?;
         Ok(MediaPage {
-            items: page.items.into_iter().map(decode).collect::<Result<_, _>>()?,
+            items: page
+                .items
+                .into_iter()
+                .map(decode)
+                .collect::<Result<_, _>>()?,
             next_cursor: page.next_cursor,
         })
     }

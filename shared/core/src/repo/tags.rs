@@ -16,7 +16,12 @@ impl<'a, T: Table> TagRepo<'a, T> {
 
     /// Propose a tag. A tag a person already decided on is left as it is: people's decisions
     /// outrank machines, and a re-run step must not undo them.
-    pub async fn propose(&self, tenant: TenantId, media: MediaId, tag: &Tag) -> Result<(), RepoError> {
+    pub async fn propose(
+        &self,
+        tenant: TenantId,
+        media: MediaId,
+        tag: &Tag,
+    ) -> Result<(), RepoError> {
         let pk = keys::media_items_pk(tenant, media);
         let sk = keys::tag_sk(tag.name.as_str());
         if let Some(existing) = self.table.get(&pk, &sk).await? {
@@ -25,7 +30,9 @@ impl<'a, T: Table> TagRepo<'a, T> {
                 return Ok(());
             }
         }
-        self.table.put(Item::new(pk, sk, encode(tag)), Condition::Always).await?;
+        self.table
+            .put(Item::new(pk, sk, encode(tag)), Condition::Always)
+            .await?;
         Ok(())
     }
 

@@ -39,7 +39,11 @@ impl<'a, T: Table> TenantRepo<'a, T> {
     /// Create a tenant unless one with that name exists (names are unique; the sort key is
     /// the name so the uniqueness is a conditional write, not a read-then-write race).
     pub async fn create(&self, tenant: &TenantRecord) -> Result<bool, RepoError> {
-        let item = Item::new(keys::TENANTS_PK, format!("name/{}", tenant.name), encode(tenant));
+        let item = Item::new(
+            keys::TENANTS_PK,
+            format!("name/{}", tenant.name),
+            encode(tenant),
+        );
         match self.table.put(item, Condition::Absent).await {
             Ok(()) => Ok(true),
             Err(e) if e.is_conflict() => Ok(false),
@@ -48,7 +52,11 @@ impl<'a, T: Table> TenantRepo<'a, T> {
     }
 
     pub async fn by_name(&self, name: &str) -> Result<Option<TenantRecord>, RepoError> {
-        match self.table.get(keys::TENANTS_PK, &format!("name/{name}")).await? {
+        match self
+            .table
+            .get(keys::TENANTS_PK, &format!("name/{name}"))
+            .await?
+        {
             Some(item) => Ok(Some(decode(item)?)),
             None => Ok(None),
         }
@@ -57,7 +65,11 @@ impl<'a, T: Table> TenantRepo<'a, T> {
     pub async fn all(&self) -> Result<Vec<TenantRecord>, RepoError> {
         let page = self
             .table
-            .query(Query::partition(keys::TENANTS_PK).prefix("name/").limit(1000))
+            .query(
+                Query::partition(keys::TENANTS_PK)
+                    .prefix("name/")
+                    .limit(1000),
+            )
             .await?;
         page.items.into_iter().map(decode).collect()
     }
@@ -69,7 +81,11 @@ impl<'a, T: Table> TenantRepo<'a, T> {
     }
 
     pub async fn api_key(&self, id: ApiKeyId) -> Result<Option<ApiKeyRecord>, RepoError> {
-        match self.table.get(&keys::api_key_pk(id), keys::API_KEY_SK).await? {
+        match self
+            .table
+            .get(&keys::api_key_pk(id), keys::API_KEY_SK)
+            .await?
+        {
             Some(item) => Ok(Some(decode(item)?)),
             None => Ok(None),
         }

@@ -29,13 +29,25 @@ impl<'a, T: Table> UploadRepo<'a, T> {
     }
 
     pub async fn reserve(&self, r: &UploadReservation) -> Result<(), RepoError> {
-        let item = Item::new(keys::uploads_pk(r.tenant), r.media_id.to_string(), encode(r));
+        let item = Item::new(
+            keys::uploads_pk(r.tenant),
+            r.media_id.to_string(),
+            encode(r),
+        );
         self.table.put(item, Condition::Absent).await?;
         Ok(())
     }
 
-    pub async fn get(&self, tenant: TenantId, media: MediaId) -> Result<Option<UploadReservation>, RepoError> {
-        match self.table.get(&keys::uploads_pk(tenant), &media.to_string()).await? {
+    pub async fn get(
+        &self,
+        tenant: TenantId,
+        media: MediaId,
+    ) -> Result<Option<UploadReservation>, RepoError> {
+        match self
+            .table
+            .get(&keys::uploads_pk(tenant), &media.to_string())
+            .await?
+        {
             Some(item) => Ok(Some(decode(item)?)),
             None => Ok(None),
         }
@@ -48,7 +60,11 @@ impl<'a, T: Table> UploadRepo<'a, T> {
         loop {
             let page = self
                 .table
-                .query(Query::partition(keys::uploads_pk(tenant)).after(cursor).limit(500))
+                .query(
+                    Query::partition(keys::uploads_pk(tenant))
+                        .after(cursor)
+                        .limit(500),
+                )
                 .await?;
             for item in page.items {
                 out.push(decode(item)?);

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine or a warm one: fetches what the tests need (the
+# pinned ffmpeg layer), then formatting, lints, and every test in the workspace.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Builds are shared across clones on this machine, so repeated runs are incremental.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/mvidarr/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "fetching binary layers (pinned, cached)"
+bash layers/fetch-ffmpeg.sh
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test"
+cargo test --workspace --locked --no-fail-fast
+
+step "benchmark smoke run (debug build, few files: checks the bench still works, not speed)"
+cargo run --locked -q -p mvidarr-tests --bin bench -- --files 6 --queue-messages 2000 \
+  --mvidarr "$CARGO_TARGET_DIR/debug/mvidarr"
