@@ -45,8 +45,9 @@ pub struct ReceivedMessage {
 pub enum QueueError {
     #[error("message too large: {size} bytes (limit {MAX_MESSAGE_BYTES})")]
     TooLarge { size: usize },
-    /// The receipt no longer names a visible-to-us delivery (it timed out and was redelivered,
-    /// or the message was deleted).
+    /// The receipt no longer names the current delivery (it timed out and was redelivered, or
+    /// the message was deleted). The embedded queue always says so; SQS *may* accept an old
+    /// receipt, so callers must not rely on getting this error, only on handling it.
     #[error("receipt handle is no longer valid")]
     InvalidReceipt,
     #[error("queue unavailable, retry may help: {0}")]
