@@ -598,7 +598,7 @@ const S3_TEST_EVENT: &str = r#"{
 }"#;
 
 #[tokio::test]
-#[ignore = "bug: upload-trigger deserializes S3Event before looking for s3:TestEvent, and S3Event requires Records, so the test event is Malformed and dead-lettered"]
+
 async fn the_s3_test_event_is_acknowledged_with_no_records() {
     let env = Ingest::new();
     let trigger = env.trigger();
@@ -786,7 +786,7 @@ async fn duplicate_notifications_handled_concurrently_start_one_execution() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: the losing delivery meets NotFound on the moved object, maps it to Permanent and marks the media Failed{validate, \"no object at …\"}; the winner's Quarantined is then refused"]
+
 async fn duplicate_notifications_handled_concurrently_quarantine_a_bad_upload_once() {
     let env = Ingest::new();
     let trigger = env.trigger();
@@ -822,7 +822,7 @@ async fn duplicate_notifications_handled_concurrently_quarantine_a_bad_upload_on
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: LocalBlobStore::rename moves the file before re-keying its metadata row; a head of the old key in between deletes the row (forget_if_absent), so the moved object loses its tags and content type"]
+
 async fn a_quarantine_move_keeps_its_tag_while_the_upload_key_is_read() {
     let env = Ingest::new();
     let blobs = env.platform.blobs();

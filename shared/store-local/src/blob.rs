@@ -616,36 +616,16 @@ impl BlobStore for LocalBlobStore {
         let from_path = self.path(from);
         self.move_file(&from_path, &self.path(to), to).await?;
         self.tidy_parents(&from_path).await;
-        let last_modified = now_millis();
-        let bucket = self.inner.bucket.clone();
-        let (from_key, to_key) = (from.to_owned(), to.to_owned());
-        self.inner
-            .db
-            .call(move |conn| {
-                let tx = conn.transaction()?;
-                tx.prepare_cached("DELETE FROM blob_objects WHERE bucket = ?1 AND key = ?2")?
-                    .execute(params![bucket, to_key])?;
-                tx.prepare_cached(
-                    "UPDATE blob_objects SET key = ?3, last_modified_ms = ?4
-                     WHERE bucket = ?1 AND key = ?2",
-                )?
-                .execute(params![
-                    bucket,
-                    from_key,
-                    to_key,
-                    last_modified.timestamp_millis()
-                ])?;
-                tx.commit()
-            })
-            .await
-            .map_err(db_error)?;
-        let info = self.info(
-            to,
-            &Row {
-                last_modified,
-                ..row
-            },
-        );
+        // The destination's row is written from what was read before the move, not re-keyed
+        // from the source's row: a concurrent `head` of the source after the file moved would
+        // already have dropped that row, and with it the tags (the quarantine reason).
+        let moved = Row {
+            last_modified: now_millis(),
+            ..row
+        };
+        let info = self.info(to, &moved);
+        self.write_row_if_current(to, self.path(to), moved).await?;
+        self.forget_if_absent(from).await?;
         self.notify("ObjectCreated:Copy", &info).await?;
         Ok(info)
     }

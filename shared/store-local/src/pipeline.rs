@@ -19,6 +19,7 @@ use mvidarr_core::ports::{ExecutionName, Pipeline, PipelineError, PipelineInput,
 use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
 use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::db::{Database, DbError};
@@ -332,40 +333,33 @@ impl LocalPipeline {
         workers: usize,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) {
-        let stop = Arc::new(Notify::new());
-        let stopped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // A token, not a Notify: once cancelled it stays cancelled, so a worker between two
+        // awaits cannot miss the signal and start a long task during shutdown.
+        let stop = CancellationToken::new();
         let mut handles = Vec::new();
         for id in 0..workers.max(1) {
-            let (this, tasks, stop, stopped) =
-                (self.clone(), tasks.clone(), stop.clone(), stopped.clone());
+            let (this, tasks, stop) = (self.clone(), tasks.clone(), stop.clone());
             handles.push(tokio::spawn(async move {
-                this.worker_loop(id, &tasks, &stop, &stopped).await;
+                this.worker_loop(id, &tasks, &stop).await;
             }));
         }
         shutdown.await;
-        stopped.store(true, std::sync::atomic::Ordering::SeqCst);
-        stop.notify_waiters();
+        stop.cancel();
         for h in handles {
             let _ = h.await;
         }
     }
 
-    async fn worker_loop(
-        &self,
-        id: usize,
-        tasks: &TaskRegistry,
-        stop: &Notify,
-        stopped: &std::sync::atomic::AtomicBool,
-    ) {
+    async fn worker_loop(&self, id: usize, tasks: &TaskRegistry, stop: &CancellationToken) {
         // Longer than any task timeout, so a live worker never loses its lease mid-task.
         let lease = Duration::from_secs(self.max_task_timeout() + 60);
-        while !stopped.load(std::sync::atomic::Ordering::SeqCst) {
+        while !stop.is_cancelled() {
             let claim = match self.claim(lease).await {
                 Ok(Some(c)) => c,
                 Ok(None) => {
                     tokio::select! {
                         _ = self.wake.notified() => {}
-                        _ = stop.notified() => {}
+                        _ = stop.cancelled() => {}
                         _ = tokio::time::sleep(Duration::from_millis(250)) => {}
                     }
                     continue;
@@ -379,7 +373,7 @@ impl LocalPipeline {
             let span = info_span!("pipeline_state", execution = %claim.name, state = %claim.state);
             let transition = tokio::select! {
                 t = self.step(&claim, tasks).instrument(span.clone()) => t,
-                _ = stop.notified() => {
+                _ = stop.cancelled() => {
                     if let Err(e) = self.release(&claim).await {
                         warn!(error = %e, "could not release a lease on shutdown; it expires by itself");
                     }

@@ -100,7 +100,11 @@ pub async fn list<P: Platform>(
     params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<MediaList>, ApiError> {
     let Query(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    if let Some(s) = params.status.as_deref().filter(|s| !MediaStatus::NAMES.contains(s)) {
+    if let Some(s) = params
+        .status
+        .as_deref()
+        .filter(|s| !MediaStatus::NAMES.contains(s))
+    {
         return Err(ApiError::BadRequest(format!(
             "unknown status {s:?}; one of {}",
             MediaStatus::NAMES.join(", ")
