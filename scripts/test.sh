@@ -20,8 +20,15 @@ step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test"
-cargo test --workspace --locked --no-fail-fast
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log"
 
 step "benchmark smoke run (debug build, few files: checks the bench still works, not speed)"
 cargo run --locked -q -p mvidarr-tests --bin bench -- --files 6 --queue-messages 2000 \
   --mvidarr "$CARGO_TARGET_DIR/debug/mvidarr"
+
+# One closing line for the whole suite: cargo prints a result line per test binary, and the
+# last of those is often a crate's empty doc-test run.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1); if ($(i) ~ /^ignored;?$/) s += $(i-1) } }
+     END { printf "summary: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
