@@ -466,3 +466,79 @@ async fn deleting_the_last_object_of_a_folder_removes_the_folder() {
         .unwrap();
     assert_eq!(store.head("x").await.unwrap().size, 1);
 }
+
+#[tokio::test]
+async fn a_put_interrupted_before_its_notification_is_notified_at_recovery() {
+    // Arrange: the state a crash leaves between "file moved into place" and "notification
+    // queued": the object's file and the put's intent row, no notification.
+    let dir = tempfile::tempdir().unwrap();
+    let (store, db) = open_store(dir.path());
+    let queue = SqliteQueue::open(
+        db.clone(),
+        "ingest",
+        QueueConfig {
+            max_receives: 3,
+            dead_letter: None,
+        },
+    )
+    .unwrap();
+    let store = store.with_notifications(queue.clone());
+    let key = "t/1/uploads/interrupted";
+    let path = blobs_root(&dir).join(key);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, b"bytes that made it to disk").unwrap();
+    db.call(|c| {
+        c.execute(
+            "INSERT INTO blob_put_intents (bucket, key, token) VALUES (?1, ?2, 'a'), (?1, 'never/renamed', 'b')",
+            [BUCKET, "t/1/uploads/interrupted"],
+        )
+    })
+    .await
+    .unwrap();
+
+    // Act
+    let sent = store.recover_put_intents().await.unwrap();
+
+    // Assert: exactly the object that exists is notified, with its real etag; intents cleared.
+    assert_eq!(sent, 1);
+    let got = queue
+        .receive(10, Duration::from_secs(30), Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 1);
+    let r = record(&got[0].body);
+    assert_eq!(r["eventName"], "ObjectCreated:Put");
+    assert_eq!(
+        r["s3"]["object"]["eTag"],
+        md5_hex(b"bytes that made it to disk")
+    );
+    let left: i64 = db
+        .call(|c| c.query_row("SELECT COUNT(*) FROM blob_put_intents", [], |r| r.get(0)))
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+    assert_eq!(
+        store.recover_put_intents().await.unwrap(),
+        0,
+        "recovery is done once"
+    );
+}
+
+#[tokio::test]
+async fn a_completed_put_leaves_no_intent_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, db) = open_store(dir.path());
+    store
+        .put(
+            "t/1/uploads/done",
+            body_of(vec![Bytes::from_static(b"x")]),
+            None,
+        )
+        .await
+        .unwrap();
+    let left: i64 = db
+        .call(|c| c.query_row("SELECT COUNT(*) FROM blob_put_intents", [], |r| r.get(0)))
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+}

@@ -66,6 +66,15 @@ CREATE TABLE IF NOT EXISTS blob_objects (
     file_mtime_ns     INTEGER NOT NULL,
     PRIMARY KEY (bucket, key)
 );
+-- A put in progress: written before its file is moved into place, removed once the object's
+-- notification is queued. One left behind means the process died in between, and
+-- `recover_put_intents` sends the notification the put could not.
+CREATE TABLE IF NOT EXISTS blob_put_intents (
+    bucket  TEXT NOT NULL,
+    key     TEXT NOT NULL,
+    token   TEXT NOT NULL,
+    PRIMARY KEY (bucket, key, token)
+);
 ";
 
 /// Why a signed URL was refused.
@@ -214,6 +223,58 @@ impl LocalBlobStore {
             return Err(SignatureError::Expired);
         }
         Ok(())
+    }
+
+    /// Record (`present`) or clear a put intent.
+    async fn intent(&self, key: &str, token: &str, present: bool) -> Result<(), BlobError> {
+        let (bucket, key, token) = (self.inner.bucket.clone(), key.to_owned(), token.to_owned());
+        self.inner
+            .db
+            .call(move |conn| {
+                let sql = if present {
+                    "INSERT OR IGNORE INTO blob_put_intents (bucket, key, token) VALUES (?1, ?2, ?3)"
+                } else {
+                    "DELETE FROM blob_put_intents WHERE bucket = ?1 AND key = ?2 AND token = ?3"
+                };
+                conn.prepare_cached(sql)?.execute(params![bucket, key, token])
+            })
+            .await
+            .map(drop)
+            .map_err(db_error)
+    }
+
+    /// Send the notifications of puts that a crash interrupted after their bytes were safe
+    /// but before their notification was queued. Call once at startup, by the one process
+    /// that owns the store. An object whose put never reached its final name gets no
+    /// notification; one notified twice is handled by the idempotent consumer. Returns how
+    /// many notifications were sent.
+    pub async fn recover_put_intents(&self) -> Result<usize, BlobError> {
+        let bucket = self.inner.bucket.clone();
+        let intents: Vec<(String, String)> = self
+            .inner
+            .db
+            .call(move |conn| {
+                let mut stmt = conn.prepare(
+                    "SELECT key, token FROM blob_put_intents WHERE bucket = ?1 ORDER BY key",
+                )?;
+                let rows = stmt.query_map([bucket], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                rows.collect()
+            })
+            .await
+            .map_err(db_error)?;
+        let mut sent = 0;
+        for (key, token) in intents {
+            match self.current(&key).await {
+                Ok((info, _)) => {
+                    self.notify("ObjectCreated:Put", &info).await?;
+                    sent += 1;
+                }
+                Err(BlobError::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+            self.intent(&key, &token, false).await?;
+        }
+        Ok(sent)
     }
 
     fn path(&self, key: &str) -> PathBuf {
@@ -527,18 +588,23 @@ impl BlobStore for LocalBlobStore {
         content_type: Option<&str>,
     ) -> Result<ObjectInfo, BlobError> {
         validate_key(key)?;
-        let tmp = self.inner.tmp.join(hex::encode(rand::random::<[u8; 16]>()));
+        let token = hex::encode(rand::random::<[u8; 16]>());
+        let tmp = self.inner.tmp.join(&token);
         let written = match self.write_temp(&tmp, key, body).await {
-            Ok(written) => self
-                .move_file(&tmp, &self.path(key), key)
-                .await
-                .map(|()| written),
+            Ok(written) => match self.intent(key, &token, true).await {
+                Ok(()) => self
+                    .move_file(&tmp, &self.path(key), key)
+                    .await
+                    .map(|()| written),
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         };
         let (etag, stamp) = match written {
             Ok(written) => written,
             Err(e) => {
                 let _ = tokio::fs::remove_file(&tmp).await;
+                let _ = self.intent(key, &token, false).await;
                 return Err(e);
             }
         };
@@ -552,6 +618,7 @@ impl BlobStore for LocalBlobStore {
         let info = self.info(key, &row);
         self.write_row_if_current(key, self.path(key), row).await?;
         self.notify("ObjectCreated:Put", &info).await?;
+        self.intent(key, &token, false).await?;
         Ok(info)
     }
 
