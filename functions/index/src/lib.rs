@@ -13,10 +13,7 @@ use tracing::{info, instrument};
 #[instrument(skip_all, fields(tenant = %input.tenant, media = %input.media_id))]
 pub async fn index<P: Platform>(platform: &P, input: StepInput) -> Result<(), StepError> {
     let repo = MediaRepo::new(platform.table());
-    let media = repo
-        .get(input.tenant, input.media_id)
-        .await?
-        .ok_or_else(|| StepError::Permanent(format!("media {} does not exist", input.media_id)))?;
+    let media = repo.require(input.tenant, input.media_id).await?;
     if media.status != MediaStatus::Tagging && !media.status.already_past(&MediaEvent::Tagged) {
         return Err(StepError::Permanent(format!(
             "media is {}, not tagged",

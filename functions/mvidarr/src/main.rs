@@ -5,11 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-mod app;
-mod blob_routes;
-mod data_dir;
-mod ingest;
-mod workers;
+use mvidarr::{app, ingest};
 
 #[derive(Parser)]
 #[command(

@@ -6,9 +6,8 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use mvidarr_analyze::Analyze;
-use mvidarr_core::asl::TaskOutcome;
 use mvidarr_core::ports::{Platform, Queue, ReceivedMessage};
-use mvidarr_core::step::{StepError, StepInput};
+use mvidarr_core::step::{StepInput, task_outcome};
 use mvidarr_core::upload::UploadLimits;
 use mvidarr_media::Ffmpeg;
 use mvidarr_store_local::LocalPlatform;
@@ -109,16 +108,6 @@ async fn handle_ingest(
     }
 }
 
-fn outcome(result: Result<(), StepError>) -> TaskOutcome {
-    match result {
-        Ok(()) => TaskOutcome::Succeeded(serde_json::Value::Null),
-        Err(e) => TaskOutcome::Failed {
-            error: e.name().to_owned(),
-            cause: e.to_string(),
-        },
-    }
-}
-
 /// The task handlers the pipeline definition names, wired to the same step functions the
 /// Lambdas run.
 pub fn task_registry(platform: &LocalPlatform, ffmpeg: &Ffmpeg) -> TaskRegistry {
@@ -128,22 +117,22 @@ pub fn task_registry(platform: &LocalPlatform, ffmpeg: &Ffmpeg) -> TaskRegistry 
     TaskRegistry::new()
         .register("AnalyzeFunctionArn", move |input| {
             let analyze = analyze.clone();
-            async move { outcome(async { analyze.handle(StepInput::parse(input)?).await }.await) }
+            async move { task_outcome(async { analyze.handle(StepInput::parse(input)?).await }.await) }
         })
         .register("TagFunctionArn", move |input| {
             let tag = tag.clone();
-            async move { outcome(async { tag.handle(StepInput::parse(input)?).await }.await) }
+            async move { task_outcome(async { tag.handle(StepInput::parse(input)?).await }.await) }
         })
         .register("IndexFunctionArn", move |input| {
             let p = p1.clone();
             async move {
-                outcome(async { mvidarr_index::index(&p, StepInput::parse(input)?).await }.await)
+                task_outcome(async { mvidarr_index::index(&p, StepInput::parse(input)?).await }.await)
             }
         })
         .register("MarkFailedFunctionArn", move |input| {
             let p = p2.clone();
             async move {
-                outcome(
+                task_outcome(
                     async { mvidarr_index::mark_failed(&p, StepInput::parse(input)?).await }.await,
                 )
             }

@@ -24,11 +24,8 @@ impl<P: Platform> TagStep<P> {
     pub async fn handle(&self, input: StepInput) -> Result<(), StepError> {
         let table = self.platform.table();
         let media = MediaRepo::new(table)
-            .get(input.tenant, input.media_id)
-            .await?
-            .ok_or_else(|| {
-                StepError::Permanent(format!("media {} does not exist", input.media_id))
-            })?;
+            .require(input.tenant, input.media_id)
+            .await?;
         if media.status.already_past(&MediaEvent::Tagged) {
             return Ok(());
         }

@@ -31,6 +31,17 @@ impl StepError {
     }
 }
 
+/// A step's result as the state machine sees it (what Lambda's reply says in AWS).
+pub fn task_outcome(result: Result<(), StepError>) -> crate::asl::TaskOutcome {
+    match result {
+        Ok(()) => crate::asl::TaskOutcome::Succeeded(serde_json::Value::Null),
+        Err(e) => crate::asl::TaskOutcome::Failed {
+            error: e.name().to_owned(),
+            cause: e.to_string(),
+        },
+    }
+}
+
 impl From<RepoError> for StepError {
     fn from(e: RepoError) -> Self {
         if e.is_transient() {

@@ -3,7 +3,7 @@ use crate::ids::{MediaId, TenantId};
 use crate::keys::table as keys;
 use crate::ports::{Condition, Item, Query, Table};
 
-use super::{RepoError, decode, encode};
+use super::{RepoError, encode, query_all};
 
 pub struct AnalysisRepo<'a, T> {
     table: &'a T,
@@ -28,24 +28,8 @@ impl<'a, T: Table> AnalysisRepo<'a, T> {
 
     /// Every analysis document of a media, by kind then version.
     pub async fn list(&self, tenant: TenantId, media: MediaId) -> Result<Vec<Analysis>, RepoError> {
-        let mut out = Vec::new();
-        let mut cursor = None;
-        loop {
-            let page = self
-                .table
-                .query(
-                    Query::partition(keys::media_items_pk(tenant, media))
-                        .prefix(keys::analysis_prefix())
-                        .after(cursor),
-                )
-                .await?;
-            for item in page.items {
-                out.push(decode(item)?);
-            }
-            match page.next_cursor {
-                Some(c) => cursor = Some(c),
-                None => return Ok(out),
-            }
-        }
+        let query =
+            Query::partition(keys::media_items_pk(tenant, media)).prefix(keys::analysis_prefix());
+        query_all(self.table, query).await
     }
 }

@@ -89,6 +89,13 @@ impl<'a, T: Table> MediaRepo<'a, T> {
         }
     }
 
+    /// The media, or `NotFound`.
+    pub async fn require(&self, tenant: TenantId, id: MediaId) -> Result<Media, RepoError> {
+        self.get(tenant, id)
+            .await?
+            .ok_or_else(|| RepoError::NotFound(format!("media {id}")))
+    }
+
     /// Read-modify-write with optimistic concurrency: `change` runs on the latest record and
     /// returns whether to write; a lost race re-reads and runs it again.
     pub async fn update<F>(
@@ -101,10 +108,7 @@ impl<'a, T: Table> MediaRepo<'a, T> {
         F: FnMut(&mut Media) -> Result<bool, RepoError> + Send,
     {
         for _ in 0..MAX_UPDATE_ATTEMPTS {
-            let mut media = self
-                .get(tenant, id)
-                .await?
-                .ok_or_else(|| RepoError::NotFound(format!("media {id}")))?;
+            let mut media = self.require(tenant, id).await?;
             if !change(&mut media)? {
                 return Ok(media);
             }

@@ -46,6 +46,25 @@ impl RepoError {
     }
 }
 
+/// Every item a query matches, following cursors to the end.
+async fn query_all<T, R>(table: &T, mut query: crate::ports::Query) -> Result<Vec<R>, RepoError>
+where
+    T: crate::ports::Table,
+    R: serde::de::DeserializeOwned,
+{
+    let mut out = Vec::new();
+    loop {
+        let page = table.query(query.clone()).await?;
+        for item in page.items {
+            out.push(decode(item)?);
+        }
+        match page.next_cursor {
+            Some(c) => query.cursor = Some(c),
+            None => return Ok(out),
+        }
+    }
+}
+
 fn decode<T: serde::de::DeserializeOwned>(item: crate::ports::Item) -> Result<T, RepoError> {
     serde_json::from_value(item.data).map_err(|source| RepoError::Corrupt {
         pk: item.pk,

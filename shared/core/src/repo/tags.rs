@@ -3,7 +3,7 @@ use crate::keys::table as keys;
 use crate::ports::{Condition, Item, Query, Table};
 use crate::tag::{Tag, TagStatus};
 
-use super::{RepoError, decode, encode};
+use super::{RepoError, decode, encode, query_all};
 
 pub struct TagRepo<'a, T> {
     table: &'a T,
@@ -37,14 +37,8 @@ impl<'a, T: Table> TagRepo<'a, T> {
     }
 
     pub async fn list(&self, tenant: TenantId, media: MediaId) -> Result<Vec<Tag>, RepoError> {
-        let page = self
-            .table
-            .query(
-                Query::partition(keys::media_items_pk(tenant, media))
-                    .prefix(keys::tag_prefix())
-                    .limit(crate::ports::table::MAX_PAGE_ITEMS),
-            )
-            .await?;
-        page.items.into_iter().map(decode).collect()
+        let query =
+            Query::partition(keys::media_items_pk(tenant, media)).prefix(keys::tag_prefix());
+        query_all(self.table, query).await
     }
 }

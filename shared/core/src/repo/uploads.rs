@@ -3,7 +3,7 @@ use serde::{Deserialize, Serialize};
 use crate::Timestamp;
 use crate::ids::{MediaId, TenantId};
 use crate::keys::table as keys;
-use crate::ports::{Condition, Item, Query, Table};
+use crate::ports::{Condition, Item, Table};
 
 use super::{RepoError, decode, encode};
 
@@ -50,29 +50,6 @@ impl<'a, T: Table> UploadRepo<'a, T> {
         {
             Some(item) => Ok(Some(decode(item)?)),
             None => Ok(None),
-        }
-    }
-
-    /// All reservations of a tenant (oldest first), for crash recovery.
-    pub async fn list(&self, tenant: TenantId) -> Result<Vec<UploadReservation>, RepoError> {
-        let mut out = Vec::new();
-        let mut cursor = None;
-        loop {
-            let page = self
-                .table
-                .query(
-                    Query::partition(keys::uploads_pk(tenant))
-                        .after(cursor)
-                        .limit(500),
-                )
-                .await?;
-            for item in page.items {
-                out.push(decode(item)?);
-            }
-            match page.next_cursor {
-                Some(c) => cursor = Some(c),
-                None => return Ok(out),
-            }
         }
     }
 }

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use chrono::Utc;
-use mvidarr_analyze::Analyze;
 use mvidarr_core::asl::{State, StateMachine, TaskOutcome};
 use mvidarr_core::ids::{MediaId, TenantId};
 use mvidarr_core::keys;
@@ -18,12 +17,11 @@ use mvidarr_core::ports::{
     BlobStore, ExecutionName, Pipeline, PipelineInput, Platform, Queue, StartOutcome,
 };
 use mvidarr_core::repo::{Created, MediaRepo, TagRepo};
-use mvidarr_core::step::{PERMANENT, StepError, StepInput, TRANSIENT};
+use mvidarr_core::step::{PERMANENT, StepInput, TRANSIENT, task_outcome};
 use mvidarr_core::tag::TagStatus;
-use mvidarr_media::{Ffmpeg, SynthSpec};
+use mvidarr_media::SynthSpec;
 use mvidarr_store_local::LocalPlatform;
 use mvidarr_store_local::pipeline::{ExecutionStatus, LocalPipeline, TaskRegistry};
-use mvidarr_tag::TagStep;
 use mvidarr_tests::conformance::blob::body_of;
 use mvidarr_tests::fixtures;
 use mvidarr_tests::tenants::open_platform;
@@ -170,47 +168,6 @@ async fn wait_final(
     }
 }
 
-fn outcome(result: Result<(), StepError>) -> TaskOutcome {
-    match result {
-        Ok(()) => TaskOutcome::Succeeded(Value::Null),
-        Err(e) => TaskOutcome::Failed {
-            error: e.name().to_owned(),
-            cause: e.to_string(),
-        },
-    }
-}
-
-/// The registry `mvidarr serve` runs (`functions/mvidarr/src/workers.rs`), built from the
-/// step crates.
-fn real_registry(platform: &LocalPlatform, ffmpeg: &Ffmpeg) -> TaskRegistry {
-    let analyze = Arc::new(Analyze::new(platform.clone(), ffmpeg.clone()));
-    let tag = Arc::new(TagStep::new(platform.clone()));
-    let (p1, p2) = (platform.clone(), platform.clone());
-    TaskRegistry::new()
-        .register("AnalyzeFunctionArn", move |input| {
-            let analyze = analyze.clone();
-            async move { outcome(async { analyze.handle(StepInput::parse(input)?).await }.await) }
-        })
-        .register("TagFunctionArn", move |input| {
-            let tag = tag.clone();
-            async move { outcome(async { tag.handle(StepInput::parse(input)?).await }.await) }
-        })
-        .register("IndexFunctionArn", move |input| {
-            let p = p1.clone();
-            async move {
-                outcome(async { mvidarr_index::index(&p, StepInput::parse(input)?).await }.await)
-            }
-        })
-        .register("MarkFailedFunctionArn", move |input| {
-            let p = p2.clone();
-            async move {
-                outcome(
-                    async { mvidarr_index::mark_failed(&p, StepInput::parse(input)?).await }.await,
-                )
-            }
-        })
-}
-
 /// A registry whose Analyze task is `analyze`, Tag and Index succeed without work, and
 /// MarkFailed is the real one.
 fn registry_with_analyze<F, Fut>(platform: &LocalPlatform, analyze: F) -> TaskRegistry
@@ -230,7 +187,7 @@ where
         .register("MarkFailedFunctionArn", move |input| {
             let p = p.clone();
             async move {
-                outcome(
+                task_outcome(
                     async { mvidarr_index::mark_failed(&p, StepInput::parse(input)?).await }.await,
                 )
             }
@@ -281,7 +238,10 @@ async fn an_uploaded_video_runs_analyze_tag_index_and_ends_indexed_with_tags() {
     };
     let name = ExecutionName::for_media(id, &env.media(&input).await.etag);
 
-    let workers = Workers::start(env.pipeline(), real_registry(&env.platform, &ffmpeg));
+    let workers = Workers::start(
+        env.pipeline(),
+        mvidarr::workers::task_registry(&env.platform, &ffmpeg),
+    );
     let status = wait_final(env.pipeline(), &name, Duration::from_secs(30)).await;
     workers.stop().await;
 
@@ -442,7 +402,7 @@ async fn a_state_interrupted_by_shutdown_runs_again_after_restart() {
 async fn every_task_in_the_definition_has_a_handler_and_the_happy_path_is_analyze_tag_index() {
     let env = Env::new();
     let machine = StateMachine::pipeline().unwrap();
-    let registry = real_registry(&env.platform, &fixtures::ffmpeg());
+    let registry = mvidarr::workers::task_registry(&env.platform, &fixtures::ffmpeg());
     let without_mark_failed = TaskRegistry::new()
         .register("AnalyzeFunctionArn", |_| async {
             TaskOutcome::Succeeded(Value::Null)

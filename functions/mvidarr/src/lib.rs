@@ -1,0 +1,8 @@
+//! The embedded platform: everything `mvidarr` wires together, as a library so that the
+//! binary, the end-to-end tests and the benchmarks build it the same way.
+
+pub mod app;
+pub mod blob_routes;
+pub mod data_dir;
+pub mod ingest;
+pub mod workers;
