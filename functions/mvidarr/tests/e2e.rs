@@ -133,10 +133,7 @@ async fn the_api_refuses_what_it_must_with_problem_json() {
     let limit = 1_000_000u64;
     let server = start(
         &tmp.path().join("data"),
-        &[
-            ("MVIDARR_MAX_UPLOAD_BYTES", limit.to_string()),
-            ("MVIDARR_UPLOAD_URL_TTL", "1".into()),
-        ],
+        &[("MVIDARR_MAX_UPLOAD_BYTES", limit.to_string())],
     );
     let api = server.client();
     let http = reqwest::Client::new();
@@ -220,9 +217,27 @@ async fn the_api_refuses_what_it_must_with_problem_json() {
             .unwrap(),
         403
     );
-    // Expired (the server hands out 1-second URLs here) → 403.
+    // Expired → 403 (a second server that hands out 1-second URLs).
+    let short = start(
+        &tmp.path().join("short-lived-urls"),
+        &[("MVIDARR_UPLOAD_URL_TTL", "1".into())],
+    );
+    let short_api = short.client();
+    let ticket = short_api.ticket("a.mp4", "video/mp4", 10).await.unwrap();
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    assert_eq!(api.put(&ticket, b"x".to_vec()).await.unwrap(), 403);
+    let r = http
+        .put(&ticket.upload_url)
+        .header("content-type", "video/mp4")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let problem: Value = r.json().await.unwrap();
+    assert!(
+        problem["detail"].as_str().unwrap().contains("expired"),
+        "{problem}"
+    );
 
     // Unknown ids and garbage ids → 404; unknown routes → 404 problem+json.
     assert_eq!(
