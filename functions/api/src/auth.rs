@@ -30,7 +30,12 @@ impl<P: Platform> FromRequestParts<ApiState<P>> for Caller {
             .headers
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
+            // The scheme is case-insensitive (RFC 9110 §11.1).
+            .and_then(|v| {
+                v.get(..7)
+                    .filter(|s| s.eq_ignore_ascii_case("bearer "))
+                    .map(|_| &v[7..])
+            })
             .and_then(|v| ApiKey::parse(v.trim()))
             .ok_or(ApiError::Unauthorized)?;
         let record = TenantRepo::new(state.platform.table())
