@@ -116,3 +116,19 @@ async fn a_reserved_upload_reads_as_awaiting_upload_until_its_bytes_arrive() {
     assert_eq!(media["status"], "awaiting_upload");
     assert_eq!(media["filename"], "clip.mp4");
 }
+
+#[tokio::test]
+async fn a_wrong_method_is_405_with_allow() {
+    let (app, key, _dir) = app().await;
+    let request = Request::delete("/v1/uploads")
+        .header("authorization", format!("Bearer {key}"))
+        .body(Body::empty())
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(response.headers()["allow"], "POST");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+}

@@ -4,7 +4,7 @@
 //! One crate, two Lambda handlers (`index`, `mark-failed` binaries), both tiny.
 
 use chrono::Utc;
-use mvidarr_core::media::{MediaEvent, MediaStatus};
+use mvidarr_core::media::MediaEvent;
 use mvidarr_core::ports::Platform;
 use mvidarr_core::repo::{MediaRepo, RepoError};
 use mvidarr_core::step::{StepError, StepInput};
@@ -12,15 +12,10 @@ use tracing::{info, instrument};
 
 #[instrument(skip_all, fields(tenant = %input.tenant, media = %input.media_id))]
 pub async fn index<P: Platform>(platform: &P, input: StepInput) -> Result<(), StepError> {
-    let repo = MediaRepo::new(platform.table());
-    let media = repo.require(input.tenant, input.media_id).await?;
-    if media.status != MediaStatus::Tagging && !media.status.already_past(&MediaEvent::Tagged) {
-        return Err(StepError::Permanent(format!(
-            "media is {}, not tagged",
-            media.status.name()
-        )));
-    }
-    repo.advance(input.tenant, input.media_id, MediaEvent::Tagged, Utc::now())
+    // `advance` refuses any status but Tagging (an illegal transition is a permanent error)
+    // and acknowledges a replay on an already indexed media.
+    MediaRepo::new(platform.table())
+        .advance(input.tenant, input.media_id, MediaEvent::Tagged, Utc::now())
         .await?;
     info!("indexed");
     Ok(())

@@ -90,10 +90,11 @@ impl App {
         // This process owns the directory now: anything a dead process had leased is free.
         let released = platform.local_pipeline().release_all_leases().await?;
         let redelivered = platform.ingest_queue().release_in_flight().await?;
-        if released + redelivered > 0 {
+        let renotified = platform.local_blobs().recover_put_intents().await?;
+        if released + redelivered + renotified > 0 {
             info!(
                 released,
-                redelivered, "resuming work interrupted by a previous stop"
+                redelivered, renotified, "resuming work interrupted by a previous stop"
             );
         }
         let (tenant, new_key) = bootstrap_default_tenant(platform.table()).await?;

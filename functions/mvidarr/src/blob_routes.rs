@@ -97,12 +97,19 @@ async fn put_blob(
             }
         });
     let content_type = content_type.map(str::to_owned);
-    match state
-        .platform
-        .blobs()
-        .put(&key, Box::pin(body), content_type.as_deref())
+    // In a task of its own: a client that hangs up once its bytes are in must not cancel the
+    // write between the file landing and its notification being queued.
+    let platform = state.platform.clone();
+    let write = tokio::spawn(async move {
+        platform
+            .blobs()
+            .put_new(&key, Box::pin(body), content_type.as_deref())
+            .await
+    });
+    let written = write
         .await
-    {
+        .map_err(|e| ApiError::Internal(format!("upload task: {e}")))?;
+    match written {
         Ok(info) => {
             let mut response = StatusCode::OK.into_response();
             if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", info.etag)) {
@@ -114,6 +121,9 @@ async fn put_blob(
             "upload over the limit of {limit} bytes"
         ))),
         Err(BlobError::InvalidKey { .. }) => Err(ApiError::BadRequest("invalid object key".into())),
+        Err(BlobError::AlreadyExists { .. }) => Err(ApiError::Conflict(
+            "this upload URL has been used already; reserve a new upload".into(),
+        )),
         Err(e) => Err(e.into()),
     }
 }

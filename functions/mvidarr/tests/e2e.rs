@@ -193,6 +193,32 @@ async fn the_api_refuses_what_it_must_with_problem_json() {
             .exists()
     );
 
+    // An upload URL creates its object once: a second PUT cannot replace validated bytes.
+    let ticket = api.ticket("once.mp4", "video/mp4", 5).await.unwrap();
+    assert_eq!(api.put(&ticket, b"first".to_vec()).await.unwrap(), 200);
+    let r = http
+        .put(&ticket.upload_url)
+        .header("content-type", "video/mp4")
+        .body("second")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let stored = std::fs::read(
+        server
+            .data
+            .join("blobs")
+            .join(ticket_key(&ticket.upload_url)),
+    )
+    .or_else(|_| {
+        // Already quarantined (it is not a video): the bytes moved, unchanged.
+        let key = ticket_key(&ticket.upload_url).replace("/uploads/", "/quarantine/");
+        std::fs::read(server.data.join("blobs").join(key))
+    })
+    .unwrap();
+    assert_eq!(stored, b"first");
+
     // Tampered signature, tampered key, wrong content type → 403.
     let ticket = api.ticket("a.mp4", "video/mp4", 10).await.unwrap();
     let tampered = ticket.upload_url.replace("signature=", "signature=0");
@@ -434,4 +460,43 @@ async fn ingest_command_uploads_a_directory_and_summarizes() {
         stdout.contains("broken.mp4: not a video container"),
         "{stdout}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_whose_notification_was_lost_in_a_crash_is_processed_after_restart() {
+    // Arrange: the state a crash leaves after an upload's bytes landed but before its
+    // notification was queued: the object file plus the put's intent row.
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let server = start(&data, &[]);
+    let api = server.client();
+    let ticket = api.ticket("a.mp4", "video/mp4", 100).await.unwrap();
+    server.terminate().unwrap();
+    let key = ticket_key(&ticket.upload_url);
+    let video =
+        std::fs::read(fixtures::make(tmp.path(), "a.mp4", &good_specs()[0].1).await).unwrap();
+    let path = data.join("blobs").join(&key);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, video).unwrap();
+    let db = mvidarr_store_local::db::Database::open(&data.join("mvidarr.db")).unwrap();
+    db.call(move |c| {
+        c.execute(
+            "INSERT INTO blob_put_intents (bucket, key, token) VALUES (?1, ?2, 'crashed')",
+            [mvidarr_store_local::platform::LOCAL_BUCKET, key.as_str()],
+        )
+    })
+    .await
+    .unwrap();
+    drop(db);
+
+    // Act: the next start recovers the lost notification.
+    let server = start(&data, &[]);
+
+    // Assert
+    let m = server
+        .client()
+        .wait_final(&ticket.media_id, FINAL)
+        .await
+        .unwrap();
+    assert_eq!(m["status"], "indexed", "{m}");
 }

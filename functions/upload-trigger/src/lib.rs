@@ -298,7 +298,7 @@ impl<P: Platform> UploadTrigger<P> {
                     .unwrap_or_else(|| "application/octet-stream".into()),
             ),
         };
-        let fresh = Media {
+        let mut fresh = Media {
             id: media_id,
             tenant,
             filename,
@@ -313,6 +313,11 @@ impl<P: Platform> UploadTrigger<P> {
             updated_at: now,
             version: 1,
         };
+        // Validation starts right here: record the media as Validating from its first write
+        // rather than writing Uploaded and moving it on a moment later.
+        fresh
+            .apply(MediaEvent::StartValidation, now)
+            .map_err(RepoError::from)?;
         let media = match repo.create_once(fresh).await? {
             Created::New(m) => m,
             Created::Existing(m) if m.etag != head.etag => {

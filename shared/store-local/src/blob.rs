@@ -277,6 +277,50 @@ impl LocalBlobStore {
         Ok(sent)
     }
 
+    /// Stream `body` to a temp file, then move it into place (replacing, or only if absent),
+    /// record its metadata and queue its notification; see `recover_put_intents` for crashes.
+    async fn write_object(
+        &self,
+        key: &str,
+        body: BlobBody,
+        content_type: Option<&str>,
+        replace: bool,
+    ) -> Result<ObjectInfo, BlobError> {
+        validate_key(key)?;
+        let token = hex::encode(rand::random::<[u8; 16]>());
+        let tmp = self.inner.tmp.join(&token);
+        let written = match self.write_temp(&tmp, key, body).await {
+            Ok(written) => match self.intent(key, &token, true).await {
+                Ok(()) => self
+                    .move_file(&tmp, &self.path(key), key, replace)
+                    .await
+                    .map(|()| written),
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        };
+        let (etag, stamp) = match written {
+            Ok(written) => written,
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&tmp).await;
+                let _ = self.intent(key, &token, false).await;
+                return Err(e);
+            }
+        };
+        let row = Row {
+            etag,
+            content_type: content_type.map(str::to_owned),
+            tags: BTreeMap::new(),
+            last_modified: now_millis(),
+            stamp,
+        };
+        let info = self.info(key, &row);
+        self.write_row_if_current(key, self.path(key), row).await?;
+        self.notify("ObjectCreated:Put", &info).await?;
+        self.intent(key, &token, false).await?;
+        Ok(info)
+    }
+
     fn path(&self, key: &str) -> PathBuf {
         self.inner.root.join(key)
     }
@@ -514,7 +558,13 @@ impl LocalBlobStore {
 
     /// Rename `from` onto `to`, creating parent folders (again, if a concurrent delete just
     /// tidied them away) and making the rename durable.
-    async fn move_file(&self, from: &Path, to: &Path, key: &str) -> Result<(), BlobError> {
+    async fn move_file(
+        &self,
+        from: &Path,
+        to: &Path,
+        key: &str,
+        replace: bool,
+    ) -> Result<(), BlobError> {
         let parent = to.parent().unwrap_or(&self.inner.root).to_owned();
         let mut attempts = 0;
         loop {
@@ -522,7 +572,21 @@ impl LocalBlobStore {
             tokio::fs::create_dir_all(&parent)
                 .await
                 .map_err(|e| fs_conflict(e, key))?;
-            match tokio::fs::rename(from, to).await {
+            // A hard link is the atomic "create only if absent" a rename cannot express.
+            let moved = if replace {
+                tokio::fs::rename(from, to).await
+            } else {
+                match tokio::fs::hard_link(from, to).await {
+                    Ok(()) => tokio::fs::remove_file(from).await,
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && to.is_file() => {
+                        return Err(BlobError::AlreadyExists {
+                            key: key.to_owned(),
+                        });
+                    }
+                    Err(e) => Err(e),
+                }
+            };
+            match moved {
                 Ok(()) => break,
                 Err(e)
                     if e.kind() == std::io::ErrorKind::NotFound
@@ -587,39 +651,16 @@ impl BlobStore for LocalBlobStore {
         body: BlobBody,
         content_type: Option<&str>,
     ) -> Result<ObjectInfo, BlobError> {
-        validate_key(key)?;
-        let token = hex::encode(rand::random::<[u8; 16]>());
-        let tmp = self.inner.tmp.join(&token);
-        let written = match self.write_temp(&tmp, key, body).await {
-            Ok(written) => match self.intent(key, &token, true).await {
-                Ok(()) => self
-                    .move_file(&tmp, &self.path(key), key)
-                    .await
-                    .map(|()| written),
-                Err(e) => Err(e),
-            },
-            Err(e) => Err(e),
-        };
-        let (etag, stamp) = match written {
-            Ok(written) => written,
-            Err(e) => {
-                let _ = tokio::fs::remove_file(&tmp).await;
-                let _ = self.intent(key, &token, false).await;
-                return Err(e);
-            }
-        };
-        let row = Row {
-            etag,
-            content_type: content_type.map(str::to_owned),
-            tags: BTreeMap::new(),
-            last_modified: now_millis(),
-            stamp,
-        };
-        let info = self.info(key, &row);
-        self.write_row_if_current(key, self.path(key), row).await?;
-        self.notify("ObjectCreated:Put", &info).await?;
-        self.intent(key, &token, false).await?;
-        Ok(info)
+        self.write_object(key, body, content_type, true).await
+    }
+
+    async fn put_new(
+        &self,
+        key: &str,
+        body: BlobBody,
+        content_type: Option<&str>,
+    ) -> Result<ObjectInfo, BlobError> {
+        self.write_object(key, body, content_type, false).await
     }
 
     async fn get(&self, key: &str) -> Result<BlobBody, BlobError> {
@@ -681,7 +722,7 @@ impl BlobStore for LocalBlobStore {
             return Ok(self.info(to, &row));
         }
         let from_path = self.path(from);
-        self.move_file(&from_path, &self.path(to), to).await?;
+        self.move_file(&from_path, &self.path(to), to, true).await?;
         self.tidy_parents(&from_path).await;
         // The destination's row is written from what was read before the move, not re-keyed
         // from the source's row: a concurrent `head` of the source after the file moved would

@@ -22,6 +22,8 @@ macro_rules! blob_conformance {
             etag_is_the_md5_hex_of_the_content,
             head_reports_size_etag_and_content_type,
             put_replaces_the_whole_object,
+            put_new_refuses_a_key_that_exists,
+            of_two_racing_put_new_exactly_one_wins,
             get_range_reads_the_middle_and_clamps_the_end,
             delete_of_an_absent_key_succeeds,
             get_of_an_absent_key_is_not_found,
@@ -187,6 +189,44 @@ pub async fn put_replaces_the_whole_object<B: BlobStore>(store: &B) {
     let info = store.head("replaced").await.unwrap();
     assert_eq!(info.size, 5);
     assert_eq!(info.etag, md5_hex(b"short"));
+}
+
+pub async fn put_new_refuses_a_key_that_exists<B: BlobStore>(store: &B) {
+    let key = "conformance/put-new/once";
+    store
+        .put_new(key, body_of(vec![Bytes::from_static(b"first")]), None)
+        .await
+        .expect("put_new of an absent key");
+    let second = store
+        .put_new(key, body_of(vec![Bytes::from_static(b"second")]), None)
+        .await;
+    assert!(
+        matches!(second, Err(BlobError::AlreadyExists { .. })),
+        "second put_new: {second:?}"
+    );
+    assert_eq!(
+        collect(store.get(key).await.unwrap()).await,
+        b"first",
+        "the first object stays"
+    );
+}
+
+pub async fn of_two_racing_put_new_exactly_one_wins<B: BlobStore>(store: &B) {
+    let key = "conformance/put-new/race";
+    let (a, b) = futures_util::join!(
+        store.put_new(key, body_of(vec![Bytes::from_static(b"aaaa")]), None),
+        store.put_new(key, body_of(vec![Bytes::from_static(b"bbbb")]), None),
+    );
+    let winners = [&a, &b].iter().filter(|r| r.is_ok()).count();
+    assert_eq!(winners, 1, "a: {a:?}, b: {b:?}");
+    let loser = if a.is_ok() { &b } else { &a };
+    assert!(
+        matches!(loser, Err(BlobError::AlreadyExists { .. })),
+        "{loser:?}"
+    );
+    let stored = collect(store.get(key).await.unwrap()).await;
+    let winner = if a.is_ok() { b"aaaa" } else { b"bbbb" };
+    assert_eq!(stored, winner);
 }
 
 pub async fn get_range_reads_the_middle_and_clamps_the_end<B: BlobStore>(store: &B) {

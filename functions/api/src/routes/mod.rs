@@ -26,6 +26,7 @@ async fn not_found() -> ApiError {
     ApiError::NotFound("no such route".into())
 }
 
+/// axum adds the `Allow` header to this response itself.
 async fn method_not_allowed() -> ApiError {
-    ApiError::BadRequest("method not allowed on this route".into())
+    ApiError::MethodNotAllowed("method not allowed on this route".into())
 }

@@ -58,6 +58,9 @@ pub struct PresignedRequest {
 pub enum BlobError {
     #[error("no object at {key}")]
     NotFound { key: String },
+    /// A write-once put found the key taken (S3: `412 PreconditionFailed` on `If-None-Match: *`).
+    #[error("an object already exists at {key}")]
+    AlreadyExists { key: String },
     #[error("invalid object key {key:?}: {why}")]
     InvalidKey { key: String, why: &'static str },
     #[error("object store unavailable, retry may help: {0}")]
@@ -72,6 +75,16 @@ pub trait BlobStore: Send + Sync + 'static {
 
     /// Write an object whole: readers see the old object or the new one, never a part.
     fn put(
+        &self,
+        key: &str,
+        body: BlobBody,
+        content_type: Option<&str>,
+    ) -> impl Future<Output = Result<ObjectInfo, BlobError>> + Send;
+
+    /// Write an object only if none exists at `key` (S3 `If-None-Match: *`), atomically:
+    /// of two racing writers exactly one wins, the other gets `AlreadyExists`. Uploads use it,
+    /// so a presigned URL cannot replace bytes that were already validated.
+    fn put_new(
         &self,
         key: &str,
         body: BlobBody,
@@ -112,7 +125,8 @@ pub trait BlobStore: Send + Sync + 'static {
         key: &str,
     ) -> impl Future<Output = Result<BTreeMap<String, String>, BlobError>> + Send;
 
-    /// A URL a client can PUT the object's bytes to until `expires_in` has passed.
+    /// A URL a client can PUT a new object's bytes to until `expires_in` has passed. The URL
+    /// creates the object once: a second PUT to it is refused (`put_new` semantics).
     fn presign_put(
         &self,
         key: &str,

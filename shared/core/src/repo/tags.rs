@@ -24,16 +24,29 @@ impl<'a, T: Table> TagRepo<'a, T> {
     ) -> Result<(), RepoError> {
         let pk = keys::media_items_pk(tenant, media);
         let sk = keys::tag_sk(tag.name.as_str());
-        if let Some(existing) = self.table.get(&pk, &sk).await? {
-            let existing: Tag = decode(existing)?;
-            if existing.status != TagStatus::Proposed {
-                return Ok(());
-            }
+        let item = Item::new(pk.clone(), sk.clone(), encode(tag));
+        // The common case, a new tag, is one conditional write.
+        match self.table.put(item.clone(), Condition::Absent).await {
+            Err(e) if e.is_conflict() => {}
+            other => return Ok(other?),
         }
-        self.table
-            .put(Item::new(pk, sk, encode(tag)), Condition::Always)
-            .await?;
-        Ok(())
+        let Some(existing) = self.table.get(&pk, &sk).await? else {
+            return Ok(self.table.put(item, Condition::Absent).await?);
+        };
+        let version = existing.version;
+        let existing: Tag = decode(existing)?;
+        if existing.status != TagStatus::Proposed {
+            return Ok(());
+        }
+        // Replace the proposal only if no decision landed since it was read.
+        let item = Item {
+            version: version + 1,
+            ..item
+        };
+        match self.table.put(item, Condition::VersionIs(version)).await {
+            Err(e) if e.is_conflict() => Ok(()),
+            other => Ok(other?),
+        }
     }
 
     pub async fn list(&self, tenant: TenantId, media: MediaId) -> Result<Vec<Tag>, RepoError> {
