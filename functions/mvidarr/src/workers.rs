@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use mvidarr_analyze::Analyze;
 use mvidarr_core::ports::{Platform, Queue, ReceivedMessage};
 use mvidarr_core::step::{StepInput, task_outcome};
@@ -58,7 +58,17 @@ pub async fn run_ingest(
             .map(|m| {
                 let trigger = trigger.clone();
                 let stop = stop.clone();
-                async move { handle_ingest(&trigger, queue, m, &stop).await }
+                async move {
+                    // A panic (a bug) leaves the message in the queue, to be retried and, if it
+                    // keeps failing, dead-lettered: it must not take the consumer down.
+                    let id = m.message_id.clone();
+                    let handled = std::panic::AssertUnwindSafe(handle_ingest(&trigger, queue, m, &stop))
+                        .catch_unwind()
+                        .await;
+                    if handled.is_err() {
+                        error!(message_id = %id, "ingest handler panicked; the message will be redelivered");
+                    }
+                }
             })
             .buffer_unordered(concurrency.max(1));
         work.collect::<Vec<()>>().await;

@@ -299,6 +299,42 @@ async fn a_permanent_task_failure_is_caught_and_recorded_on_the_media() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_task_fails_its_media_and_the_workers_keep_running() {
+    let env = Env::new();
+    let (input, name) = env.started_media().await;
+    let registry = registry_with_analyze(&env.platform, |_| async {
+        panic!("a bug in an analyzer");
+    });
+
+    let workers = Workers::start(env.pipeline(), registry);
+    let status = wait_final(env.pipeline(), &name, Duration::from_secs(10)).await;
+    // The same workers still run executions after the panic.
+    let (second, second_name) = env.started_media().await;
+    let second_status = wait_final(env.pipeline(), &second_name, Duration::from_secs(10)).await;
+    workers.stop().await;
+
+    assert!(
+        matches!(status, ExecutionStatus::Failed { ref error, .. } if error == "MediaFailed"),
+        "{status:?}"
+    );
+    assert_eq!(
+        env.media(&input).await.status,
+        MediaStatus::Failed {
+            step: Step::Analyze,
+            reason: "the task panicked".into()
+        }
+    );
+    assert!(
+        matches!(second_status, ExecutionStatus::Failed { .. }),
+        "{second_status:?}"
+    );
+    assert!(matches!(
+        env.media(&second).await.status,
+        MediaStatus::Failed { .. }
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transient_task_failure_is_retried_with_backoff_until_it_succeeds() {
     let env = Env::new();
     let (input, name) = env.started_media().await;

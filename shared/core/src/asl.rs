@@ -18,6 +18,8 @@ pub const ALL_ERRORS: &str = "States.ALL";
 pub const TASK_FAILED: &str = "States.TaskFailed";
 /// A task ran past its `TimeoutSeconds`.
 pub const TIMEOUT: &str = "States.Timeout";
+/// The execution cannot go on (an unknown state, a task that panicked…).
+pub const RUNTIME: &str = "States.Runtime";
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -215,12 +217,12 @@ impl StateMachine {
         let mut out = Vec::new();
         let mut at = Some(self.start_at.as_str());
         while let Some(name) = at {
-            at = match &self.states[name] {
-                State::Task(t) => {
+            at = match self.states.get(name) {
+                Some(State::Task(t)) => {
                     out.push((name, t));
                     t.next.as_deref()
                 }
-                State::Pass(p) => p.next.as_deref(),
+                Some(State::Pass(p)) => p.next.as_deref(),
                 _ => None,
             };
             if out.len() > self.states.len() {
@@ -232,7 +234,11 @@ impl StateMachine {
 
     /// What follows entering a `Pass`, `Succeed` or `Fail` state (they need no task run).
     pub fn enter_non_task(&self, state: &str, input: Value) -> Option<Transition> {
-        match &self.states[state] {
+        // A persisted execution may name a state a newer definition no longer has.
+        let Some(found) = self.states.get(state) else {
+            return Some(unknown_state(state));
+        };
+        match found {
             State::Task(_) => None,
             State::Pass(p) => {
                 let output = apply_result_path(
@@ -258,11 +264,8 @@ impl StateMachine {
         retries_so_far: &[u32],
         outcome: TaskOutcome,
     ) -> Transition {
-        let State::Task(task) = &self.states[state] else {
-            return Transition::Failed {
-                error: "States.Runtime".into(),
-                cause: format!("{state} is not a Task state"),
-            };
+        let Some(State::Task(task)) = self.states.get(state) else {
+            return unknown_state(state);
         };
         match outcome {
             TaskOutcome::Succeeded(result) => {
@@ -299,6 +302,14 @@ impl StateMachine {
                 Transition::Failed { error, cause }
             }
         }
+    }
+}
+
+/// The failure of an execution whose current state is not a Task of this definition.
+pub fn unknown_state(state: &str) -> Transition {
+    Transition::Failed {
+        error: RUNTIME.into(),
+        cause: format!("the definition has no Task state named {state:?}"),
     }
 }
 
@@ -461,6 +472,16 @@ mod tests {
                 "{name} does not catch"
             );
         }
+    }
+
+    #[test]
+    fn an_execution_in_a_state_the_definition_lacks_fails_instead_of_panicking() {
+        let sm = StateMachine::parse(DEF).unwrap();
+        assert!(
+            matches!(sm.enter_non_task("Gone", json!({})), Some(Transition::Failed { ref error, .. }) if error == RUNTIME)
+        );
+        let t = sm.after_task("Gone", json!({}), &[], TaskOutcome::Succeeded(json!(null)));
+        assert!(matches!(t, Transition::Failed { ref error, .. } if error == RUNTIME));
     }
 
     #[test]

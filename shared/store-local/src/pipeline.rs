@@ -14,7 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use mvidarr_core::asl::{StateMachine, TIMEOUT, TaskOutcome, Transition};
+use futures_util::FutureExt;
+use mvidarr_core::asl::{RUNTIME, StateMachine, TIMEOUT, TaskOutcome, Transition};
 use mvidarr_core::ports::{ExecutionName, Pipeline, PipelineError, PipelineInput, StartOutcome};
 use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
@@ -293,16 +294,25 @@ impl LocalPipeline {
         {
             return t;
         }
-        let mvidarr_core::asl::State::Task(task) = &self.machine.states[&claim.state] else {
-            unreachable!("enter_non_task handles every other state type")
+        let Some(mvidarr_core::asl::State::Task(task)) = self.machine.states.get(&claim.state)
+        else {
+            return mvidarr_core::asl::unknown_state(&claim.state);
         };
         let outcome = match tasks.get(&task.resource) {
             None => TaskOutcome::Failed {
-                error: "States.Runtime".into(),
+                error: RUNTIME.into(),
                 cause: format!("no handler for resource {}", task.resource),
             },
             Some(f) => {
-                let fut = f(claim.state_input.clone());
+                // A panicking task fails its state (as a crashed Lambda would), not the worker.
+                let fut = std::panic::AssertUnwindSafe(f(claim.state_input.clone()))
+                    .catch_unwind()
+                    .map(|r| {
+                        r.unwrap_or_else(|_| TaskOutcome::Failed {
+                            error: RUNTIME.into(),
+                            cause: "the task panicked".into(),
+                        })
+                    });
                 match task.timeout_seconds {
                     Some(secs) => tokio::time::timeout(Duration::from_secs(secs), fut)
                         .await
