@@ -14,10 +14,19 @@ use subtle::ConstantTimeEq;
 const PREFIX: &str = "mvk_";
 
 /// A parsed key as presented by a client.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Debug-printing it never shows the secret.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ApiKey {
     pub id: ApiKeyId,
     secret: String,
+}
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKey")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ApiKey {
@@ -67,30 +76,38 @@ pub async fn create_api_key<T: Table>(
     Ok(format!("{PREFIX}{id}_{secret}"))
 }
 
-/// On first start: create tenant `default` and an API key for it. Returns the tenant and,
-/// if it was created now, the new key (the caller shows and stores it; it is not kept here).
+/// On first start: create tenant `default` and an API key for it. Returns the tenant and a
+/// new key when one was made (the caller shows and stores it; it is not kept here).
+/// `key_missing` asks for a fresh key for an existing tenant: the caller lost the file that
+/// held the key (or a crash came between creating the tenant and saving its key), and an
+/// owner with no key could never get in again.
 pub async fn bootstrap_default_tenant<T: Table>(
     table: &T,
+    key_missing: bool,
 ) -> Result<(TenantId, Option<String>), RepoError> {
     let repo = TenantRepo::new(table);
-    if let Some(t) = repo.by_name("default").await? {
-        return Ok((t.id, None));
-    }
-    let record = TenantRecord {
-        id: TenantId::generate(),
-        name: "default".into(),
-        created_at: Utc::now(),
+    let tenant = match repo.by_name("default").await? {
+        Some(t) if !key_missing => return Ok((t.id, None)),
+        Some(t) => t.id,
+        None => {
+            let record = TenantRecord {
+                id: TenantId::generate(),
+                name: "default".into(),
+                created_at: Utc::now(),
+            };
+            if repo.create(&record).await? {
+                record.id
+            } else {
+                // Lost a race with another process creating it: use theirs.
+                repo.by_name("default")
+                    .await?
+                    .ok_or_else(|| RepoError::NotFound("tenant default".into()))?
+                    .id
+            }
+        }
     };
-    if !repo.create(&record).await? {
-        // Lost a race with another process creating it: use theirs.
-        let t = repo
-            .by_name("default")
-            .await?
-            .ok_or_else(|| RepoError::NotFound("tenant default".into()))?;
-        return Ok((t.id, None));
-    }
-    let key = create_api_key(table, record.id, "bootstrap").await?;
-    Ok((record.id, Some(key)))
+    let key = create_api_key(table, tenant, "bootstrap").await?;
+    Ok((tenant, Some(key)))
 }
 
 #[cfg(test)]

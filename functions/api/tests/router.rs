@@ -20,7 +20,9 @@ async fn app() -> (axum::Router, String, tempfile::TempDir) {
         StateMachine::pipeline().unwrap(),
     )
     .unwrap();
-    let (_, key) = bootstrap_default_tenant(platform.table()).await.unwrap();
+    let (_, key) = bootstrap_default_tenant(platform.table(), true)
+        .await
+        .unwrap();
     (router(ApiState::new(platform)), key.unwrap(), dir)
 }
 

@@ -97,13 +97,14 @@ impl App {
                 redelivered, renotified, "resuming work interrupted by a previous stop"
             );
         }
-        let (tenant, new_key) = bootstrap_default_tenant(platform.table()).await?;
+        let key_missing = !bootstrap_key_path(data).exists();
+        let (tenant, new_key) = bootstrap_default_tenant(platform.table(), key_missing).await?;
         if let Some(key) = new_key {
             let path = bootstrap_key_path(data);
             write_private(&path, key.as_bytes())
                 .with_context(|| format!("writing {}", path.display()))?;
             println!(
-                "Created tenant `default` ({tenant}). Its API key, shown once, also saved to {}:\n{key}",
+                "API key for tenant `default` ({tenant}), shown once, also saved to {}:\n{key}",
                 path.display()
             );
         }

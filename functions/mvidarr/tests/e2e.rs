@@ -500,3 +500,29 @@ async fn an_upload_whose_notification_was_lost_in_a_crash_is_processed_after_res
         .unwrap();
     assert_eq!(m["status"], "indexed", "{m}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_bootstrap_key_file_is_replaced_by_a_new_key_at_the_next_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let first = start(&data, &[]);
+    let old_key = first.api_key.clone();
+    first.terminate().unwrap();
+    std::fs::remove_file(data.join("bootstrap-api-key")).unwrap();
+
+    let second = start(&data, &[]);
+
+    assert_ne!(second.api_key, old_key);
+    assert_eq!(second.client().get("/v1/media").await.unwrap().0, 200);
+    // The old key was not revoked: it still belongs to the tenant.
+    assert_eq!(
+        second
+            .client()
+            .with_key(&old_key)
+            .get("/v1/media")
+            .await
+            .unwrap()
+            .0,
+        200
+    );
+}
