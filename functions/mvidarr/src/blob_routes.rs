@@ -15,7 +15,9 @@ use axum::routing::put;
 use chrono::Utc;
 use futures_util::TryStreamExt;
 use mvidarr_api::ApiError;
+use mvidarr_core::keys;
 use mvidarr_core::ports::{BlobError, BlobStore, Platform};
+use mvidarr_core::repo::{Claim, UploadRepo};
 use mvidarr_core::upload::UploadLimits;
 use mvidarr_store_local::LocalPlatform;
 use mvidarr_store_local::blob::SignatureError;
@@ -73,6 +75,24 @@ async fn put_blob(
             "{len} bytes is over the limit of {limit} bytes"
         )));
     }
+    // An upload URL is good for one upload. Claiming its reservation is atomic, so a second
+    // PUT is refused however it interleaves with the first (and with that upload being
+    // validated and moved to quarantine, which frees the key itself).
+    let upload = keys::blob::parse_upload(&key);
+    if let Some((tenant, media)) = upload {
+        match UploadRepo::new(state.platform.table())
+            .claim(tenant, media)
+            .await?
+        {
+            Claim::Claimed => {}
+            Claim::Taken => return Err(used_url()),
+            Claim::NoReservation => {
+                return Err(ApiError::Forbidden(
+                    "no upload is reserved for this URL".into(),
+                ));
+            }
+        }
+    }
     // Count as we stream: a chunked body has no length to check up front.
     let mut seen = 0u64;
     let over_limit = Arc::new(AtomicBool::new(false));
@@ -101,10 +121,22 @@ async fn put_blob(
     // write between the file landing and its notification being queued.
     let platform = state.platform.clone();
     let write = tokio::spawn(async move {
-        platform
+        let written = platform
             .blobs()
             .put_new(&key, Box::pin(body), content_type.as_deref())
-            .await
+            .await;
+        if let (Err(e), Some((tenant, media))) = (&written, upload)
+            && !matches!(e, BlobError::AlreadyExists { .. })
+        {
+            // Nothing was stored: the client may try the same URL again.
+            if let Err(e) = UploadRepo::new(platform.table())
+                .release(tenant, media)
+                .await
+            {
+                tracing::warn!(error = %e, "could not release an upload claim; reserve again");
+            }
+        }
+        written
     });
     let written = write
         .await
@@ -121,11 +153,13 @@ async fn put_blob(
             "upload over the limit of {limit} bytes"
         ))),
         Err(BlobError::InvalidKey { .. }) => Err(ApiError::BadRequest("invalid object key".into())),
-        Err(BlobError::AlreadyExists { .. }) => Err(ApiError::Conflict(
-            "this upload URL has been used already; reserve a new upload".into(),
-        )),
+        Err(BlobError::AlreadyExists { .. }) => Err(used_url()),
         Err(e) => Err(e.into()),
     }
+}
+
+fn used_url() -> ApiError {
+    ApiError::Conflict("this upload URL has been used already; reserve a new upload".into())
 }
 
 async fn get_blob(

@@ -192,6 +192,8 @@ async fn the_api_refuses_what_it_must_with_problem_json() {
             .join(ticket_key(&ticket.upload_url))
             .exists()
     );
+    // Nothing was stored, so the same URL can be used again.
+    assert_eq!(api.put(&ticket, b"now small".to_vec()).await.unwrap(), 200);
 
     // An upload URL creates its object once: a second PUT cannot replace validated bytes.
     let ticket = api.ticket("once.mp4", "video/mp4", 5).await.unwrap();
@@ -203,7 +205,7 @@ async fn the_api_refuses_what_it_must_with_problem_json() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 409);
+    assert_eq!(r.status(), 409, "{}", server.log());
     assert_eq!(r.headers()["content-type"], "application/problem+json");
     let stored = std::fs::read(
         server

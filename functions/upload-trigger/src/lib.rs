@@ -15,7 +15,9 @@ use mvidarr_core::analysis::{Analysis, AnalyzerKind, Probe};
 use mvidarr_core::ids::{MediaId, TenantId};
 use mvidarr_core::keys;
 use mvidarr_core::media::{Media, MediaEvent, MediaStatus, Step};
-use mvidarr_core::ports::{BlobError, BlobStore, ExecutionName, Pipeline, PipelineInput, Platform};
+use mvidarr_core::ports::{
+    BlobError, BlobStore, ExecutionName, Pipeline, PipelineInput, Platform, TableError,
+};
 use mvidarr_core::repo::{AnalysisRepo, Created, MediaRepo, RepoError, UploadRepo};
 use mvidarr_core::upload::{self, Rejection, SNIFF_BYTES, UploadLimits};
 use mvidarr_media::{Ffmpeg, ProbeError, probe};
@@ -88,10 +90,12 @@ pub enum TriggerError {
 
 impl From<RepoError> for TriggerError {
     fn from(e: RepoError) -> Self {
-        if e.is_transient() {
-            TriggerError::Transient(e.to_string())
-        } else {
-            TriggerError::Permanent(e.to_string())
+        match e {
+            // An infrastructure failure (disk full, too many open files, a database error) is
+            // no verdict on the upload: retry, and let the dead-letter queue decide.
+            RepoError::Table(TableError::Backend(_)) => TriggerError::Transient(e.to_string()),
+            e if e.is_transient() => TriggerError::Transient(e.to_string()),
+            e => TriggerError::Permanent(e.to_string()),
         }
     }
 }
@@ -101,7 +105,7 @@ impl From<BlobError> for TriggerError {
         match e {
             // An object that vanishes mid-ingest was moved by a concurrent delivery of the
             // same notification (quarantine); the retry re-reads the record, finds it done.
-            BlobError::Transient(_) | BlobError::NotFound { .. } => {
+            BlobError::Transient(_) | BlobError::NotFound { .. } | BlobError::Backend(_) => {
                 TriggerError::Transient(e.to_string())
             }
             _ => TriggerError::Permanent(e.to_string()),
@@ -173,18 +177,24 @@ impl<P: Platform> UploadTrigger<P> {
     /// (`ReportBatchItemFailures`), so one bad message never redelivers the good ones.
     /// Messages run concurrently.
     pub async fn handle_sqs_event(&self, event: SqsEvent) -> SqsBatchResponse {
-        let results = futures_util::future::join_all(event.records.iter().map(|m| async move {
-            let receive_count = m
-                .attributes
-                .get("ApproximateReceiveCount")
-                .and_then(|c| c.parse().ok())
-                .unwrap_or(1);
-            let result = self
-                .handle_message(m.body.as_deref().unwrap_or_default(), receive_count)
-                .await;
-            (m.message_id.clone().unwrap_or_default(), result)
-        }))
-        .await;
+        use futures_util::StreamExt;
+        // Each message may run an ffmpeg probe: a few at a time fit a Lambda's memory.
+        const CONCURRENT_MESSAGES: usize = 3;
+        let results: Vec<_> =
+            futures_util::stream::iter(event.records.iter().map(|m| async move {
+                let receive_count = m
+                    .attributes
+                    .get("ApproximateReceiveCount")
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(1);
+                let result = self
+                    .handle_message(m.body.as_deref().unwrap_or_default(), receive_count)
+                    .await;
+                (m.message_id.clone().unwrap_or_default(), result)
+            }))
+            .buffer_unordered(CONCURRENT_MESSAGES)
+            .collect()
+            .await;
         let mut response = SqsBatchResponse::default();
         for (id, result) in results {
             if let Err(e) = result {
@@ -402,7 +412,12 @@ impl<P: Platform> UploadTrigger<P> {
                 return Ok(Err(Rejection::Unreadable(reason)));
             }
             Err(e) if e.is_transient() => return Err(TriggerError::Transient(e.to_string())),
-            Err(e) => return Ok(Err(Rejection::Unreadable(e.to_string()))),
+            // ffmpeg read it but we could not parse what it said: our failure, not the file's.
+            Err(e) => {
+                return Err(TriggerError::Permanent(format!(
+                    "probe output not understood: {e}"
+                )));
+            }
         };
         if probe.video.is_empty() {
             return Ok(Err(Rejection::NoVideo));

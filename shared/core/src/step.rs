@@ -31,6 +31,16 @@ impl StepError {
     }
 }
 
+/// In AWS, a Lambda task's `Cause` is the function's error reply as JSON
+/// (`{"errorMessage": …, "errorType": …}`); locally it is the message itself. Either way the
+/// media record gets the plain message.
+fn lambda_error_message(cause: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(cause)
+        .ok()
+        .and_then(|v| v.get("errorMessage")?.as_str().map(str::to_owned))
+        .unwrap_or_else(|| cause.to_owned())
+}
+
 /// A step's result as the state machine sees it (what Lambda's reply says in AWS).
 pub fn task_outcome(result: Result<(), StepError>) -> crate::asl::TaskOutcome {
     match result {
@@ -87,10 +97,40 @@ impl StepInput {
             .and_then(Step::parse)
             .unwrap_or(Step::Analyze);
         let reason = match &self.error {
-            Some(e) if !e.cause.is_empty() => e.cause.clone(),
+            Some(e) if !e.cause.is_empty() => lambda_error_message(&e.cause),
             Some(e) => e.error.clone(),
             None => "unknown failure".into(),
         };
         (step, reason)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(cause: &str) -> StepInput {
+        StepInput::parse(serde_json::json!({
+            "tenant": "01ARZ3NDEKTSV4RRFFQ69G5FAV",
+            "media_id": "01ARZ3NDEKTSV4RRFFQ69G5FAW",
+            "failed_step": "tag",
+            "error": {"Error": "Permanent", "Cause": cause},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_failure_reason_is_the_plain_message_in_both_worlds() {
+        let aws =
+            input(r#"{"errorMessage":"no probe analysis to tag from","errorType":"Permanent"}"#);
+        assert_eq!(
+            aws.failure(),
+            (Step::Tag, "no probe analysis to tag from".into())
+        );
+        let local = input("no probe analysis to tag from");
+        assert_eq!(
+            local.failure(),
+            (Step::Tag, "no probe analysis to tag from".into())
+        );
     }
 }

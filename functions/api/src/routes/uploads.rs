@@ -88,6 +88,7 @@ pub async fn create<P: Platform>(
             declared_size: req.size,
             created_at: now,
             expires_at: presigned.expires_at,
+            claimed: false,
         })
         .await?;
     Ok((

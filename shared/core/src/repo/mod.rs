@@ -11,7 +11,7 @@ pub use analysis::AnalysisRepo;
 pub use media::{Created, MediaPage, MediaRepo};
 pub use tags::TagRepo;
 pub use tenants::{ApiKeyRecord, TenantRecord, TenantRepo};
-pub use uploads::{UploadRepo, UploadReservation};
+pub use uploads::{Claim, UploadRepo, UploadReservation};
 
 use crate::media::IllegalTransition;
 use crate::ports::TableError;

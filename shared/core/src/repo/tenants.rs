@@ -3,7 +3,7 @@ use serde::{Deserialize, Serialize};
 use crate::Timestamp;
 use crate::ids::{ApiKeyId, TenantId};
 use crate::keys::table as keys;
-use crate::ports::{Condition, Item, Query, Table};
+use crate::ports::{Condition, Item, Table};
 
 use super::{RepoError, decode, encode};
 
@@ -60,18 +60,6 @@ impl<'a, T: Table> TenantRepo<'a, T> {
             Some(item) => Ok(Some(decode(item)?)),
             None => Ok(None),
         }
-    }
-
-    pub async fn all(&self) -> Result<Vec<TenantRecord>, RepoError> {
-        let page = self
-            .table
-            .query(
-                Query::partition(keys::TENANTS_PK)
-                    .prefix("name/")
-                    .limit(1000),
-            )
-            .await?;
-        page.items.into_iter().map(decode).collect()
     }
 
     pub async fn put_api_key(&self, key: &ApiKeyRecord) -> Result<(), RepoError> {
