@@ -542,3 +542,38 @@ async fn a_completed_put_leaves_no_intent_behind() {
         .unwrap();
     assert_eq!(left, 0);
 }
+
+#[tokio::test]
+async fn a_rename_cut_short_by_a_crash_keeps_the_objects_tags_and_type() {
+    // Arrange: an object with tags, then the state a crash leaves mid-rename: the file moved,
+    // its metadata row still under the old key.
+    let (store, dir) = local_store().await;
+    let from = "t/1/uploads/m";
+    let to = "t/1/quarantine/m";
+    store
+        .put(
+            from,
+            body_of(vec![Bytes::from_static(b"not a video")]),
+            Some("video/mp4"),
+        )
+        .await
+        .unwrap();
+    let tags = std::collections::BTreeMap::from([(
+        "quarantine".to_owned(),
+        "not a video container".to_owned(),
+    )]);
+    store.set_tags(from, &tags).await.unwrap();
+    let root = blobs_root(&dir);
+    std::fs::create_dir_all(root.join("t/1/quarantine")).unwrap();
+    std::fs::rename(root.join(from), root.join(to)).unwrap();
+
+    // Act + assert: the moved object is found with everything it had.
+    assert_eq!(store.get_tags(to).await.unwrap(), tags);
+    let info = store.head(to).await.unwrap();
+    assert_eq!(info.content_type.as_deref(), Some("video/mp4"));
+    assert_eq!(info.etag, md5_hex(b"not a video"));
+    assert!(matches!(
+        store.head(from).await,
+        Err(BlobError::NotFound { .. })
+    ));
+}

@@ -408,6 +408,12 @@ impl LocalBlobStore {
     /// Recompute a file's metadata (its etag is the MD5 of its bytes) and record it.
     async fn rebuild(&self, key: &str, path: PathBuf) -> Result<(ObjectInfo, Row), BlobError> {
         tracing::info!(bucket = %self.inner.bucket, key, "rebuilding object metadata from the file");
+        // A rename that died between moving the file and moving its row leaves the row under
+        // the old key: the same file (inode, size, mtime) keeps its etag, type and tags.
+        if let Some(row) = self.row_of_moved_file(key, &path).await? {
+            self.write_row_if_current(key, path, row.clone()).await?;
+            return Ok((self.info(key, &row), row));
+        }
         let hashed_path = path.clone();
         let (etag, stamp) = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
             let mut file = std::fs::File::open(&hashed_path)?;
@@ -435,6 +441,40 @@ impl LocalBlobStore {
         };
         self.write_row_if_current(key, path, row.clone()).await?;
         Ok((self.info(key, &row), row))
+    }
+
+    /// The row another key holds for the very file now at `path`, if any.
+    async fn row_of_moved_file(&self, key: &str, path: &Path) -> Result<Option<Row>, BlobError> {
+        let Ok(meta) = tokio::fs::metadata(path).await else {
+            return Ok(None);
+        };
+        let stamp = FileStamp::of(&meta);
+        let (bucket, key) = (self.inner.bucket.clone(), key.to_owned());
+        self.inner
+            .db
+            .call(move |conn| {
+                conn.prepare_cached(
+                    "SELECT etag, content_type, tags, last_modified_ms, size, file_id,
+                            file_mtime_ns
+                     FROM blob_objects
+                     WHERE bucket = ?1 AND key != ?2 AND file_id = ?3 AND size = ?4
+                       AND file_mtime_ns = ?5
+                     LIMIT 1",
+                )?
+                .query_row(
+                    params![
+                        bucket,
+                        key,
+                        stamp.file_id,
+                        stamp.size as i64,
+                        stamp.mtime_ns
+                    ],
+                    row_from_sql,
+                )
+                .optional()
+            })
+            .await
+            .map_err(db_error)
     }
 
     fn info(&self, key: &str, row: &Row) -> ObjectInfo {
