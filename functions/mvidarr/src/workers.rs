@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{FutureExt, StreamExt};
 use mvidarr_analyze::Analyze;
+use mvidarr_core::ports::queue::MAX_BATCH;
 use mvidarr_core::ports::{Platform, Queue, ReceivedMessage};
 use mvidarr_core::step::{StepInput, task_outcome};
 use mvidarr_core::upload::UploadLimits;
@@ -14,6 +14,7 @@ use mvidarr_store_local::LocalPlatform;
 use mvidarr_store_local::pipeline::TaskRegistry;
 use mvidarr_tag::TagStep;
 use mvidarr_upload_trigger::{TriggerConfig, TriggerError, UploadTrigger};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
@@ -38,10 +39,19 @@ pub async fn run_ingest(
             ..TriggerConfig::default()
         },
     ));
-    let queue = platform.ingest_queue();
+    // Receive only as many messages as there are free workers, and start each as soon as
+    // it arrives: a slow probe holds one worker, never the whole consumer.
+    let concurrency = concurrency.max(1);
+    let workers = Arc::new(Semaphore::new(concurrency));
     while !stop.is_cancelled() {
+        let first = tokio::select! {
+            p = workers.clone().acquire_owned() => p,
+            _ = stop.cancelled() => break,
+        };
+        let Ok(first) = first else { break };
+        let free = 1 + workers.available_permits().min(MAX_BATCH - 1);
         let batch = tokio::select! {
-            b = queue.receive(10, INGEST_VISIBILITY, Duration::from_secs(1)) => b,
+            b = platform.ingest_queue().receive(free, INGEST_VISIBILITY, Duration::from_secs(1)) => b,
             _ = stop.cancelled() => break,
         };
         let messages = match batch {
@@ -52,27 +62,27 @@ pub async fn run_ingest(
                 continue;
             }
         };
-        // Records of one batch run concurrently; each is acknowledged on its own, so one bad
-        // record never redelivers the good ones (SQS partial batch responses do the same).
-        let work = futures_util::stream::iter(messages)
-            .map(|m| {
-                let trigger = trigger.clone();
-                let stop = stop.clone();
-                async move {
-                    // A panic (a bug) leaves the message in the queue, to be retried and, if it
-                    // keeps failing, dead-lettered: it must not take the consumer down.
-                    let id = m.message_id.clone();
-                    let handled = std::panic::AssertUnwindSafe(handle_ingest(&trigger, queue, m, &stop))
-                        .catch_unwind()
-                        .await;
-                    if handled.is_err() {
-                        error!(message_id = %id, "ingest handler panicked; the message will be redelivered");
-                    }
-                }
-            })
-            .buffer_unordered(concurrency.max(1));
-        work.collect::<Vec<()>>().await;
+        let mut first = Some(first);
+        for message in messages {
+            let permit = match first.take() {
+                Some(p) => p,
+                None => match workers.clone().acquire_owned().await {
+                    Ok(p) => p,
+                    Err(_) => break,
+                },
+            };
+            let (platform, trigger, stop) = (platform.clone(), trigger.clone(), stop.clone());
+            // Each message is acknowledged on its own, so one bad record never redelivers the
+            // good ones (what SQS partial batch responses do). A panic (a bug) in the task
+            // leaves its message in the queue, to be retried and in the end dead-lettered.
+            tokio::spawn(async move {
+                handle_ingest(&trigger, platform.ingest_queue(), message, &stop).await;
+                drop(permit);
+            });
+        }
     }
+    // Wait for in-flight messages: they finish, or hand themselves back on `stop`.
+    let _ = workers.acquire_many(concurrency as u32).await;
     info!("ingest workers stopped");
 }
 
