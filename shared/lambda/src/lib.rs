@@ -2,7 +2,10 @@
 //!
 //! Until the AWS adapters land (`shared/store-aws`, the AWS issue), the Lambda binaries wire
 //! the embedded adapters on a data directory given by `MVIDARR_DATA` (e.g. an EFS mount); the
-//! handlers do not change when that swap happens, only [`platform_from_env`].
+//! handlers do not change when that swap happens, only [`platform_from_env`]. The embedded
+//! store assumes one owning process (it clears its temp folder on open, and creates its
+//! signing key on first use), so this interim wiring is for a single instance at a time
+//! (reserved concurrency 1), not for production scale.
 
 use std::future::Future;
 

@@ -106,7 +106,9 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Deleting an absent object succeeds, as on S3.
     fn delete(&self, key: &str) -> impl Future<Output = Result<(), BlobError>> + Send;
 
-    /// Move an object (copy then delete on S3), keeping its content and etag.
+    /// Move an object (copy then delete on S3), keeping its content and tags. The etag stays
+    /// the same for single-part objects; an S3 copy of a multipart object gets a new one, so
+    /// callers use the returned `ObjectInfo`, not the old etag.
     fn rename(
         &self,
         from: &str,
