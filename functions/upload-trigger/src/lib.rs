@@ -147,7 +147,7 @@ impl<P: Platform> UploadTrigger<P> {
 
     /// Handle one queue message: an S3 event notification holding one or more records.
     /// `receive_count` is the queue's count of deliveries of this message, this one included.
-    #[instrument(skip_all, fields(receive_count))]
+    #[instrument(skip_all, fields(receive_count = receive_count))]
     pub async fn handle_message(
         &self,
         body: &str,
