@@ -137,22 +137,47 @@ impl Ffmpeg {
     {
         let mut command = self.command();
         command.args(args);
-        let child = command.spawn().map_err(|source| RunError::Spawn {
+        let mut child = command.spawn().map_err(|source| RunError::Spawn {
             path: self.path.clone(),
             source,
         })?;
-        // On timeout the `wait_with_output` future is dropped with the child in it, and
-        // `kill_on_drop` kills the process.
-        let output = tokio::time::timeout(timeout, child.wait_with_output())
+        let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+        let run =
+            async { tokio::try_join!(read_capped(stdout), read_capped(stderr), child.wait()) };
+        // On timeout the future is dropped; `child` is dropped when this function returns,
+        // and `kill_on_drop` kills the process.
+        let (stdout, stderr, status) = tokio::time::timeout(timeout, run)
             .await
             .map_err(|_| RunError::TimedOut { timeout })?
             .map_err(RunError::Io)?;
         Ok(FfmpegOutput {
-            status: output.status,
-            stdout: output.stdout,
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            status,
+            stdout,
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
         })
     }
+}
+
+/// The most of each output stream kept. ffmpeg's description of even a long, richly tagged
+/// file is a few KiB; a crafted file (say, a million chapters) must not grow it without bound.
+pub const MAX_OUTPUT_BYTES: u64 = 1 << 20;
+
+/// Read a stream to its end, keeping its first [`MAX_OUTPUT_BYTES`] and discarding the rest
+/// (still reading, so the child never blocks on a full pipe).
+async fn read_capped<R: tokio::io::AsyncRead + Unpin>(
+    stream: Option<R>,
+) -> std::io::Result<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut kept = Vec::new();
+    let Some(mut stream) = stream else {
+        return Ok(kept);
+    };
+    (&mut stream)
+        .take(MAX_OUTPUT_BYTES)
+        .read_to_end(&mut kept)
+        .await?;
+    tokio::io::copy(&mut stream, &mut tokio::io::sink()).await?;
+    Ok(kept)
 }
 
 /// Where [`Ffmpeg::locate`] looks, gathered up front so the search itself can be tested.
@@ -270,5 +295,30 @@ mod tests {
         assert!(message.contains(FFMPEG_ENV), "{message}");
         assert!(message.contains("opt/bin/ffmpeg"), "{message}");
         assert!(message.contains("layers/dist/bin/ffmpeg in /"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn output_beyond_the_cap_is_read_and_dropped_not_kept() {
+        // A stand-in for ffmpeg that writes 3 MiB to stderr, as a crafted file could make
+        // the real one do, then exits normally.
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("chatty-ffmpeg");
+        std::fs::write(
+            &script,
+            "#!/bin/sh\nhead -c 3145728 /dev/zero | tr '\\0' x >&2\necho done\n",
+        )
+        .unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let out = Ffmpeg::new(&script)
+            .run(["-i", "x"], Duration::from_secs(30))
+            .await
+            .unwrap();
+        assert!(out.status.success());
+        assert_eq!(out.stderr.len() as u64, MAX_OUTPUT_BYTES);
+        assert_eq!(out.stdout, b"done\n");
     }
 }
