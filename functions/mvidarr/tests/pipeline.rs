@@ -398,10 +398,9 @@ async fn a_state_interrupted_by_shutdown_runs_again_after_restart() {
         })
     };
 
-    // One worker: with two, the idle one can miss the stop signal (it is not level-triggered
-    // in `LocalPipeline::worker_loop`) and claim the state the busy one hands back during
-    // shutdown, which would make this test flaky.
-    let workers = Workers::start_n(env.pipeline(), registry.clone(), 1);
+    // Two workers: the idle one must not claim the state the busy one hands back during
+    // shutdown (the stop signal stays set once given).
+    let workers = Workers::start_n(env.pipeline(), registry.clone(), 2);
     tokio::time::timeout(Duration::from_secs(5), running.notified())
         .await
         .expect("the slow task never started");
