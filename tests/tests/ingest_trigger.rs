@@ -342,7 +342,7 @@ async fn a_replayed_notification_never_moves_a_media_backwards() {
     env.advance(id, MediaEvent::Analyzed).await;
     let replay_while_tagging = only(trigger.handle_message(&notification, 1).await);
     seen.push(env.media(id).await.status);
-    env.advance(id, MediaEvent::Tagged).await;
+    env.advance(id, MediaEvent::Indexed).await;
     let replay_when_indexed = only(trigger.handle_message(&notification, 1).await);
     seen.push(env.media(id).await.status);
 

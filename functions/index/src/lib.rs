@@ -15,7 +15,12 @@ pub async fn index<P: Platform>(platform: &P, input: StepInput) -> Result<(), St
     // `advance` refuses any status but Tagging (an illegal transition is a permanent error)
     // and acknowledges a replay on an already indexed media.
     MediaRepo::new(platform.table())
-        .advance(input.tenant, input.media_id, MediaEvent::Tagged, Utc::now())
+        .advance(
+            input.tenant,
+            input.media_id,
+            MediaEvent::Indexed,
+            Utc::now(),
+        )
         .await?;
     info!("indexed");
     Ok(())

@@ -26,7 +26,7 @@ impl<P: Platform> TagStep<P> {
         let media = MediaRepo::new(table)
             .require(input.tenant, input.media_id)
             .await?;
-        if media.status.already_past(&MediaEvent::Tagged) {
+        if media.status.already_past(&MediaEvent::Indexed) {
             return Ok(());
         }
         let probe = AnalysisRepo::new(table)

@@ -108,7 +108,7 @@ impl MediaStatus {
             MediaEvent::StartValidation => MediaStatus::Validating,
             MediaEvent::Validated => MediaStatus::Analyzing,
             MediaEvent::Analyzed => MediaStatus::Tagging,
-            MediaEvent::Tagged => MediaStatus::Indexed,
+            MediaEvent::Indexed => MediaStatus::Indexed,
             MediaEvent::Rejected { .. } | MediaEvent::StepFailed { .. } => {
                 return self.is_final();
             }
@@ -123,10 +123,16 @@ impl MediaStatus {
 pub enum MediaEvent {
     StartValidation,
     Validated,
-    Rejected { reason: String },
+    Rejected {
+        reason: String,
+    },
     Analyzed,
-    Tagged,
-    StepFailed { step: Step, reason: String },
+    /// Tags are proposed and the media is in the indexes: it is ready.
+    Indexed,
+    StepFailed {
+        step: Step,
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -147,7 +153,7 @@ pub fn transition(from: &MediaStatus, event: MediaEvent) -> Result<MediaStatus, 
             reason: reason.clone(),
         },
         (S::Analyzing, E::Analyzed) => S::Tagging,
-        (S::Tagging, E::Tagged) => S::Indexed,
+        (S::Tagging, E::Indexed) => S::Indexed,
         (s, E::StepFailed { step, reason }) if !s.is_final() => S::Failed {
             step: *step,
             reason: reason.clone(),
@@ -230,7 +236,7 @@ mod tests {
                 reason: "bad".into(),
             },
             E::Analyzed,
-            E::Tagged,
+            E::Indexed,
             E::StepFailed {
                 step: Step::Tag,
                 reason: "boom".into(),
@@ -241,7 +247,7 @@ mod tests {
     #[test]
     fn happy_path_reaches_indexed() {
         let mut s = S::Uploaded;
-        for e in [E::StartValidation, E::Validated, E::Analyzed, E::Tagged] {
+        for e in [E::StartValidation, E::Validated, E::Analyzed, E::Indexed] {
             s = transition(&s, e).unwrap();
         }
         assert_eq!(s, S::Indexed);
