@@ -9,6 +9,10 @@
 //! - [`repo`]: repositories written once over the `Table` port.
 //! - [`asl`]: the Step Functions subset the local pipeline runner interprets.
 //! - [`upload`]: upload validation rules (size, magic bytes, duration).
+//! - [`step`]: the contract between the pipeline and its steps (error names, input).
+//!
+//! "No I/O" means no I/O of its own: repositories are async because the ports they are
+//! written over are, and which adapter answers is the caller's choice.
 
 pub mod analysis;
 pub mod asl;
