@@ -79,12 +79,24 @@ async fn put_blob(
     // PUT is refused however it interleaves with the first (and with that upload being
     // validated and moved to quarantine, which frees the key itself).
     let upload = keys::blob::parse_upload(&key);
+    let mut limit = limit;
     if let Some((tenant, media)) = upload {
         match UploadRepo::new(state.platform.table())
             .claim(tenant, media)
             .await?
         {
-            Claim::Claimed => {}
+            // The body may not exceed what was declared (S3 signs `Content-Length` for this).
+            Claim::Claimed(reservation) => {
+                limit = limit.min(reservation.declared_size);
+                if let Some(len) = declared.filter(|len| *len > limit) {
+                    UploadRepo::new(state.platform.table())
+                        .release(tenant, media)
+                        .await?;
+                    return Err(ApiError::PayloadTooLarge(format!(
+                        "{len} bytes is more than the {limit} bytes declared for this upload"
+                    )));
+                }
+            }
             Claim::Taken => return Err(used_url()),
             Claim::NoReservation => {
                 return Err(ApiError::Forbidden(

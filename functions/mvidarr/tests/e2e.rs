@@ -195,6 +195,11 @@ async fn the_api_refuses_what_it_must_with_problem_json() {
     // Nothing was stored, so the same URL can be used again.
     assert_eq!(api.put(&ticket, b"now small".to_vec()).await.unwrap(), 200);
 
+    // A body larger than the reservation declared → 413 (and the URL stays usable).
+    let ticket = api.ticket("small.mp4", "video/mp4", 3).await.unwrap();
+    assert_eq!(api.put(&ticket, b"ten bytes!".to_vec()).await.unwrap(), 413);
+    assert_eq!(api.put(&ticket, b"abc".to_vec()).await.unwrap(), 200);
+
     // An upload URL creates its object once: a second PUT cannot replace validated bytes.
     let ticket = api.ticket("once.mp4", "video/mp4", 5).await.unwrap();
     assert_eq!(api.put(&ticket, b"first".to_vec()).await.unwrap(), 200);

@@ -23,10 +23,10 @@ pub struct UploadReservation {
 }
 
 /// What claiming a reservation found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Claim {
-    /// This caller may upload now.
-    Claimed,
+    /// This caller may upload now, within what the reservation declared.
+    Claimed(UploadReservation),
     /// Another upload has it (or had it).
     Taken,
     /// Nothing was reserved under this id.
@@ -97,7 +97,7 @@ impl<'a, T: Table> UploadRepo<'a, T> {
         let mut item = Item::new(pk, sk, encode(&reservation));
         item.version = version + 1;
         match self.table.put(item, Condition::VersionIs(version)).await {
-            Ok(()) => Ok(Claim::Claimed),
+            Ok(()) => Ok(Claim::Claimed(reservation)),
             Err(e) if e.is_conflict() => Ok(Claim::Taken),
             Err(e) => Err(e.into()),
         }
