@@ -416,7 +416,7 @@ async fn a_stale_notification_for_an_overwritten_object_is_ignored() {
 #[tokio::test]
 async fn a_file_that_is_not_a_video_is_moved_to_quarantine_with_its_reason_never_deleted() {
     let env = Ingest::new();
-    let trigger = env.trigger();
+    let trigger = std::sync::Arc::new(env.trigger());
     let id = MediaId::generate();
     let bytes = random_bytes(100_000, 7);
     let uploaded = env.put(id, &bytes).await;
@@ -598,7 +598,6 @@ const S3_TEST_EVENT: &str = r#"{
 }"#;
 
 #[tokio::test]
-
 async fn the_s3_test_event_is_acknowledged_with_no_records() {
     let env = Ingest::new();
     let trigger = env.trigger();
@@ -746,13 +745,17 @@ async fn an_audio_only_file_is_quarantined_for_having_no_video() {
 /// Handle `notification` twice at once (two consumers, or one SQS batch holding a duplicate),
 /// then redeliver whatever failed, as the queue would.
 async fn deliver_twice_concurrently(
-    trigger: &UploadTrigger<LocalPlatform>,
+    trigger: &std::sync::Arc<UploadTrigger<LocalPlatform>>,
     notification: &str,
 ) -> Vec<RecordOutcome> {
-    let (a, b) = tokio::join!(
-        trigger.handle_message(notification, 1),
-        trigger.handle_message(notification, 1)
-    );
+    // Two tasks, so on a multi-threaded runtime the deliveries really run in parallel (not
+    // only interleaved at await points, as on one task).
+    let deliver = || {
+        let (trigger, notification) = (trigger.clone(), notification.to_owned());
+        tokio::spawn(async move { trigger.handle_message(&notification, 1).await })
+    };
+    let (a, b) = (deliver(), deliver());
+    let (a, b) = (a.await.unwrap(), b.await.unwrap());
     let mut outcomes = Vec::new();
     for result in [a, b] {
         let result = match result {
@@ -767,7 +770,7 @@ async fn deliver_twice_concurrently(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicate_notifications_handled_concurrently_start_one_execution() {
     let env = Ingest::new();
-    let trigger = env.trigger();
+    let trigger = std::sync::Arc::new(env.trigger());
     let id = MediaId::generate();
     env.put(id, &default_video(env.dir()).await).await;
     let notification = env.take_notification().await;
@@ -786,10 +789,9 @@ async fn duplicate_notifications_handled_concurrently_start_one_execution() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-
 async fn duplicate_notifications_handled_concurrently_quarantine_a_bad_upload_once() {
     let env = Ingest::new();
-    let trigger = env.trigger();
+    let trigger = std::sync::Arc::new(env.trigger());
     let id = MediaId::generate();
     let bytes = random_bytes(100_000, 7);
     env.put(id, &bytes).await;
@@ -822,7 +824,6 @@ async fn duplicate_notifications_handled_concurrently_quarantine_a_bad_upload_on
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-
 async fn a_quarantine_move_keeps_its_tag_while_the_upload_key_is_read() {
     let env = Ingest::new();
     let blobs = env.platform.blobs();
@@ -849,5 +850,64 @@ async fn a_quarantine_move_keeps_its_tag_while_the_upload_key_is_read() {
     assert_eq!(
         blobs.head(&to).await.unwrap().content_type.as_deref(),
         Some("video/mp4")
+    );
+}
+
+#[tokio::test]
+async fn a_quarantine_verdict_recorded_before_a_crash_is_carried_out_by_the_next_delivery() {
+    // Arrange: the state a crash leaves between recording the verdict and moving the object.
+    let env = Ingest::new();
+    let trigger = env.trigger();
+    let id = MediaId::generate();
+    let bytes = random_bytes(50_000, 11);
+    let info = env.put(id, &bytes).await;
+    let notification = env.take_notification().await;
+    let reason = "not a video container: the first bytes match no known video format";
+    let now = Utc::now();
+    let recorded = Media {
+        id,
+        tenant: env.tenant,
+        filename: "x.mp4".into(),
+        content_type: "video/mp4".into(),
+        size: info.size,
+        blob_key: keys::blob::quarantine(env.tenant, id),
+        bucket: info.bucket.clone(),
+        etag: info.etag.clone(),
+        status: MediaStatus::Quarantined {
+            reason: reason.into(),
+        },
+        probe: None,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    MediaRepo::new(env.platform.table())
+        .create_once(recorded)
+        .await
+        .unwrap();
+
+    // Act
+    let outcome = only(trigger.handle_message(&notification, 2).await);
+
+    // Assert: the object moved, tagged with the recorded reason; the record is unchanged.
+    assert_eq!(outcome, RecordOutcome::AlreadyDone(id));
+    let blobs = env.platform.blobs();
+    let to = keys::blob::quarantine(env.tenant, id);
+    assert_eq!(collect(blobs.get(&to).await.unwrap()).await, bytes);
+    assert_eq!(
+        blobs
+            .get_tags(&to)
+            .await
+            .unwrap()
+            .get("quarantine")
+            .map(String::as_str),
+        Some(reason)
+    );
+    assert!(blobs.head(&env.upload_key(id)).await.is_err());
+    assert_eq!(
+        env.media(id).await.status,
+        MediaStatus::Quarantined {
+            reason: reason.into()
+        }
     );
 }

@@ -275,9 +275,11 @@ impl<P: Platform> UploadTrigger<P> {
                 // Gone from the upload prefix: quarantined by an earlier delivery, or never
                 // finished. Either way the record (if any) already says what happened.
                 return match repo.get(tenant, media_id).await? {
-                    Some(m) if m.status == MediaStatus::Validating => {
-                        self.finish_quarantine(m).await
-                    }
+                    // Verdicts are recorded before objects move, so a media still being
+                    // validated has lost its object to something else: say so, and retry.
+                    Some(m) if m.status == MediaStatus::Validating => Err(TriggerError::Transient(
+                        "the object disappeared while it was being validated".into(),
+                    )),
                     Some(m) => Ok(RecordOutcome::AlreadyDone(m.id)),
                     None => Ok(RecordOutcome::Ignored {
                         key: key.to_owned(),
@@ -343,6 +345,7 @@ impl<P: Platform> UploadTrigger<P> {
     async fn continue_ingest(&self, media: Media) -> Result<RecordOutcome, TriggerError> {
         let repo = MediaRepo::new(self.platform.table());
         let (tenant, id) = (media.tenant, media.id);
+        let upload_key = keys::blob::upload(tenant, id);
         let media = match media.status {
             MediaStatus::Uploaded => {
                 repo.advance(tenant, id, MediaEvent::StartValidation, Utc::now())
@@ -350,9 +353,16 @@ impl<P: Platform> UploadTrigger<P> {
             }
             _ => media,
         };
-        match media.status {
+        match &media.status {
             MediaStatus::Validating => {}
             MediaStatus::Analyzing => return self.start_pipeline(&media).await,
+            // Quarantined, and its object is still at the upload key (this delivery found it
+            // there): an earlier delivery stopped between verdict and move. Finish the move.
+            MediaStatus::Quarantined { reason } if media.blob_key != upload_key => {
+                self.move_to_quarantine(&upload_key, &media.blob_key, reason)
+                    .await?;
+                return Ok(RecordOutcome::AlreadyDone(id));
+            }
             _ => return Ok(RecordOutcome::AlreadyDone(id)),
         }
         match self.validate(&media).await? {
@@ -430,42 +440,22 @@ impl<P: Platform> UploadTrigger<P> {
 
     /// Move the object under the quarantine prefix (tagged with the reason), then record it.
     /// Nothing is deleted. A crash between the two is finished by the next delivery.
+    /// Record the verdict, then move the object under the quarantine prefix, tagged with the
+    /// reason. Nothing is deleted. The record comes first because it is the one place the
+    /// reason is kept safely: a crash (or a concurrent duplicate delivery) after it finds the
+    /// media Quarantined with its object still at the upload key, and finishes the move.
     async fn quarantine(
         &self,
         media: Media,
         reason: String,
     ) -> Result<RecordOutcome, TriggerError> {
         info!(media = %media.id, %reason, "quarantining upload");
-        let blobs = self.platform.blobs();
+        let upload_key = media.blob_key.clone();
         let to = keys::blob::quarantine(media.tenant, media.id);
-        let tags = BTreeMap::from([("quarantine".to_owned(), tag_value(&reason))]);
-        // Tag first, at the source: a rename keeps tags, and a crash after the rename must
-        // still leave the reason with the object.
-        blobs.set_tags(&media.blob_key, &tags).await?;
-        blobs.rename(&media.blob_key, &to).await?;
-        self.record_quarantine(media, to, reason).await
-    }
-
-    async fn finish_quarantine(&self, media: Media) -> Result<RecordOutcome, TriggerError> {
-        let to = keys::blob::quarantine(media.tenant, media.id);
-        let tags = self.platform.blobs().get_tags(&to).await?;
-        let reason = tags
-            .get("quarantine")
-            .cloned()
-            .unwrap_or_else(|| "quarantined".into());
-        self.record_quarantine(media, to, reason).await
-    }
-
-    async fn record_quarantine(
-        &self,
-        media: Media,
-        to: String,
-        reason: String,
-    ) -> Result<RecordOutcome, TriggerError> {
         let event = MediaEvent::Rejected {
             reason: reason.clone(),
         };
-        MediaRepo::new(self.platform.table())
+        let recorded = MediaRepo::new(self.platform.table())
             .update(media.tenant, media.id, |m| {
                 if m.status.already_past(&event) {
                     return Ok(false);
@@ -475,10 +465,32 @@ impl<P: Platform> UploadTrigger<P> {
                 Ok(true)
             })
             .await?;
-        Ok(RecordOutcome::Quarantined {
-            media: media.id,
-            reason,
-        })
+        match recorded.status {
+            MediaStatus::Quarantined { reason } => {
+                self.move_to_quarantine(&upload_key, &to, &reason).await?;
+                Ok(RecordOutcome::Quarantined {
+                    media: media.id,
+                    reason,
+                })
+            }
+            // Another delivery got there first with another verdict.
+            _ => Ok(RecordOutcome::AlreadyDone(media.id)),
+        }
+    }
+
+    /// Move a quarantined media's object from its upload key. Tags first, at the source: a
+    /// rename keeps them. Safe to repeat; a concurrent mover makes this one retry.
+    async fn move_to_quarantine(
+        &self,
+        from: &str,
+        to: &str,
+        reason: &str,
+    ) -> Result<(), TriggerError> {
+        let blobs = self.platform.blobs();
+        let tags = BTreeMap::from([("quarantine".to_owned(), tag_value(reason))]);
+        blobs.set_tags(from, &tags).await?;
+        blobs.rename(from, to).await?;
+        Ok(())
     }
 
     async fn start_pipeline(&self, media: &Media) -> Result<RecordOutcome, TriggerError> {
