@@ -12,18 +12,15 @@ use std::collections::HashSet;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use mvidarr_core::ports::table::{MAX_ITEM_BYTES, MAX_PAGE_ITEMS, MAX_TRANSACT_ITEMS};
+use mvidarr_core::ports::table::{
+    MAX_ITEM_BYTES, MAX_PAGE_ITEMS, MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES, MAX_TRANSACT_ITEMS,
+};
 use mvidarr_core::ports::{Condition, Index, Item, Page, Query, Table, TableError, WriteOp};
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
 use crate::db::{Database, DbError};
-
-/// DynamoDB's limit on a partition-key value (also the index partition key), in UTF-8 bytes.
-const MAX_PARTITION_KEY_BYTES: usize = 2048;
-/// DynamoDB's limit on a sort-key value (also the index sort key), in UTF-8 bytes.
-const MAX_SORT_KEY_BYTES: usize = 1024;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS items (

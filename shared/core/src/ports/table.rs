@@ -10,6 +10,10 @@ use serde::{Deserialize, Serialize};
 pub const MAX_TRANSACT_ITEMS: usize = 100;
 /// DynamoDB's item-size limit (400 KB); both adapters refuse larger items.
 pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+/// DynamoDB's key limits (partition key, sort key; index keys alike); both adapters refuse
+/// longer or empty keys as `Invalid`.
+pub const MAX_PARTITION_KEY_BYTES: usize = 2048;
+pub const MAX_SORT_KEY_BYTES: usize = 1024;
 /// The most items one query page returns, whatever limit is asked for.
 pub const MAX_PAGE_ITEMS: usize = 1000;
 
