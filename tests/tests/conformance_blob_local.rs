@@ -31,6 +31,17 @@ fn open_store(dir: &Path) -> (LocalBlobStore, Database) {
     (store, db)
 }
 
+/// A store that sends its notifications into an `ingest` queue in the same database.
+fn open_store_with_notifications(dir: &Path) -> (LocalBlobStore, SqliteQueue, Database) {
+    let (store, db) = open_store(dir);
+    let config = QueueConfig {
+        max_receives: 3,
+        dead_letter: None,
+    };
+    let queue = SqliteQueue::open(db.clone(), "ingest", config).expect("open queue");
+    (store.with_notifications(queue.clone()), queue, db)
+}
+
 async fn local_store() -> (LocalBlobStore, TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let (store, _) = open_store(dir.path());
@@ -203,17 +214,7 @@ fn record(message_body: &str) -> serde_json::Value {
 #[tokio::test]
 async fn writes_and_renames_send_s3_shaped_notifications() {
     let dir = tempfile::tempdir().unwrap();
-    let (store, db) = open_store(dir.path());
-    let queue = SqliteQueue::open(
-        db,
-        "ingest",
-        QueueConfig {
-            max_receives: 3,
-            dead_letter: None,
-        },
-    )
-    .unwrap();
-    let store = store.with_notifications(queue.clone());
+    let (store, queue, _db) = open_store_with_notifications(dir.path());
 
     let info = store
         .put(
@@ -472,17 +473,7 @@ async fn a_put_interrupted_before_its_notification_is_notified_at_recovery() {
     // Arrange: the state a crash leaves between "file moved into place" and "notification
     // queued": the object's file and the put's intent row, no notification.
     let dir = tempfile::tempdir().unwrap();
-    let (store, db) = open_store(dir.path());
-    let queue = SqliteQueue::open(
-        db.clone(),
-        "ingest",
-        QueueConfig {
-            max_receives: 3,
-            dead_letter: None,
-        },
-    )
-    .unwrap();
-    let store = store.with_notifications(queue.clone());
+    let (store, queue, db) = open_store_with_notifications(dir.path());
     let key = "t/1/uploads/interrupted";
     let path = blobs_root(&dir).join(key);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();

@@ -124,47 +124,61 @@ fn median(samples: &[Duration]) -> Duration {
     s.get(s.len() / 2).copied().unwrap_or_default()
 }
 
+/// How long `run` takes on each video, `rounds` times over.
+async fn time_each<F, Fut>(
+    videos: &[PathBuf],
+    rounds: usize,
+    run: F,
+) -> anyhow::Result<Vec<Duration>>
+where
+    F: Fn(PathBuf) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let mut out = Vec::new();
+    for _ in 0..rounds {
+        for v in videos {
+            let start = Instant::now();
+            run(v.clone()).await?;
+            out.push(start.elapsed());
+        }
+    }
+    Ok(out)
+}
+
 /// ffmpeg alone opening and describing each file: the reference the pipeline is measured against.
 async fn ffmpeg_probe_time(
     ffmpeg: &Ffmpeg,
     videos: &[PathBuf],
     rounds: usize,
 ) -> anyhow::Result<Vec<Duration>> {
-    let mut out = Vec::new();
-    for _ in 0..rounds {
-        for v in videos {
-            let start = Instant::now();
-            let o = ffmpeg
-                .command()
-                .arg("-i")
-                .arg(v)
-                .output()
-                .await
-                .context("running ffmpeg -i")?;
-            out.push(start.elapsed());
-            // `ffmpeg -i` with no output exits 1 after printing the description.
-            if !String::from_utf8_lossy(&o.stderr).contains("Duration:") {
-                bail!("ffmpeg -i did not describe {}", v.display());
-            }
+    time_each(videos, rounds, |v| async move {
+        let o = ffmpeg
+            .command()
+            .arg("-i")
+            .arg(&v)
+            .output()
+            .await
+            .context("running ffmpeg -i")?;
+        // `ffmpeg -i` with no output exits 1 after printing the description.
+        if !String::from_utf8_lossy(&o.stderr).contains("Duration:") {
+            bail!("ffmpeg -i did not describe {}", v.display());
         }
-    }
-    Ok(out)
+        Ok(())
+    })
+    .await
 }
 
+/// mvidarr's probe (describe + decode the first frame), called as the pipeline calls it.
 async fn our_probe_time(
     ffmpeg: &Ffmpeg,
     videos: &[PathBuf],
     rounds: usize,
 ) -> anyhow::Result<Vec<Duration>> {
-    let mut out = Vec::new();
-    for _ in 0..rounds {
-        for v in videos {
-            let start = Instant::now();
-            probe(ffmpeg, &v.to_string_lossy(), Duration::from_secs(60)).await?;
-            out.push(start.elapsed());
-        }
-    }
-    Ok(out)
+    time_each(videos, rounds, |v| async move {
+        probe(ffmpeg, &v.to_string_lossy(), Duration::from_secs(60)).await?;
+        Ok(())
+    })
+    .await
 }
 
 fn start(binary: &Path, data: &Path) -> anyhow::Result<Server> {
