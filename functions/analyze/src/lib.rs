@@ -46,10 +46,13 @@ impl<P: Platform> Analyze<P> {
         }
         let analyses = AnalysisRepo::new(table);
         let have_probe = analyses
-            .list(input.tenant, input.media_id)
-            .await?
-            .iter()
-            .any(|a| a.kind == AnalyzerKind::Probe && a.version == Probe::VERSION);
+            .exists(
+                input.tenant,
+                input.media_id,
+                AnalyzerKind::Probe,
+                Probe::VERSION,
+            )
+            .await?;
         if !have_probe {
             let location = self
                 .platform

@@ -1,4 +1,4 @@
-use crate::analysis::Analysis;
+use crate::analysis::{Analysis, AnalyzerKind};
 use crate::ids::{MediaId, TenantId};
 use crate::keys::table as keys;
 use crate::ports::{Condition, Item, Query, Table};
@@ -24,6 +24,24 @@ impl<'a, T: Table> AnalysisRepo<'a, T> {
         );
         self.table.put(item, Condition::Always).await?;
         Ok(())
+    }
+
+    /// Whether a media has the document of one analyzer version (one read, no query).
+    pub async fn exists(
+        &self,
+        tenant: TenantId,
+        media: MediaId,
+        kind: AnalyzerKind,
+        version: u32,
+    ) -> Result<bool, RepoError> {
+        let item = self
+            .table
+            .get(
+                &keys::media_items_pk(tenant, media),
+                &keys::analysis_sk(kind.as_str(), version),
+            )
+            .await?;
+        Ok(item.is_some())
     }
 
     /// Every analysis document of a media, by kind then version.
