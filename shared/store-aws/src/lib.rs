@@ -1,0 +1,14 @@
+//! The ports on AWS: [`S3BlobStore`] (S3), [`DynamoTable`] (a DynamoDB single table),
+//! [`SqsQueue`] (SQS) and [`SfnPipeline`] (Step Functions), bundled as [`AwsPlatform`].
+//!
+//! Every adapter takes an SDK client built from [`sdk_config`], which sets retries and timeouts
+//! explicitly rather than inheriting whatever the SDK defaults to, and maps SDK failures onto
+//! the port's error enum with [`error::classify`]: throttling, timeouts and 5xx are
+//! `Transient` (the caller may retry), conditional-check failures are conflicts, the rest is
+//! `Backend`. The same conformance suites that check the embedded adapters check these against
+//! `moto_server` (see `tests/`).
+
+pub mod config;
+pub mod error;
+
+pub use config::{AwsSettings, sdk_config};

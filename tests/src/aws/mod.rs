@@ -1,0 +1,7 @@
+//! The AWS adapters under test: a real `moto_server` (from the project's `.venv`, installed by
+//! `scripts/python/venv.sh`) on a free loopback port, and the real SDK clients pointed at it.
+//! Each test creates resources under names of its own, so tests can share one server.
+
+pub mod moto;
+
+pub use moto::Moto;
