@@ -9,6 +9,10 @@
 //! `moto_server` (see `tests/`).
 
 pub mod config;
+pub mod dynamodb;
 pub mod error;
+pub mod s3;
+pub mod sfn;
+pub mod sqs;
 
 pub use config::{AwsSettings, sdk_config};

@@ -2,6 +2,10 @@
 //! `scripts/python/venv.sh`) on a free loopback port, and the real SDK clients pointed at it.
 //! Each test creates resources under names of its own, so tests can share one server.
 
+pub mod dynamodb;
 pub mod moto;
+pub mod s3;
+pub mod sfn;
+pub mod sqs;
 
 pub use moto::Moto;
