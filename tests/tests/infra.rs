@@ -1,0 +1,618 @@
+//! The deployment description agrees with the code: `template.yaml` lints clean, the pipeline
+//! definition is valid ASL, every Lambda binary has a function resource (and vice versa), every
+//! `${...}` placeholder of the definition is substituted with a function of the stack, and the
+//! definition's task names are the ones the embedded runner registers.
+//!
+//! Needs the project's `.venv` (`scripts/python/venv.sh`) for cfn-lint and statelint.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use mvidarr_core::asl::{ALL_ERRORS, State, StateMachine, TaskState};
+use mvidarr_tests::aws::moto::repo_root;
+use serde_json::Value;
+
+/// The binary of the embedded all-in-one `mvidarr` (API, pipeline and workers in one process on
+/// local storage). It lives in functions/ but is not a Lambda, so it has no function resource.
+const EMBEDDED_BINARY: &str = "mvidarr";
+
+/// The error the task functions report for failures worth retrying.
+const TRANSIENT: &str = "Transient";
+
+fn venv_tool(name: &str) -> PathBuf {
+    let path = repo_root().join(".venv/bin").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/python/venv.sh",
+        path.display()
+    );
+    path
+}
+
+fn run(command: &mut Command) -> Output {
+    command
+        .output()
+        .unwrap_or_else(|e| panic!("running {command:?}: {e}"))
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// `template.yaml` as JSON, decoded by cfn-lint (which understands `!GetAtt`, `!Ref`, `!Sub`…:
+/// they come out as `{"Fn::GetAtt": [..]}` and so on).
+fn template() -> &'static Value {
+    static TEMPLATE: OnceLock<Value> = OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        const DECODE: &str = "import json, sys\n\
+            from cfnlint.decode import decode\n\
+            template, matches = decode(sys.argv[1])\n\
+            if matches:\n    sys.exit('\\n'.join(str(m) for m in matches))\n\
+            json.dump(template, sys.stdout)\n";
+        let output = run(Command::new(venv_tool("python"))
+            .arg("-c")
+            .arg(DECODE)
+            .arg(repo_root().join("template.yaml")));
+        assert!(
+            output.status.success(),
+            "decoding template.yaml failed:\n{}",
+            text(&output)
+        );
+        serde_json::from_slice(&output.stdout).expect("the decoder prints JSON")
+    })
+}
+
+fn resources() -> &'static serde_json::Map<String, Value> {
+    template()["Resources"]
+        .as_object()
+        .expect("the template has Resources")
+}
+
+/// Logical id → resource, for every resource of `kind`.
+fn resources_of(kind: &str) -> BTreeMap<&'static str, &'static Value> {
+    resources()
+        .iter()
+        .filter(|(_, r)| r["Type"] == kind)
+        .map(|(id, r)| (id.as_str(), r))
+        .collect()
+}
+
+/// The logical id in `{"Fn::GetAtt": [id, attribute]}`.
+fn get_att<'a>(value: &'a Value, attribute: &str) -> Option<&'a str> {
+    let pair = value.get("Fn::GetAtt")?.as_array()?;
+    match pair.as_slice() {
+        [id, att] if att == attribute => id.as_str(),
+        _ => None,
+    }
+}
+
+/// A function property, from the resource or else from `Globals.Function`.
+fn function_property<'a>(function: &'a Value, name: &str) -> Option<&'a Value> {
+    function["Properties"]
+        .get(name)
+        .or_else(|| template()["Globals"]["Function"].get(name))
+}
+
+/// The `${Name}` placeholders in a text.
+fn placeholders(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        let after = &rest[start + 2..];
+        let end = after.find('}').expect("an unterminated ${ in the text");
+        out.insert(after[..end].to_owned());
+        rest = &after[end + 1..];
+    }
+    out
+}
+
+fn pipeline_text() -> String {
+    std::fs::read_to_string(repo_root().join("infra/pipeline.asl.json"))
+        .expect("read infra/pipeline.asl.json")
+}
+
+fn pipeline() -> StateMachine {
+    StateMachine::pipeline().expect("infra/pipeline.asl.json parses")
+}
+
+fn state_machine_properties() -> &'static Value {
+    let machines = resources_of("AWS::Serverless::StateMachine");
+    let (id, machine) = machines
+        .iter()
+        .find(|(_, m)| m["Properties"]["DefinitionUri"] == "infra/pipeline.asl.json")
+        .unwrap_or_else(|| {
+            panic!(
+                "no AWS::Serverless::StateMachine with DefinitionUri infra/pipeline.asl.json \
+                 (state machines: {:?})",
+                machines.keys().collect::<Vec<_>>()
+            )
+        });
+    assert!(machine["Properties"].is_object(), "{id} has no Properties");
+    &machine["Properties"]
+}
+
+/// `${Name}` of a task's `Resource`.
+fn placeholder_of(task: &TaskState) -> &str {
+    task.resource
+        .strip_prefix("${")
+        .and_then(|r| r.strip_suffix('}'))
+        .unwrap_or_else(|| {
+            panic!(
+                "task resource {:?} is not a ${{...}} placeholder",
+                task.resource
+            )
+        })
+}
+
+fn differences<T: Ord + std::fmt::Debug>(
+    left_name: &str,
+    left: &BTreeSet<T>,
+    right_name: &str,
+    right: &BTreeSet<T>,
+) -> String {
+    format!(
+        "only in {left_name}: {:?}; only in {right_name}: {:?}",
+        left.difference(right).collect::<Vec<_>>(),
+        right.difference(left).collect::<Vec<_>>()
+    )
+}
+
+#[test]
+fn cfn_lint_finds_nothing() {
+    let output = run(Command::new(venv_tool("cfn-lint"))
+        .arg("template.yaml")
+        .current_dir(repo_root()));
+    let findings = text(&output);
+    assert!(
+        output.status.success() && findings.trim().is_empty(),
+        "cfn-lint template.yaml ({}):\n{findings}",
+        output.status
+    );
+}
+
+#[test]
+fn statelint_accepts_the_pipeline() {
+    // statelint wants URIs as task resources; CloudFormation substitutes the placeholders
+    // with function ARNs at deploy time, so lint a copy with ARNs of that shape in place.
+    let mut definition = pipeline_text();
+    for name in placeholders(&definition) {
+        definition = definition.replace(
+            &format!("${{{name}}}"),
+            &format!("arn:aws:lambda:us-east-1:123456789012:function:mvidarr-{name}"),
+        );
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("pipeline.asl.json");
+    std::fs::write(&path, &definition).expect("write the substituted definition");
+    let output = run(Command::new(venv_tool("statelint")).arg(&path));
+    assert!(
+        output.status.success(),
+        "statelint rejects infra/pipeline.asl.json ({}):\n{}\nsubstituted definition:\n{definition}",
+        output.status,
+        text(&output)
+    );
+}
+
+/// Binary targets per package of the crates under functions/, from `cargo metadata`.
+fn function_binaries() -> BTreeMap<String, BTreeSet<String>> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = run(Command::new(cargo)
+        .args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--offline",
+        ])
+        .current_dir(repo_root()));
+    assert!(output.status.success(), "cargo metadata: {}", text(&output));
+    let metadata: Value = serde_json::from_slice(&output.stdout).expect("cargo metadata JSON");
+    let functions_dir = std::fs::canonicalize(repo_root().join("functions")).expect("functions/");
+    let mut out = BTreeMap::new();
+    for package in metadata["packages"].as_array().expect("packages") {
+        let manifest = Path::new(package["manifest_path"].as_str().expect("manifest_path"));
+        let manifest = std::fs::canonicalize(manifest).unwrap_or_else(|_| manifest.to_owned());
+        if !manifest.starts_with(&functions_dir) {
+            continue;
+        }
+        let bins = package["targets"]
+            .as_array()
+            .expect("targets")
+            .iter()
+            .filter(|t| {
+                t["kind"]
+                    .as_array()
+                    .is_some_and(|k| k.iter().any(|k| k == "bin"))
+            })
+            .map(|t| t["name"].as_str().expect("target name").to_owned())
+            .collect();
+        out.insert(package["name"].as_str().expect("name").to_owned(), bins);
+    }
+    out
+}
+
+#[test]
+fn every_function_crate_has_a_resource_and_vice_versa() {
+    let by_package = function_binaries();
+    // Every crate directory is a workspace member cargo knows about.
+    let dirs: BTreeSet<String> = std::fs::read_dir(repo_root().join("functions"))
+        .expect("read functions/")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("Cargo.toml").exists())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        dirs.len(),
+        by_package.len(),
+        "crates in functions/ {dirs:?} vs workspace packages there {:?}",
+        by_package.keys().collect::<Vec<_>>()
+    );
+    for (package, bins) in &by_package {
+        assert!(!bins.is_empty(), "{package} has no binary target");
+    }
+    let lambdas: BTreeSet<String> = by_package
+        .values()
+        .flatten()
+        .filter(|bin| bin.as_str() != EMBEDDED_BINARY)
+        .cloned()
+        .collect();
+    assert!(
+        by_package.values().flatten().any(|b| b == EMBEDDED_BINARY),
+        "the embedded binary {EMBEDDED_BINARY:?} is gone: update EMBEDDED_BINARY"
+    );
+
+    let mut in_template = BTreeSet::new();
+    let mut problems = Vec::new();
+    for (id, function) in resources_of("AWS::Serverless::Function") {
+        let binary = function["Metadata"]["BuildProperties"]["Binary"].as_str();
+        match binary {
+            Some(b) => {
+                if !in_template.insert(b.to_owned()) {
+                    problems.push(format!("{id}: binary {b} is built by two resources"));
+                }
+            }
+            None => problems.push(format!("{id}: no Metadata.BuildProperties.Binary")),
+        }
+        if function["Metadata"]["BuildMethod"] != "rust-cargolambda" {
+            problems.push(format!(
+                "{id}: Metadata.BuildMethod is not rust-cargolambda"
+            ));
+        }
+        let expect = |name: &str, want: Value| {
+            let got = function_property(function, name);
+            (got != Some(&want)).then(|| format!("{id}: {name} is {got:?}, want {want}"))
+        };
+        problems.extend(expect("Runtime", "provided.al2023".into()));
+        problems.extend(expect("Handler", "bootstrap".into()));
+        problems.extend(expect("Architectures", serde_json::json!(["arm64"])));
+        if function_property(function, "LoggingConfig").map(|l| &l["LogFormat"])
+            != Some(&Value::from("JSON"))
+        {
+            problems.push(format!("{id}: LoggingConfig.LogFormat is not JSON"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert_eq!(
+        lambdas,
+        in_template,
+        "Lambda binaries in functions/ vs function resources in template.yaml: {}",
+        differences("functions/", &lambdas, "template.yaml", &in_template)
+    );
+}
+
+#[test]
+fn functions_get_the_environment_the_code_reads() {
+    let globals = &template()["Globals"]["Function"]["Environment"]["Variables"];
+    let mut problems = Vec::new();
+    for (id, function) in resources_of("AWS::Serverless::Function") {
+        let own = &function["Properties"]["Environment"]["Variables"];
+        let has = |name: &str| own.get(name).or_else(|| globals.get(name)).is_some();
+        let binary = function["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap_or_default();
+        let trigger = binary == "mvidarr-upload-trigger";
+        for name in ["MEDIA_BUCKET", "TABLE_NAME", "RUST_LOG"] {
+            if !has(name) {
+                problems.push(format!("{id}: no {name}"));
+            }
+        }
+        for name in ["INGEST_QUEUE_URL", "STATE_MACHINE_ARN"] {
+            if has(name) != trigger {
+                problems.push(format!(
+                    "{id}: {name} {}",
+                    if trigger {
+                        "missing"
+                    } else {
+                        "given to a function that is not the upload-trigger"
+                    }
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn every_queue_has_a_dead_letter_queue_with_an_alarm() {
+    let queues = resources_of("AWS::SQS::Queue");
+    let dead_letter: BTreeSet<&str> = queues
+        .values()
+        .filter_map(|q| {
+            get_att(
+                &q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"],
+                "Arn",
+            )
+        })
+        .collect();
+    let alarmed: BTreeSet<&str> = resources_of("AWS::CloudWatch::Alarm")
+        .values()
+        .filter(|a| {
+            let p = &a["Properties"];
+            p["Namespace"] == "AWS/SQS"
+                && p["MetricName"] == "ApproximateNumberOfMessagesVisible"
+                && p["ComparisonOperator"] == "GreaterThanThreshold"
+                && p["Threshold"].as_f64() == Some(0.0)
+        })
+        .flat_map(|a| {
+            a["Properties"]["Dimensions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+        })
+        .filter(|d| d["Name"] == "QueueName")
+        .filter_map(|d| get_att(&d["Value"], "QueueName"))
+        .collect();
+    let mut problems = Vec::new();
+    for (id, queue) in &queues {
+        let p = &queue["Properties"];
+        if p["SqsManagedSseEnabled"] != true && p.get("KmsMasterKeyId").is_none() {
+            problems.push(format!("{id}: not encrypted"));
+        }
+        if dead_letter.contains(id) {
+            if !alarmed.contains(id) {
+                problems.push(format!(
+                    "{id}: dead-letter queue without an ApproximateNumberOfMessagesVisible > 0 alarm"
+                ));
+            }
+            continue;
+        }
+        match get_att(&p["RedrivePolicy"]["deadLetterTargetArn"], "Arn") {
+            Some(dlq) if queues.contains_key(dlq) => {}
+            other => problems.push(format!(
+                "{id}: dead-letter target {other:?} is not a queue here"
+            )),
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+
+    // SQS event sources: the queue's visibility timeout is at least 6x the consumer's timeout.
+    for (id, function) in resources_of("AWS::Serverless::Function") {
+        let events = function["Properties"]["Events"].as_object();
+        for event in events.into_iter().flat_map(|e| e.values()) {
+            if event["Type"] != "SQS" {
+                continue;
+            }
+            let queue_id = get_att(&event["Properties"]["Queue"], "Arn")
+                .unwrap_or_else(|| panic!("{id}: SQS event queue is not a GetAtt of a queue"));
+            let visibility = queues[queue_id]["Properties"]["VisibilityTimeout"]
+                .as_u64()
+                .unwrap_or(30);
+            let timeout = function_property(function, "Timeout")
+                .and_then(Value::as_u64)
+                .unwrap_or(3);
+            assert!(
+                visibility >= 6 * timeout,
+                "{queue_id}: VisibilityTimeout {visibility} < 6 x {id}'s Timeout {timeout}"
+            );
+        }
+    }
+}
+
+#[test]
+fn state_machine_placeholders_are_all_substituted() {
+    let in_definition = placeholders(&pipeline_text());
+    let properties = state_machine_properties();
+    let substitutions = properties["DefinitionSubstitutions"]
+        .as_object()
+        .expect("the state machine has DefinitionSubstitutions");
+    let substituted: BTreeSet<String> = substitutions.keys().cloned().collect();
+    assert_eq!(
+        in_definition,
+        substituted,
+        "placeholders vs DefinitionSubstitutions: {}",
+        differences(
+            "infra/pipeline.asl.json",
+            &in_definition,
+            "DefinitionSubstitutions",
+            &substituted
+        )
+    );
+
+    let functions = resources_of("AWS::Serverless::Function");
+    let mut targets = BTreeSet::new();
+    for (name, value) in substitutions {
+        let function = get_att(value, "Arn")
+            .unwrap_or_else(|| panic!("{name} is {value}, not !GetAtt <Function>.Arn"));
+        assert!(
+            functions.contains_key(function),
+            "{name} names {function}, which is not an AWS::Serverless::Function here \
+             (functions: {:?})",
+            functions.keys().collect::<Vec<_>>()
+        );
+        targets.insert(function);
+    }
+
+    // The state machine may invoke exactly those functions.
+    let mut invocable = BTreeSet::new();
+    for policy in properties["Policies"].as_array().into_iter().flatten() {
+        for statement in policy["Statement"].as_array().into_iter().flatten() {
+            let actions = match &statement["Action"] {
+                Value::Array(a) => a.clone(),
+                one => vec![one.clone()],
+            };
+            if !actions.iter().any(|a| a == "lambda:InvokeFunction") {
+                continue;
+            }
+            for resource in statement["Resource"].as_array().into_iter().flatten() {
+                if let Some(id) = get_att(resource, "Arn") {
+                    invocable.insert(id);
+                } else if let Some(sub) = resource["Fn::Sub"].as_str() {
+                    let id = sub
+                        .strip_prefix("${")
+                        .and_then(|s| s.split_once(".Arn}"))
+                        .map(|(id, _)| id)
+                        .unwrap_or_else(|| panic!("unexpected invoke resource {resource}"));
+                    invocable.insert(id);
+                } else {
+                    panic!("unexpected invoke resource {resource}");
+                }
+            }
+        }
+    }
+    assert_eq!(
+        targets,
+        invocable,
+        "substituted functions vs functions the state machine may invoke: {}",
+        differences("DefinitionSubstitutions", &targets, "Policies", &invocable)
+    );
+}
+
+/// The registered task names in functions/mvidarr/src/workers.rs `task_registry`. The tests
+/// crate cannot link the `mvidarr` crate (it is a dev-dependency of that crate), so read it.
+fn registered_tasks() -> BTreeSet<String> {
+    let source = std::fs::read_to_string(repo_root().join("functions/mvidarr/src/workers.rs"))
+        .expect("read functions/mvidarr/src/workers.rs");
+    let start = source
+        .find("pub fn task_registry")
+        .expect("workers.rs has task_registry");
+    let body = &source[start..];
+    let body = &body[..body.find("\n}\n").map_or(body.len(), |e| e + 2)];
+    body.split(".register(\"")
+        .skip(1)
+        .map(|rest| rest[..rest.find('"').expect("a closing quote")].to_owned())
+        .collect()
+}
+
+/// Follows Pass states from `state` to the first state of another kind.
+fn through_passes<'a>(machine: &'a StateMachine, mut state: &'a str) -> &'a str {
+    for _ in 0..=machine.states.len() {
+        match machine.states.get(state) {
+            Some(State::Pass(p)) => state = p.next.as_deref().expect("a Pass state with Next"),
+            Some(_) => return state,
+            None => panic!("no state {state}"),
+        }
+    }
+    panic!("a loop of Pass states through {state}");
+}
+
+#[test]
+fn asl_tasks_match_the_local_runner() {
+    let machine = pipeline();
+    let tasks: BTreeMap<&str, &TaskState> = machine
+        .states
+        .iter()
+        .filter_map(|(name, s)| match s {
+            State::Task(t) => Some((name.as_str(), t)),
+            _ => None,
+        })
+        .collect();
+
+    // The happy path is the step list; every step retries Transient and catches everything
+    // into the one failure handler.
+    let steps: Vec<&str> = machine.happy_path().iter().map(|(n, _)| *n).collect();
+    assert_eq!(steps, ["Analyze", "Tag", "Index"], "the pipeline's steps");
+    let mut problems = Vec::new();
+    let mut handlers = BTreeSet::new();
+    for step in &steps {
+        let task = tasks[step];
+        if !task
+            .retry
+            .iter()
+            .any(|r| r.error_equals.iter().any(|e| e == TRANSIENT) && r.max_attempts > 0)
+        {
+            problems.push(format!("{step}: no retrier for {TRANSIENT}"));
+        }
+        match task
+            .catch
+            .iter()
+            .find(|c| c.error_equals.iter().any(|e| e == ALL_ERRORS))
+        {
+            Some(c) => {
+                handlers.insert(through_passes(&machine, &c.next));
+            }
+            None => problems.push(format!("{step}: no catcher for {ALL_ERRORS}")),
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert_eq!(
+        handlers,
+        BTreeSet::from(["MarkFailed"]),
+        "every step's catcher must lead (through Pass states) to MarkFailed"
+    );
+    // The failure handler keeps trying (it records the failure), then the execution fails.
+    let mark_failed = tasks["MarkFailed"];
+    assert!(
+        mark_failed.retry.iter().any(|r| r
+            .error_equals
+            .iter()
+            .any(|e| e == ALL_ERRORS || e == TRANSIENT)),
+        "MarkFailed does not retry"
+    );
+    let after = through_passes(
+        &machine,
+        mark_failed.next.as_deref().expect("MarkFailed has Next"),
+    );
+    assert!(
+        matches!(machine.states[after], State::Fail { .. }),
+        "MarkFailed leads to {after}, not a Fail state"
+    );
+    // Every task state is a step or the failure handler.
+    let reachable: BTreeSet<&str> = steps.iter().copied().chain(handlers).collect();
+    let all: BTreeSet<&str> = tasks.keys().copied().collect();
+    assert_eq!(
+        all,
+        reachable,
+        "{}",
+        differences("Task states", &all, "steps + MarkFailed", &reachable)
+    );
+
+    // The embedded runner registers a handler under each task's placeholder name, and the
+    // template substitutes the same names.
+    let resources: BTreeSet<String> = tasks
+        .values()
+        .map(|t| placeholder_of(t).to_owned())
+        .collect();
+    let registered = registered_tasks();
+    assert_eq!(
+        resources,
+        registered,
+        "task resources vs the local runner's task_registry: {}",
+        differences(
+            "infra/pipeline.asl.json",
+            &resources,
+            "functions/mvidarr/src/workers.rs",
+            &registered
+        )
+    );
+    let substituted: BTreeSet<String> = state_machine_properties()["DefinitionSubstitutions"]
+        .as_object()
+        .map(|s| s.keys().cloned().collect())
+        .unwrap_or_default();
+    assert_eq!(
+        resources,
+        substituted,
+        "task resources vs the template's DefinitionSubstitutions: {}",
+        differences(
+            "infra/pipeline.asl.json",
+            &resources,
+            "template.yaml",
+            &substituted
+        )
+    );
+}
