@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Builds every Lambda function for deployment with cargo-lambda (pinned in the project's .venv,
+# cross-compiling through zig): release, arm64 (Graviton, as template.yaml deploys them) unless
+# `--x86_64` is given. Each binary lands in $CARGO_TARGET_DIR/lambda/<bin>/bootstrap, the layout
+# `sam build` (BuildMethod: rust-cargolambda) and `cargo lambda deploy` expect.
+#
+#   scripts/build-lambdas.sh            # arm64
+#   scripts/build-lambdas.sh --x86_64   # x86_64
+#   scripts/build-lambdas.sh -- --locked  # anything after `--` goes to `cargo lambda build`
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+arch=arm64
+extra=()
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --x86_64 | --x86-64) arch=x86_64 ;;
+    --arm64) arch=arm64 ;;
+    --) shift; extra=("$@"); break ;;
+    -h | --help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+# The same shared target directory as scripts/test.sh: builds are incremental across clones.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/mvidarr/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+# The Lambda function packages: every crate under functions/ that is deployed as a Lambda.
+# `mvidarr` (the embedded all-in-one server) and `mvidarr-tests` are not Lambdas.
+packages=(mvidarr-api mvidarr-upload-trigger mvidarr-analyze mvidarr-tag mvidarr-index)
+# Their binaries (mvidarr-index also holds `mark-failed`).
+binaries=(mvidarr-api mvidarr-upload-trigger mvidarr-analyze mvidarr-tag mvidarr-index mark-failed)
+
+case "$arch" in
+  arm64) target=aarch64-unknown-linux-gnu; arch_flag=--arm64 ;;
+  x86_64) target=x86_64-unknown-linux-gnu; arch_flag=--x86-64 ;;
+esac
+
+# cargo-lambda and zig, pinned (a no-op when already installed). cargo-lambda finds zig through
+# the venv's python (`python -m ziglang`), so the venv goes first on PATH.
+bash scripts/python/venv.sh
+export PATH="$PWD/.venv/bin:$PATH"
+
+if ! rustup target list --installed | grep -qx "$target"; then
+  echo "==> rustup target add $target"
+  rustup target add "$target"
+fi
+
+pkg_args=()
+for p in "${packages[@]}"; do pkg_args+=(-p "$p"); done
+
+echo "==> cargo lambda build --release $arch_flag (${packages[*]})"
+started=$SECONDS
+cargo lambda build --release "$arch_flag" "${pkg_args[@]}" ${extra[@]+"${extra[@]}"}
+elapsed=$((SECONDS - started))
+
+echo
+echo "==> bootstraps ($arch, built in ${elapsed}s)"
+missing=0
+for b in "${binaries[@]}"; do
+  f="$CARGO_TARGET_DIR/lambda/$b/bootstrap"
+  if [[ -f "$f" ]]; then
+    size=$(stat -c %s "$f")
+    awk -v b="$b" -v s="$size" -v f="$f" 'BEGIN { printf "  %-24s %10d bytes  %6.1f MiB  %s\n", b, s, s / 1048576, f }'
+  else
+    printf '  %-24s missing: %s\n' "$b" "$f"
+    missing=1
+  fi
+done
+exit "$missing"

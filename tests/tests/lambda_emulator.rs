@@ -1,0 +1,387 @@
+//! The real Lambda binaries (`mvidarr-api`, `mvidarr-upload-trigger`, debug builds) under
+//! cargo-lambda's Lambda Runtime API emulator, answering events shaped like the ones API Gateway
+//! (HTTP API, payload v2) and SQS send (`tests/fixtures/events/`), with their resources on a
+//! moto server. This is the whole path the unit tests skip: `main` reading its environment, the
+//! runtime client polling `/next`, the event's JSON decoding, and the response's encoding.
+//!
+//! `cargo lambda watch --only-lambda-apis` serves the Runtime API without building or starting
+//! anything; each function is started here with the environment Lambda gives it, pointed at
+//! `http://127.0.0.1:<port>/.rt/<function name>`, and `cargo lambda invoke <function name>`
+//! sends it one event and prints its response.
+
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use mvidarr_tests::aws::Moto;
+use mvidarr_tests::aws::dynamodb::new_table;
+use mvidarr_tests::aws::moto::{REGION, repo_root, unique_name};
+use mvidarr_tests::aws::s3::{create_bucket, s3_client};
+use serde_json::Value;
+use tempfile::TempDir;
+
+const API: &str = "mvidarr-api";
+const UPLOAD_TRIGGER: &str = "mvidarr-upload-trigger";
+
+/// The longest one invocation may take (the first one includes the function's cold start).
+const INVOKE_TIMEOUT: Duration = Duration::from_secs(20);
+
+#[test]
+fn api_answers_http_api_v2_events() {
+    let (bucket, table) = moto_resources();
+    let mut lambda = Emulator::start();
+    lambda.start_function(API, &bucket, &table);
+
+    let health = lambda.invoke(API, "apigw-v2-healthz.json");
+    assert_eq!(health["statusCode"], 200, "{health:#}");
+    assert_eq!(
+        body_json(&health),
+        serde_json::json!({ "status": "ok" }),
+        "{health:#}"
+    );
+
+    // No credentials at all: refused before the table is asked.
+    let anonymous = lambda.invoke(API, "apigw-v2-media-unauthenticated.json");
+    assert_unauthorized(&anonymous);
+
+    // A well-formed key no tenant owns: refused after a DynamoDB lookup on moto, so this one
+    // also shows the function reached its table through `AWS_ENDPOINT_URL` (an unreachable or
+    // missing table would be a 500/503, not a 401).
+    let unknown = lambda.invoke(API, "apigw-v2-media-unknown-key.json");
+    assert_unauthorized(&unknown);
+}
+
+#[test]
+fn upload_trigger_reports_exactly_the_messages_to_retry() {
+    let (bucket, table) = moto_resources();
+    let mut lambda = Emulator::start();
+    lambda.start_function(UPLOAD_TRIGGER, &bucket, &table);
+
+    // Three messages, none an upload to ingest:
+    // - S3's `s3:TestEvent` (sent when the notification is configured): acknowledged;
+    // - a body that is not JSON: can never be processed, reported as a failure so SQS
+    //   redelivers it until the redrive policy moves it to the dead-letter queue, where it
+    //   can be looked at;
+    // - `ObjectCreated:Copy` of a quarantine key (not under `t/{tenant}/uploads/`): ignored
+    //   and acknowledged.
+    let response = lambda.invoke(UPLOAD_TRIGGER, "sqs-ingest-nothing-to-ingest.json");
+    assert_eq!(
+        response,
+        serde_json::json!({
+            "batchItemFailures": [{ "itemIdentifier": "c3f0b9a2-5d1e-4e8f-a7b6-2c9d8e7f6a5b" }]
+        }),
+        "{response:#}"
+    );
+    // Nothing was recorded for any of them.
+    let items = runtime().block_on(async {
+        let client = mvidarr_tests::aws::dynamodb::dynamo_client(Moto::shared()).await;
+        client.scan().table_name(&table).send().await
+    });
+    let items = items.unwrap_or_else(|e| panic!("scan {table}: {e:?}"));
+    assert_eq!(items.count(), 0, "{:?}", items.items());
+}
+
+fn assert_unauthorized(response: &Value) {
+    assert_eq!(response["statusCode"], 401, "{response:#}");
+    let headers = &response["headers"];
+    assert_eq!(
+        headers["content-type"], "application/problem+json",
+        "{response:#}"
+    );
+    assert_eq!(headers["www-authenticate"], "Bearer", "{response:#}");
+    let problem = body_json(response);
+    assert_eq!(problem["status"], 401, "{problem:#}");
+    assert_eq!(problem["title"], "Unauthorized", "{problem:#}");
+    assert_eq!(problem["type"], "about:blank", "{problem:#}");
+}
+
+/// The JSON in an API Gateway v2 response's `body` (text, as lambda_http sends JSON types).
+fn body_json(response: &Value) -> Value {
+    assert_eq!(response["isBase64Encoded"], false, "{response:#}");
+    let body = response["body"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no body: {response:#}"));
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("body is not JSON ({e}): {body}"))
+}
+
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| tokio::runtime::Runtime::new().expect("tokio runtime"))
+}
+
+/// A new bucket and table (single-table schema) on the shared moto server, by name.
+fn moto_resources() -> (String, String) {
+    runtime().block_on(async {
+        let moto = Moto::shared();
+        let bucket = unique_name("mvidarr-media");
+        create_bucket(&s3_client(moto).await, &bucket).await;
+        let table = new_table(moto).await;
+        (bucket, table.table_name().to_owned())
+    })
+}
+
+/// The debug binaries of the two functions, built once per test process. `cargo test` builds
+/// a package's binaries only for that package's own integration tests, and an old binary
+/// would test old code, so this always asks cargo (a no-op when they are up to date).
+fn binaries() -> &'static Path {
+    static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let dir = DIR.get_or_init(|| {
+        // This test runs as <target>/debug/deps/lambda_emulator-<hash>.
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .ok_or_else(|| format!("unexpected test binary path {}", exe.display()))?
+            .to_path_buf();
+        let target_dir = profile_dir
+            .parent()
+            .ok_or("no target directory")?
+            .to_path_buf();
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let output = Command::new(cargo)
+            .current_dir(repo_root())
+            .env("CARGO_TARGET_DIR", &target_dir)
+            .args(["build", "--quiet", "-p", API, "-p", UPLOAD_TRIGGER])
+            .args(["--bin", API, "--bin", UPLOAD_TRIGGER])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("running cargo build: {e}"))?;
+        if !output.status.success() {
+            return Err(format!(
+                "cargo build of the Lambda binaries failed:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+        Ok(profile_dir)
+    });
+    dir.as_deref().unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn cargo_lambda() -> PathBuf {
+    let path = repo_root().join(".venv/bin/cargo-lambda");
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/python/venv.sh (scripts/test.sh does) to install the pinned \
+         cargo-lambda",
+        path.display()
+    );
+    path
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+/// A process started by this test, with its output in a log file; killed on drop.
+struct Process {
+    name: String,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Process {
+    fn spawn(name: &str, command: Command, logs: &Path) -> Process {
+        Self::spawn_to(name, command, logs, None)
+    }
+
+    /// As [`Process::spawn`], with stdout to a file of its own.
+    fn spawn_to(name: &str, mut command: Command, logs: &Path, stdout: Option<&Path>) -> Process {
+        let log = logs.join(format!("{name}.log"));
+        let file = std::fs::File::create(&log).expect("log file");
+        let out = match stdout {
+            Some(path) => std::fs::File::create(path).expect("stdout file"),
+            None => file.try_clone().expect("log file"),
+        };
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(file)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {name}: {e}"));
+        Process {
+            name: name.to_owned(),
+            child,
+            log,
+        }
+    }
+
+    fn output(&self) -> String {
+        format!(
+            "--- {} ({}) ---\n{}",
+            self.name,
+            self.log.display(),
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        )
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `cargo lambda watch --only-lambda-apis` on a free port, and the functions attached to it.
+/// Dropping it (at the end of a test, or when it panics) kills every process it started.
+struct Emulator {
+    port: u16,
+    // Functions first: they are dropped (killed) before the emulator they poll.
+    functions: Vec<Process>,
+    emulator: Process,
+    logs: TempDir,
+}
+
+impl Emulator {
+    fn start() -> Emulator {
+        let logs = tempfile::tempdir().expect("temp dir");
+        let mut last_error = String::new();
+        // Another process may take the port between the probe and the emulator's bind.
+        for _ in 0..3 {
+            let port = free_port();
+            let mut command = Command::new(cargo_lambda());
+            // It reads the workspace's metadata (`cargo metadata`) even when it builds nothing.
+            command
+                .current_dir(repo_root())
+                .args(["lambda", "watch", "--only-lambda-apis", "--ignore-changes"])
+                .args(["--invoke-address", "127.0.0.1", "--invoke-port"])
+                .arg(port.to_string());
+            let mut emulator = Process::spawn("cargo-lambda-watch", command, logs.path());
+            match wait_listening(&mut emulator, port, Duration::from_secs(20)) {
+                Ok(()) => {
+                    return Emulator {
+                        port,
+                        functions: Vec::new(),
+                        emulator,
+                        logs,
+                    };
+                }
+                Err(e) => last_error = format!("{e}\n{}", emulator.output()),
+            }
+        }
+        panic!("the cargo-lambda emulator did not start: {last_error}");
+    }
+
+    /// Start the debug binary `name` as Lambda would: the Runtime API's address, the
+    /// function's identity, the region and (test) credentials, and the stack's settings.
+    fn start_function(&mut self, name: &str, bucket: &str, table: &str) {
+        let moto = Moto::shared();
+        let mut command = Command::new(binaries().join(name));
+        command
+            .current_dir(self.logs.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env(
+                "AWS_LAMBDA_RUNTIME_API",
+                format!("http://127.0.0.1:{}/.rt/{name}", self.port),
+            )
+            .env("AWS_LAMBDA_FUNCTION_NAME", name)
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
+            .env(
+                "AWS_LAMBDA_LOG_STREAM_NAME",
+                "2025/05/14/[$LATEST]0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+            )
+            .env("AWS_REGION", REGION)
+            .env("AWS_DEFAULT_REGION", REGION)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_SESSION_TOKEN", "testing")
+            .env("AWS_ENDPOINT_URL", &moto.endpoint)
+            .env("MEDIA_BUCKET", bucket)
+            .env("TABLE_NAME", table)
+            .env("MVIDARR_FFMPEG", repo_root().join("layers/dist/bin/ffmpeg"))
+            .env("RUST_LOG", "info");
+        self.functions
+            .push(Process::spawn(name, command, self.logs.path()));
+    }
+
+    /// `cargo lambda invoke <function> --data-file tests/fixtures/events/<event>`: the
+    /// function's response as JSON. Fails (with every process's output) when the invocation
+    /// errs, a function exits, or no answer comes within [`INVOKE_TIMEOUT`].
+    fn invoke(&mut self, function: &str, event: &str) -> Value {
+        let data = repo_root().join("tests/fixtures/events").join(event);
+        let mut command = Command::new(cargo_lambda());
+        command
+            .current_dir(repo_root())
+            .args(["lambda", "invoke", "--invoke-address", "127.0.0.1"])
+            .args(["--invoke-port", &self.port.to_string()])
+            .args(["--output-format", "json", "--data-file"])
+            .arg(&data)
+            .arg(function);
+        let name = format!("invoke-{function}-{event}");
+        let stdout_path = self.logs.path().join(format!("{name}.out"));
+        let mut invoke = Process::spawn_to(&name, command, self.logs.path(), Some(&stdout_path));
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = invoke.child.try_wait().expect("waiting for invoke") {
+                break status;
+            }
+            if let Some(f) = self.exited_function() {
+                panic!(
+                    "{f} exited during the invocation of {event}\n{}",
+                    self.logs()
+                );
+            }
+            if started.elapsed() > INVOKE_TIMEOUT {
+                panic!(
+                    "no response from {function} to {event} after {INVOKE_TIMEOUT:?}\n{}\n{}",
+                    invoke.output(),
+                    self.logs()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let stdout = std::fs::read_to_string(&stdout_path).unwrap_or_default();
+        if !status.success() {
+            panic!(
+                "cargo lambda invoke {function} {event}: {status}\n{stdout}\n{}\n{}",
+                invoke.output(),
+                self.logs()
+            );
+        }
+        serde_json::from_str(&stdout).unwrap_or_else(|e| {
+            panic!(
+                "{function}'s response to {event} is not JSON ({e}):\n{stdout}\n{}",
+                self.logs()
+            )
+        })
+    }
+
+    fn exited_function(&mut self) -> Option<String> {
+        self.functions.iter_mut().find_map(|f| {
+            matches!(f.child.try_wait(), Ok(Some(_)) | Err(_)).then(|| f.name.clone())
+        })
+    }
+
+    fn logs(&self) -> String {
+        std::iter::once(&self.emulator)
+            .chain(&self.functions)
+            .map(Process::output)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+fn wait_listening(process: &mut Process, port: u16, limit: Duration) -> Result<(), String> {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if let Some(status) = process.child.try_wait().map_err(|e| e.to_string())? {
+            return Err(format!("{} exited with {status}", process.name));
+        }
+        if TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(format!(
+        "{} not listening on 127.0.0.1:{port} after {limit:?}",
+        process.name
+    ))
+}
