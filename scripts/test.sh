@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine or a warm one: fetches what the tests need (the
-# pinned ffmpeg layer), then formatting, lints, and every test in the workspace.
+# pinned ffmpeg layer; moto_server, statelint, cfn-lint and cargo-lambda into .venv), then
+# formatting, lints, and every test in the workspace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,9 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "fetching binary layers (pinned, cached)"
 bash layers/fetch-ffmpeg.sh
+
+step "Python tools into .venv (pinned by version and SHA-256, cached)"
+bash scripts/python/venv.sh
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -7,6 +7,6 @@ use mvidarr_media::Ffmpeg;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     init_tracing();
-    let analyze = Analyze::new(platform_from_env()?, Ffmpeg::locate()?);
-    run_step(|input| analyze.handle(input)).await
+    let analyze = Analyze::new(platform_from_env().await?, Ffmpeg::locate()?);
+    run_step("analyze", |input| analyze.handle(input)).await
 }

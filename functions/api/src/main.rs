@@ -6,6 +6,6 @@ use mvidarr_lambda::{Error, init_tracing, platform_from_env};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     init_tracing();
-    let app = router(ApiState::new(platform_from_env()?));
+    let app = router(ApiState::new(platform_from_env().await?));
     lambda_http::run(app).await
 }

@@ -6,6 +6,6 @@ use mvidarr_tag::TagStep;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     init_tracing();
-    let tag = TagStep::new(platform_from_env()?);
-    run_step(|input| tag.handle(input)).await
+    let tag = TagStep::new(platform_from_env().await?);
+    run_step("tag", |input| tag.handle(input)).await
 }

@@ -1,49 +1,47 @@
-//! What every Lambda `main.rs` shares, so each stays wiring only.
-//!
-//! Until the AWS adapters land (`shared/store-aws`, the AWS issue), the Lambda binaries wire
-//! the embedded adapters on a data directory given by `MVIDARR_DATA` (e.g. an EFS mount); the
-//! handlers do not change when that swap happens, only [`platform_from_env`]. The embedded
-//! store assumes one owning process (it clears its temp folder on open, and creates its
-//! signing key on first use), so this interim wiring is for a single instance at a time
-//! (reserved concurrency 1), not for production scale.
+//! What every Lambda `main.rs` shares, so each stays wiring only: JSON logs, the AWS platform
+//! from the environment the stack sets, and pipeline steps run as Step Functions tasks with a
+//! span (request id, tenant, media) and an EMF metric line per invocation.
+
+pub mod metrics;
 
 use std::future::Future;
+use std::time::Instant;
 
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
-use mvidarr_core::asl::StateMachine;
 use mvidarr_core::step::{StepError, StepInput};
-use mvidarr_store_local::{LocalConfig, LocalPlatform};
+use mvidarr_store_aws::AwsSettings;
+use mvidarr_store_aws::platform::{AwsPlatform, AwsResources};
 use serde_json::Value;
+use tracing::Instrument;
 
 pub use lambda_runtime::Error;
 
-/// JSON logs, one object per line, as CloudWatch Logs Insights wants them.
+/// JSON logs, one object per line, as CloudWatch Logs Insights wants them. The current span's
+/// fields (request id, tenant, media) go into every line.
 pub fn init_tracing() {
     tracing_subscriber::fmt()
         .json()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
-        .with_current_span(false)
+        .with_current_span(true)
+        .with_span_list(false)
         .without_time() // Lambda timestamps every line itself
         .init();
 }
 
-/// The platform this function runs on, built once per cold start.
-pub fn platform_from_env() -> Result<LocalPlatform, Error> {
-    let data_dir = std::env::var_os("MVIDARR_DATA")
-        .ok_or("MVIDARR_DATA is not set")?
-        .into();
-    let public_base_url = std::env::var("MVIDARR_PUBLIC_URL").unwrap_or_default();
-    let machine = StateMachine::pipeline()?;
-    Ok(LocalPlatform::open(
-        &LocalConfig {
-            data_dir,
-            public_base_url,
-            ingest_max_receives: 5,
-        },
-        machine,
-    )?)
+/// The platform this function runs on, built once per cold start from the names the stack
+/// gives it (`MEDIA_BUCKET`, `TABLE_NAME`, and per function `INGEST_QUEUE_URL`,
+/// `STATE_MACHINE_ARN`). `AWS_ENDPOINT_URL` points every client elsewhere (moto in tests).
+pub async fn platform_from_env() -> Result<AwsPlatform, Error> {
+    let resources = AwsResources::from_env()?;
+    let settings = AwsSettings {
+        endpoint_url: std::env::var("AWS_ENDPOINT_URL")
+            .ok()
+            .filter(|v| !v.is_empty()),
+        ..AwsSettings::default()
+    };
+    Ok(AwsPlatform::connect(&settings, &resources).await)
 }
 
 /// A step's error as Lambda reports it: `errorType` is what the state machine's
@@ -55,18 +53,58 @@ pub fn diagnostic(e: StepError) -> Diagnostic {
     }
 }
 
-/// Run a pipeline step as a Step Functions Lambda task: the state input in, the same input
-/// out (the definition discards task results with `ResultPath: null`).
-pub async fn run_step<F, Fut>(step: F) -> Result<(), Error>
+/// One invocation of a pipeline step: parse the state input, run the step inside a span that
+/// names the request, tenant and media, emit its EMF metrics, and return the same input (the
+/// definition discards task results with `ResultPath: null`).
+pub async fn invoke_step<F, Fut>(
+    step_name: &str,
+    step: &F,
+    event: LambdaEvent<Value>,
+) -> Result<Value, Diagnostic>
+where
+    F: Fn(StepInput) -> Fut,
+    Fut: Future<Output = Result<(), StepError>>,
+{
+    let request_id = event.context.request_id.clone();
+    let input = StepInput::parse(event.payload.clone()).map_err(|e| {
+        tracing::error!(%request_id, step = step_name, error = %e, "unreadable step input");
+        diagnostic(e)
+    })?;
+    let span = tracing::info_span!(
+        "step",
+        step = step_name,
+        %request_id,
+        tenant = %input.tenant,
+        media = %input.media_id,
+    );
+    let started = Instant::now();
+    // Boxed: the step's future nests the SDK's futures deeply enough that, inlined into the
+    // runtime's, its type passes the compiler's default recursion limit.
+    let outcome = Box::pin(step(input)).instrument(span.clone()).await;
+    let error_type = outcome.as_ref().err().map(StepError::name);
+    metrics::emit(&metrics::step_metrics(
+        step_name,
+        started.elapsed(),
+        error_type,
+    ));
+    match outcome {
+        Ok(()) => Ok(event.payload),
+        Err(e) => {
+            span.in_scope(|| tracing::warn!(error = %e, kind = e.name(), "step failed"));
+            Err(diagnostic(e))
+        }
+    }
+}
+
+/// Run a pipeline step as a Step Functions Lambda task until the runtime stops.
+pub async fn run_step<F, Fut>(step_name: &'static str, step: F) -> Result<(), Error>
 where
     F: Fn(StepInput) -> Fut,
     Fut: Future<Output = Result<(), StepError>>,
 {
     let step = &step;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let input = StepInput::parse(event.payload.clone()).map_err(diagnostic)?;
-        step(input).await.map_err(diagnostic)?;
-        Ok::<Value, Diagnostic>(event.payload)
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        invoke_step(step_name, step, event)
     }))
     .await
 }

@@ -11,8 +11,10 @@
 pub mod config;
 pub mod dynamodb;
 pub mod error;
+pub mod platform;
 pub mod s3;
 pub mod sfn;
 pub mod sqs;
 
 pub use config::{AwsSettings, sdk_config};
+pub use platform::{AwsPlatform, AwsResources};

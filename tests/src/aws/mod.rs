@@ -7,5 +7,7 @@ pub mod moto;
 pub mod s3;
 pub mod sfn;
 pub mod sqs;
+pub mod stack;
+pub mod step_driver;
 
 pub use moto::Moto;

@@ -1,0 +1,76 @@
+//! CloudWatch metrics as Embedded Metric Format log lines: one JSON object per line on
+//! stdout, which CloudWatch Logs turns into metrics without a `PutMetricData` call (no extra
+//! latency, no IAM permission).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+
+/// The namespace every metric of the platform is published under.
+pub const NAMESPACE: &str = "MVidarr";
+
+/// The EMF document for one pipeline step's invocation: its duration and whether it failed,
+/// with the step name and error type as dimensions.
+pub fn step_metrics(step: &str, duration: Duration, error_type: Option<&str>) -> Value {
+    let timestamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    json!({
+        "_aws": {
+            "Timestamp": timestamp,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [["Step"], ["Step", "Outcome"]],
+                "Metrics": [
+                    { "Name": "StepDuration", "Unit": "Milliseconds" },
+                    { "Name": "StepFailed", "Unit": "Count" },
+                ],
+            }],
+        },
+        "Step": step,
+        "Outcome": error_type.unwrap_or("Succeeded"),
+        "StepDuration": duration.as_secs_f64() * 1000.0,
+        "StepFailed": u8::from(error_type.is_some()),
+    })
+}
+
+/// Print one EMF document as a line of its own.
+pub fn emit(document: &Value) {
+    println!("{document}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_metrics_follow_the_embedded_metric_format() {
+        let doc = step_metrics("analyze", Duration::from_millis(1500), Some("Transient"));
+        let directive = &doc["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], NAMESPACE);
+        // Every dimension and metric a directive names must be a top-level member.
+        for set in directive["Dimensions"].as_array().unwrap() {
+            for dimension in set.as_array().unwrap() {
+                assert!(doc[dimension.as_str().unwrap()].is_string(), "{dimension}");
+            }
+        }
+        for metric in directive["Metrics"].as_array().unwrap() {
+            assert!(
+                doc[metric["Name"].as_str().unwrap()].is_number(),
+                "{metric}"
+            );
+        }
+        assert_eq!(doc["StepDuration"], 1500.0);
+        assert_eq!(doc["StepFailed"], 1);
+        assert_eq!(doc["Outcome"], "Transient");
+        assert!(doc["_aws"]["Timestamp"].as_u64().unwrap() > 1_600_000_000_000);
+
+        let ok = step_metrics("tag", Duration::from_millis(3), None);
+        assert_eq!(
+            (ok["StepFailed"].as_u64(), ok["Outcome"].as_str()),
+            (Some(0), Some("Succeeded"))
+        );
+        // One line per document: CloudWatch reads EMF line by line.
+        assert!(!ok.to_string().contains('\n'));
+    }
+}
