@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::Utc;
 use mvidarr_core::analysis::{Analysis, AnalyzerKind, Probe};
 use mvidarr_core::media::{MediaEvent, MediaStatus};
-use mvidarr_core::ports::{BlobStore, Platform};
+use mvidarr_core::ports::{BlobError, BlobStore, Platform};
 use mvidarr_core::repo::{AnalysisRepo, MediaRepo};
 use mvidarr_core::step::{StepError, StepInput};
 use mvidarr_media::{Ffmpeg, ProbeError, probe};
@@ -59,7 +59,13 @@ impl<P: Platform> Analyze<P> {
                 .blobs()
                 .location(&media.blob_key)
                 .await
-                .map_err(|e| StepError::Transient(e.to_string()))?;
+                .map_err(|e| match e {
+                    // Retrying cannot bring back an object that is gone.
+                    BlobError::NotFound { .. } => {
+                        StepError::Permanent(format!("the uploaded object is gone: {e}"))
+                    }
+                    e => StepError::Transient(e.to_string()),
+                })?;
             let probe = probe(&self.ffmpeg, &location.as_input(), self.probe_timeout)
                 .await
                 .map_err(|e| match e {

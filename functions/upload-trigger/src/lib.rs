@@ -5,10 +5,11 @@
 //! Every step is idempotent: S3 and SQS deliver at least once and in any order, so a replayed
 //! notification finds the records the first delivery made and carries on from there.
 
+mod notification;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use chrono::Utc;
 use mvidarr_core::analysis::{Analysis, AnalyzerKind, Probe};
@@ -160,7 +161,7 @@ impl<P: Platform> UploadTrigger<P> {
         if value.get("Event").and_then(|e| e.as_str()) == Some("s3:TestEvent") {
             return Ok(vec![]);
         }
-        let event: S3Event =
+        let event: notification::Notification =
             serde_json::from_value(value).map_err(|e| TriggerError::Malformed(e.to_string()))?;
         if event.records.is_empty() {
             return Err(TriggerError::Malformed("no Records".into()));
@@ -209,16 +210,11 @@ impl<P: Platform> UploadTrigger<P> {
 
     async fn handle_record(
         &self,
-        record: &S3EventRecord,
+        record: &notification::Record,
         last_attempt: bool,
     ) -> Result<RecordOutcome, TriggerError> {
-        let key = decode_s3_key(record.s3.object.key.as_deref().unwrap_or_default());
-        if !record
-            .event_name
-            .as_deref()
-            .unwrap_or_default()
-            .starts_with("ObjectCreated:")
-        {
+        let key = decode_s3_key(&record.s3.object.key);
+        if !record.event_name.starts_with("ObjectCreated:") {
             return Ok(RecordOutcome::Ignored {
                 key,
                 why: "not an ObjectCreated event",
@@ -230,15 +226,8 @@ impl<P: Platform> UploadTrigger<P> {
                 why: "not an upload key",
             });
         };
-        let etag = record
-            .s3
-            .object
-            .e_tag
-            .as_deref()
-            .unwrap_or_default()
-            .trim_matches('"')
-            .to_owned();
-        let bucket = record.s3.bucket.name.clone().unwrap_or_default();
+        let etag = record.s3.object.e_tag.trim_matches('"').to_owned();
+        let bucket = record.s3.bucket.name.clone();
         let result = self.ingest(tenant, media_id, &bucket, &key, &etag).await;
         match result {
             Err(TriggerError::Transient(reason)) if last_attempt => {
