@@ -228,10 +228,13 @@ async fn presigned_gets_and_locations_are_readable_over_http() {
     assert!(whole.status().is_success(), "{}", whole.status());
     assert_eq!(&whole.bytes().await.unwrap()[..], b"0123456789");
 
+    // `location` hands readers a loopback URL served by the store's read proxy: no host name to
+    // resolve, no credential in a child process's arguments.
     let BlobLocation::Url(url) = store.location(key).await.unwrap() else {
         panic!("the S3 store hands out URLs");
     };
-    assert_eq!(url_query_param(&url, "X-Amz-Expires"), "3600");
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    assert!(!url.contains("X-Amz"), "no S3 signature in {url}");
     let ranged = http
         .get(&url)
         .header("range", "bytes=2-4")
@@ -239,7 +242,31 @@ async fn presigned_gets_and_locations_are_readable_over_http() {
         .await
         .unwrap();
     assert_eq!(ranged.status().as_u16(), 206);
+    assert_eq!(
+        ranged.headers()["content-range"].to_str().unwrap(),
+        "bytes 2-4/10"
+    );
     assert_eq!(&ranged.bytes().await.unwrap()[..], b"234");
+    let whole = http.get(&url).send().await.unwrap();
+    assert_eq!(whole.status().as_u16(), 200);
+    assert_eq!(&whole.bytes().await.unwrap()[..], b"0123456789");
+    let head = http.head(&url).send().await.unwrap();
+    assert_eq!(head.headers()["content-length"].to_str().unwrap(), "10");
+    let past_the_end = http
+        .get(&url)
+        .header("range", "bytes=50-")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(past_the_end.status().as_u16(), 416);
+
+    // A URL whose token was never granted reads nothing.
+    let (base, _token) = url.rsplit_once('/').unwrap();
+    let forged = http.get(format!("{base}/00ff")).send().await.unwrap();
+    assert_eq!(forged.status().as_u16(), 404);
+    // Once the object is gone, its grant reads nothing either.
+    store.delete(key).await.unwrap();
+    assert_eq!(http.get(&url).send().await.unwrap().status().as_u16(), 404);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,6 +12,7 @@ pub mod config;
 pub mod dynamodb;
 pub mod error;
 pub mod platform;
+pub mod read_proxy;
 pub mod s3;
 pub mod sfn;
 pub mod sqs;

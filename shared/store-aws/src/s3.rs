@@ -12,6 +12,7 @@
 //!   retries are exhausted and a later retry may succeed.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
@@ -32,8 +33,11 @@ use mvidarr_core::ports::blob::{
     BlobBody, BlobError, BlobLocation, BlobStore, ObjectInfo, PresignedRequest,
 };
 
+use tokio::sync::OnceCell;
+
 use crate::config::CONNECT_TIMEOUT;
 use crate::error::{Failure, classify};
+use crate::read_proxy::ReadProxy;
 
 /// Size of every multipart part but the last. S3 wants at least 5 MiB (except the last) and
 /// at most 10 000 parts, so this allows objects up to ~78 GiB.
@@ -42,8 +46,6 @@ pub const PART_SIZE: usize = 8 * 1024 * 1024;
 pub const MAX_COPY_BYTES: u64 = 5 * 1024 * 1024 * 1024;
 /// S3's key length limit.
 const MAX_KEY_BYTES: usize = 1024;
-/// How long [`BlobStore::location`] URLs stay valid: long enough for ffmpeg to read a file.
-pub const LOCATION_EXPIRY: Duration = Duration::from_secs(3600);
 /// One attempt to send up to a part's bytes: the default attempt timeout is sized for small
 /// requests, not 8 MiB on a slow link.
 const TRANSFER_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -64,10 +66,12 @@ pub fn client_from(config: &SdkConfig, force_path_style: bool) -> Client {
 }
 
 /// Objects in one S3 bucket. Cheap to clone (the SDK client is shared).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct S3BlobStore {
     client: Client,
     bucket: String,
+    /// Serves [`BlobStore::location`] reads; started on first use.
+    read_proxy: Arc<OnceCell<ReadProxy>>,
 }
 
 impl S3BlobStore {
@@ -75,6 +79,7 @@ impl S3BlobStore {
         Self {
             client,
             bucket: bucket.into(),
+            read_proxy: Arc::default(),
         }
     }
 
@@ -548,10 +553,16 @@ impl BlobStore for S3BlobStore {
 
     /// A presigned GET URL (ranged reads work on it), after checking the object exists so an
     /// absent one is `NotFound` here rather than a 404 inside the reader.
+    /// A loopback URL served by this process's [`ReadProxy`], not a presigned S3 URL: the
+    /// reader (ffmpeg) then needs no DNS lookup and never holds a credential.
     async fn location(&self, key: &str) -> Result<BlobLocation, BlobError> {
         self.head(key).await?;
-        let request = self.presigned_get(key, LOCATION_EXPIRY).await?;
-        Ok(BlobLocation::Url(request.url))
+        let proxy = self
+            .read_proxy
+            .get_or_try_init(|| ReadProxy::start(self.client.clone(), self.bucket.clone()))
+            .await
+            .map_err(|e| BlobError::Backend(format!("cannot start the S3 read proxy: {e}")))?;
+        Ok(BlobLocation::Url(proxy.grant(key)))
     }
 
     /// `ListObjectsV2`, every page. The listing carries no content types, so those are `None`.
