@@ -11,25 +11,34 @@ readonly WHEEL_PACKAGE="imageio-ffmpeg"
 readonly WHEEL_VERSION="0.7.0"
 
 # Per-architecture pins: pip platform tag | wheel file name | wheel SHA-256 | binary inside the wheel.
-# Only x86_64 is pinned for now; the Lambda arm64 layer is a separate issue.
-#   aarch64: platform manylinux2014_aarch64,
-#            imageio_ffmpeg-0.7.0-py3-none-manylinux2014_aarch64.whl (SHA-256 to be pinned),
-#            binary imageio_ffmpeg/binaries/ffmpeg-linux-aarch64-v7.0.2 (to be verified)
-case "$(uname -s)-$(uname -m)" in
+# Default: this machine's architecture into layers/dist/bin (what the tests and `mvidarr serve`
+# use). `--lambda-arm64`: the aarch64 build into layers/dist/lambda-arm64/bin, the content of
+# the stack's ffmpeg Lambda layer (mounted at /opt/bin/ffmpeg); scripts/build-lambdas.sh runs it.
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+case "${1:-}" in
+    --lambda-arm64) arch="aarch64"; dist_bin="$repo_root/layers/dist/lambda-arm64/bin" ;;
+    "") arch="$(uname -m)"; dist_bin="$repo_root/layers/dist/bin" ;;
+    *) echo "usage: $0 [--lambda-arm64]" >&2; exit 2 ;;
+esac
+case "$(uname -s)-$arch" in
     Linux-x86_64)
         PLATFORM="manylinux2014_x86_64"
         WHEEL_FILE="imageio_ffmpeg-0.7.0-py3-none-manylinux2014_x86_64.whl"
         WHEEL_SHA256="4e1f36bef7bedd4bc5dc25f60a8345d88f57133fa1e754f09b411ac61b854408"
         BINARY_IN_WHEEL="imageio_ffmpeg/binaries/ffmpeg-linux-x86_64-v7.0.2"
         ;;
+    Linux-aarch64)
+        PLATFORM="manylinux2014_aarch64"
+        WHEEL_FILE="imageio_ffmpeg-0.7.0-py3-none-manylinux2014_aarch64.whl"
+        WHEEL_SHA256="588a23c6a1c55a7cb51febfe97d3ef8dd5e7fa0ef7e14c7da8828e2886bdd3a3"
+        BINARY_IN_WHEEL="imageio_ffmpeg/binaries/ffmpeg-linux-aarch64-v7.0.2"
+        ;;
     *)
-        echo "fetch-ffmpeg: no pinned ffmpeg wheel for $(uname -s)-$(uname -m) (only Linux-x86_64 so far)" >&2
+        echo "fetch-ffmpeg: no pinned ffmpeg wheel for $(uname -s)-$arch (Linux x86_64 and aarch64 only)" >&2
         exit 1
         ;;
 esac
 
-repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-dist_bin="$repo_root/layers/dist/bin"
 target="$dist_bin/ffmpeg"
 stamp="$dist_bin/ffmpeg.wheel-sha256"
 cache="${HOME}/.cache/mvidarr/wheels"
