@@ -48,6 +48,15 @@ if ! rustup target list --installed | grep -qx "$target"; then
   rustup target add "$target"
 fi
 
+# Deploy artifacts without debug info (≈ 50 → ≈ 10 MiB each: Lambda downloads the package on
+# every cold start); symbols stay, so panics still name functions.
+export CARGO_PROFILE_RELEASE_STRIP="${CARGO_PROFILE_RELEASE_STRIP:-debuginfo}"
+
+# ffmpeg for analyze and upload-trigger: the stack's FfmpegLayer (template.yaml) packages it.
+if [[ "$arch" == arm64 ]]; then
+  bash layers/fetch-ffmpeg.sh --lambda-arm64
+fi
+
 pkg_args=()
 for p in "${packages[@]}"; do pkg_args+=(-p "$p"); done
 
