@@ -113,33 +113,15 @@ async fn serve(
         .map(str::to_owned);
 
     if method == Method::HEAD {
-        return match shared
-            .client
-            .head_object()
-            .bucket(&shared.bucket)
-            .key(&key)
-            .send()
-            .await
-        {
-            Ok(out) => {
-                let mut response = StatusCode::OK.into_response();
-                set(
-                    &mut response,
-                    header::CONTENT_LENGTH,
-                    out.content_length().map(|n| n.to_string()),
-                );
-                set(
-                    &mut response,
-                    header::CONTENT_TYPE,
-                    out.content_type().map(str::to_owned),
-                );
-                set(
-                    &mut response,
-                    header::ACCEPT_RANGES,
-                    Some("bytes".to_owned()),
-                );
-                response
-            }
+        let head = shared.client.head_object().bucket(&shared.bucket).key(&key);
+        return match head.send().await {
+            Ok(out) => object_response(
+                StatusCode::OK,
+                Body::empty(),
+                out.content_length(),
+                None,
+                out.content_type(),
+            ),
             Err(e) => error_response(
                 e.code(),
                 e.raw_response().map(|r| r.status().as_u16()),
@@ -148,34 +130,24 @@ async fn serve(
         };
     }
 
-    match shared
-        .client
-        .get_object()
-        .bucket(&shared.bucket)
-        .key(&key)
-        .set_range(range)
-        .send()
-        .await
-    {
+    let get = shared.client.get_object().bucket(&shared.bucket).key(&key);
+    match get.set_range(range).send().await {
         Ok(out) => {
             let status = if out.content_range().is_some() {
                 StatusCode::PARTIAL_CONTENT
             } else {
                 StatusCode::OK
             };
-            let length = out.content_length().map(|n| n.to_string());
-            let content_range = out.content_range().map(str::to_owned);
+            let (length, range) = (out.content_length(), out.content_range().map(str::to_owned));
             let content_type = out.content_type().map(str::to_owned);
-            let mut response = (status, Body::new(out.body.into_inner())).into_response();
-            set(&mut response, header::CONTENT_LENGTH, length);
-            set(&mut response, header::CONTENT_RANGE, content_range);
-            set(&mut response, header::CONTENT_TYPE, content_type);
-            set(
-                &mut response,
-                header::ACCEPT_RANGES,
-                Some("bytes".to_owned()),
-            );
-            response
+            let body = Body::new(out.body.into_inner());
+            object_response(
+                status,
+                body,
+                length,
+                range.as_deref(),
+                content_type.as_deref(),
+            )
         }
         Err(e) => error_response(
             e.code(),
@@ -185,10 +157,28 @@ async fn serve(
     }
 }
 
-fn set(response: &mut Response, name: header::HeaderName, value: Option<String>) {
-    if let Some(value) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {
-        response.headers_mut().insert(name, value);
+/// An object (or part of one) with the headers a ranged reader relies on.
+fn object_response(
+    status: StatusCode,
+    body: Body,
+    length: Option<i64>,
+    content_range: Option<&str>,
+    content_type: Option<&str>,
+) -> Response {
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    let values = [
+        (header::CONTENT_LENGTH, length.map(|n| n.to_string())),
+        (header::CONTENT_RANGE, content_range.map(str::to_owned)),
+        (header::CONTENT_TYPE, content_type.map(str::to_owned)),
+    ];
+    for (name, value) in values {
+        if let Some(value) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            headers.insert(name, value);
+        }
     }
+    response
 }
 
 /// S3's answer, as the reader needs to see it: absent, range not satisfiable, or a failure.
