@@ -23,6 +23,9 @@ cargo fmt --all -- --check
 step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "cargo build --bins (the Lambda emulator test runs the function binaries)"
+cargo build --workspace --bins --locked
+
 step "cargo test"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

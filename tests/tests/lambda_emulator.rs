@@ -143,8 +143,9 @@ fn binaries() -> &'static Path {
         let output = Command::new(cargo)
             .current_dir(repo_root())
             .env("CARGO_TARGET_DIR", &target_dir)
-            .args(["build", "--quiet", "-p", API, "-p", UPLOAD_TRIGGER])
-            .args(["--bin", API, "--bin", UPLOAD_TRIGGER])
+            // `--workspace`, not `-p`: cargo unifies features over the packages it builds, so
+            // `-p` would compile the whole dependency tree (the AWS SDK…) a second time.
+            .args(["build", "--quiet", "--workspace", "--bins"])
             .stdin(Stdio::null())
             .output()
             .map_err(|e| format!("running cargo build: {e}"))?;
