@@ -13,16 +13,13 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, Region};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use md5::{Digest, Md5};
 use mvidarr_core::ports::blob::{BlobBody, BlobError, BlobLocation, BlobStore};
 use mvidarr_store_aws::s3::{PART_SIZE, S3BlobStore, client_from};
 use mvidarr_tests::aws::Moto;
-use mvidarr_tests::aws::moto::unique_name;
+use mvidarr_tests::aws::moto::{unique_name, unreachable_sdk_config};
 use mvidarr_tests::aws::s3::{new_bucket, s3_client};
 use mvidarr_tests::conformance::blob::{body_of, collect, md5_hex, pseudo_random_bytes};
 
@@ -382,31 +379,7 @@ async fn a_missing_bucket_is_a_backend_error_not_a_missing_object() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_connection_is_transient() {
-    let closed_port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
-    // Two quick attempts instead of the production policy, so the test takes well under a
-    // second of backoff.
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(format!("http://127.0.0.1:{closed_port}"))
-        .region(Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            "testing", "testing", None, None, "static",
-        ))
-        .retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(2)
-                .with_initial_backoff(Duration::from_millis(10)),
-        )
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_millis(500))
-                .operation_timeout(Duration::from_secs(3))
-                .build(),
-        )
-        .load()
-        .await;
+    let config = unreachable_sdk_config().await;
     let store = S3BlobStore::new(client_from(&config, true), "any-bucket");
     let started = Instant::now();
 

@@ -13,11 +13,8 @@
 //! - moto has no 4 MB limit on a whole transaction; DynamoDB's `ValidationException` for it
 //!   maps to `Invalid` (the port does not declare that limit).
 
-use std::net::{Ipv4Addr, TcpListener};
 use std::time::{Duration, Instant};
 
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::types::{
     AttributeValue, BillingMode, KeyType, ProjectionType, ScalarAttributeType,
 };
@@ -27,7 +24,7 @@ use mvidarr_store_aws::dynamodb::{
 };
 use mvidarr_tests::aws::Moto;
 use mvidarr_tests::aws::dynamodb::{dynamo_client, new_table};
-use mvidarr_tests::aws::moto::unique_name;
+use mvidarr_tests::aws::moto::{unique_name, unreachable_sdk_config};
 use mvidarr_tests::conformance::table::Fixture;
 use serde_json::json;
 
@@ -189,34 +186,12 @@ async fn items_are_stored_as_json_text_and_numbers_round_trip_exactly() {
     );
 }
 
-/// A client whose endpoint is a loopback port nothing listens on, failing fast.
-async fn closed_port_client() -> aws_sdk_dynamodb::Client {
-    let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let base = Moto::shared().sdk_config().await;
-    let config = aws_sdk_dynamodb::config::Builder::from(&base)
-        .endpoint_url(format!("http://127.0.0.1:{port}"))
-        .retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(2)
-                .with_initial_backoff(Duration::from_millis(10)),
-        )
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_millis(500))
-                .operation_attempt_timeout(Duration::from_secs(1))
-                .operation_timeout(Duration::from_secs(3))
-                .build(),
-        )
-        .build();
-    aws_sdk_dynamodb::Client::from_conf(config)
-}
-
 #[tokio::test]
 async fn an_unreachable_endpoint_is_transient() {
-    let table = DynamoTable::new(closed_port_client().await, "unreachable");
+    let table = DynamoTable::new(
+        aws_sdk_dynamodb::Client::new(&unreachable_sdk_config().await),
+        "unreachable",
+    );
     let started = Instant::now();
     let item = || Item::new("t/x/media", "a", json!(1));
     let results = [

@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_config::SdkConfig;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use mvidarr_store_aws::{AwsSettings, sdk_config};
 
 pub const REGION: &str = "us-east-1";
@@ -103,6 +105,33 @@ impl Drop for Moto {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// SDK configuration for a loopback port nothing listens on (free a moment ago), with two
+/// quick attempts and short timeouts: for checking, fast, that an unreachable service is a
+/// transient failure. Every service's client built from it fails to connect.
+pub async fn unreachable_sdk_config() -> SdkConfig {
+    let port = free_port().expect("a free port");
+    sdk_config(&AwsSettings {
+        endpoint_url: Some(format!("http://127.0.0.1:{port}")),
+        region: Some(REGION.to_owned()),
+        static_credentials: Some(("testing".to_owned(), "testing".to_owned())),
+    })
+    .await
+    .into_builder()
+    .retry_config(
+        RetryConfig::standard()
+            .with_max_attempts(2)
+            .with_initial_backoff(Duration::from_millis(10)),
+    )
+    .timeout_config(
+        TimeoutConfig::builder()
+            .connect_timeout(Duration::from_millis(500))
+            .operation_attempt_timeout(Duration::from_secs(1))
+            .operation_timeout(Duration::from_secs(3))
+            .build(),
+    )
+    .build()
 }
 
 /// A resource name no other test (or earlier run against the same server) uses:

@@ -2,7 +2,6 @@
 //! status) but runs nothing, so the Lambda ARNs the definition names need not exist.
 
 use aws_sdk_sfn::Client;
-use aws_sdk_sfn::config::retry::RetryConfig;
 pub use mvidarr_store_aws::sfn::substitute_definition;
 use mvidarr_store_aws::sfn::{SfnPipeline, create_state_machine};
 
@@ -47,12 +46,7 @@ pub async fn new_state_machine(moto: &Moto) -> SfnPipeline {
 /// A pipeline whose client talks to a port nothing listens on, trying twice: every start fails
 /// to connect.
 pub async fn unreachable_pipeline() -> SfnPipeline {
-    let sdk = super::sqs::unreachable_sdk_config().await;
-    let client = Client::from_conf(
-        aws_sdk_sfn::config::Builder::from(&sdk)
-            .retry_config(RetryConfig::standard().with_max_attempts(2))
-            .build(),
-    );
+    let client = Client::new(&super::moto::unreachable_sdk_config().await);
     SfnPipeline::new(
         client,
         format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:unreachable"),

@@ -1,14 +1,10 @@
 //! SQS queues on moto for the `SqsQueue` tests.
 
-use std::net::{Ipv4Addr, TcpListener};
-
-use aws_config::SdkConfig;
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::config::retry::RetryConfig;
 use mvidarr_store_aws::sqs::{SqsQueue, create_queue_with_dead_letter};
-use mvidarr_store_aws::{AwsSettings, sdk_config};
 
-use super::moto::{Moto, REGION, unique_name};
+pub use super::moto::unreachable_sdk_config;
+use super::moto::{Moto, unique_name};
 use crate::conformance::queue::MAX_RECEIVES;
 
 pub async fn sqs_client(moto: &Moto) -> Client {
@@ -32,28 +28,7 @@ pub async fn new_queue_pair_with(moto: &Moto, max_receives: u32) -> (SqsQueue, S
     )
 }
 
-/// A client for a loopback port nothing listens on, trying twice with short timeouts: for
-/// checking that an unreachable service is a transient failure, quickly.
+/// A client for a loopback port nothing listens on ([`unreachable_sdk_config`]).
 pub async fn unreachable_sqs_client() -> Client {
-    let sdk = unreachable_sdk_config().await;
-    Client::from_conf(
-        aws_sdk_sqs::config::Builder::from(&sdk)
-            .retry_config(RetryConfig::standard().with_max_attempts(2))
-            .build(),
-    )
-}
-
-/// The project's SDK configuration pointed at a loopback port that was free a moment ago (so
-/// nothing listens there): every call fails to connect. Shared with the other AWS tests.
-pub async fn unreachable_sdk_config() -> SdkConfig {
-    let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    sdk_config(&AwsSettings {
-        endpoint_url: Some(format!("http://127.0.0.1:{port}")),
-        region: Some(REGION.to_owned()),
-        static_credentials: Some(("testing".to_owned(), "testing".to_owned())),
-    })
-    .await
+    Client::new(&unreachable_sdk_config().await)
 }
