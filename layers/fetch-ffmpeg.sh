@@ -8,7 +8,7 @@
 set -euo pipefail
 
 readonly WHEEL_PACKAGE="imageio-ffmpeg"
-readonly WHEEL_VERSION="0.7.0"
+readonly WHEEL_VERSION="0.8.1"
 
 # Per-architecture pins: pip platform tag | wheel file name | wheel SHA-256 | binary inside the wheel.
 # Default: this machine's architecture into layers/dist/bin (what the tests and `mvidarr serve`
@@ -22,16 +22,16 @@ case "${1:-}" in
 esac
 case "$(uname -s)-$arch" in
     Linux-x86_64)
-        PLATFORM="manylinux2014_x86_64"
-        WHEEL_FILE="imageio_ffmpeg-0.7.0-py3-none-manylinux2014_x86_64.whl"
-        WHEEL_SHA256="4e1f36bef7bedd4bc5dc25f60a8345d88f57133fa1e754f09b411ac61b854408"
-        BINARY_IN_WHEEL="imageio_ffmpeg/binaries/ffmpeg-linux-x86_64-v7.0.2"
+        PLATFORM="manylinux_2_28_x86_64"
+        WHEEL_FILE="imageio_ffmpeg-0.8.1-py3-none-manylinux_2_28_x86_64.whl"
+        WHEEL_SHA256="050d6850601c3b3890bd2b28306f3b842b3daea390a561101174375a1c460bda"
+        BINARY_IN_WHEEL="imageio_ffmpeg/binaries/ffmpeg-linux-x86_64-v9.0.2"
         ;;
     Linux-aarch64)
-        PLATFORM="manylinux2014_aarch64"
-        WHEEL_FILE="imageio_ffmpeg-0.7.0-py3-none-manylinux2014_aarch64.whl"
-        WHEEL_SHA256="588a23c6a1c55a7cb51febfe97d3ef8dd5e7fa0ef7e14c7da8828e2886bdd3a3"
-        BINARY_IN_WHEEL="imageio_ffmpeg/binaries/ffmpeg-linux-aarch64-v7.0.2"
+        PLATFORM="manylinux_2_28_aarch64"
+        WHEEL_FILE="imageio_ffmpeg-0.8.1-py3-none-manylinux_2_28_aarch64.whl"
+        WHEEL_SHA256="fad3176f859b25869e60a8ed79957d4e3ed74a97a95e5f0cdcb91455f6c6d00e"
+        BINARY_IN_WHEEL="imageio_ffmpeg/binaries/ffmpeg-linux-aarch64-v9.0.2"
         ;;
     *)
         echo "fetch-ffmpeg: no pinned ffmpeg wheel for $(uname -s)-$arch (Linux x86_64 and aarch64 only)" >&2

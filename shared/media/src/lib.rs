@@ -6,7 +6,7 @@
 //!   frame decodes, read into [`mvidarr_core::analysis::Probe`].
 //! - [`synth`]: test media made from ffmpeg's `lavfi` sources, with known properties.
 //!
-//! The binary comes from `layers/fetch-ffmpeg.sh` (a static ffmpeg 7.0.2 without ffprobe, hence
+//! The binary comes from `layers/fetch-ffmpeg.sh` (a static ffmpeg 9.0.2 without ffprobe, hence
 //! the parsing of `ffmpeg -i` output rather than ffprobe's JSON).
 
 pub mod ffmpeg;

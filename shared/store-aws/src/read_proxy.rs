@@ -2,8 +2,8 @@
 //! reads, so they read an object in place without seeing S3 itself.
 //!
 //! Why not hand ffmpeg a presigned S3 URL:
-//! - the pinned static ffmpeg (imageio-ffmpeg's build) crashes resolving any host name: its
-//!   old static glibc loads the host's NSS modules. An address on 127.0.0.1 needs no lookup.
+//! - the static ffmpeg 7.0.2 first pinned crashed resolving any host name (its static glibc
+//!   loaded the host's NSS modules); 9.0.2 resolves, but an address on 127.0.0.1 needs no lookup.
 //! - a presigned URL is a credential; in a child's argv any process on the box can read it.
 //!   A grant here is a random token, valid on loopback only, for one key, for a limited time.
 //!
