@@ -52,9 +52,11 @@ fi
 # every cold start); symbols stay, so panics still name functions.
 export CARGO_PROFILE_RELEASE_STRIP="${CARGO_PROFILE_RELEASE_STRIP:-debuginfo}"
 
-# ffmpeg for analyze and upload-trigger: the stack's FfmpegLayer (template.yaml) packages it.
+# ffmpeg for analyze and upload-trigger: the stack's FfmpegLayer (template.yaml) packages it;
+# ONNX Runtime and the models for analyze: the stack's ModelsLayer.
 if [[ "$arch" == arm64 ]]; then
   bash layers/fetch-ffmpeg.sh --lambda-arm64
+  bash layers/fetch-models.sh --lambda-arm64
 fi
 
 pkg_args=()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine or a warm one: fetches what the tests need (the
-# pinned ffmpeg layer; moto_server, statelint, cfn-lint and cargo-lambda into .venv), then
-# formatting, lints, and every test in the workspace.
+# pinned ffmpeg layer, ONNX Runtime and the models; espeak-ng from Debian for the speech tests;
+# moto_server, statelint, cfn-lint and cargo-lambda into .venv), then formatting, lints, and
+# every test in the workspace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,15 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "fetching binary layers (pinned, cached)"
 bash layers/fetch-ffmpeg.sh
+bash layers/fetch-models.sh
+
+# The VAD tests synthesize speech with espeak-ng (a Debian package; CI runs as root).
+if ! command -v espeak-ng >/dev/null 2>&1; then
+  step "apt-get install espeak-ng (speech synthesis for the VAD tests)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends espeak-ng >/dev/null
+fi
 
 step "Python tools into .venv (pinned by version and SHA-256, cached)"
 bash scripts/python/venv.sh
