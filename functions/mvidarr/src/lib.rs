@@ -5,4 +5,5 @@ pub mod app;
 pub mod blob_routes;
 pub mod data_dir;
 pub mod ingest;
+pub mod models;
 pub mod workers;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use mvidarr::{app, ingest};
+use mvidarr::{app, ingest, models};
 
 #[derive(Parser)]
 #[command(
@@ -31,6 +31,9 @@ enum Command {
     Serve(app::ServeArgs),
     /// Upload files (or every video file in directories) and wait for each to finish.
     Ingest(ingest::IngestArgs),
+    /// List ONNX Runtime and the models: version, source wheel, licence, SHA-256 check, path.
+    /// Exits non-zero when something is missing or differs from the registry.
+    Models(models::ModelsArgs),
 }
 
 #[tokio::main]
@@ -48,6 +51,7 @@ async fn main() -> ExitCode {
             .await
             .map(|()| ExitCode::SUCCESS),
         Command::Ingest(args) => ingest::run(&cli.data, args).await,
+        Command::Models(args) => Ok(models::run(&args)),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");
