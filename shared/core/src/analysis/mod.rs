@@ -85,3 +85,6 @@ impl Probe {
     /// The probe analyzer's version: bump when the parsed fields change meaning.
     pub const VERSION: u32 = 1;
 }
+
+mod findings;
+pub use findings::*;
