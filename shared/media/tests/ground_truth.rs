@@ -636,7 +636,7 @@ async fn corrupt_frames_midway_are_reported_and_the_rest_is_analysed() {
     let middle = bytes.len() / 2;
     for (i, byte) in bytes[middle..middle + 20_000].iter_mut().enumerate() {
         // Keep the TS sync bytes so the demuxer stays in step; garble the payload.
-        if (middle + i) % 188 != 0 {
+        if !(middle + i).is_multiple_of(188) {
             *byte = (i as u8).wrapping_mul(31).wrapping_add(7);
         }
     }
