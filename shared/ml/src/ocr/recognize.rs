@@ -1,5 +1,6 @@
 //! Text recognition: RapidOCR's `get_rotate_crop_image`, `TextRecognizer` (batches sorted by
-//! aspect ratio, height 48, width of the widest crop in the batch but at least 320, zero padding)
+//! aspect ratio, height 48, width of the widest crop in the batch but at least 320, padding of
+//! zeros, i.e. mid-grey after normalisation)
 //! and `CTCLabelDecode` (greedy, repeats merged, blank dropped).
 
 use image::RgbImage;
@@ -164,7 +165,7 @@ pub(crate) fn recognize(
         .iter()
         .map(|c| f64::from(c.width()) / f64::from(c.height()))
         .collect();
-    // Similar widths in one batch: little padding, and the narrow crops do not pay for a wide one.
+    // RapidOCR's batching: by aspect ratio, so that a batch holds similar widths.
     let mut order: Vec<usize> = (0..crops.len()).collect();
     order.sort_by(|&a, &b| ratios[a].total_cmp(&ratios[b]));
     let mut decoded: Vec<(String, f32)> = vec![(String::new(), 0.0); crops.len()];
