@@ -3,8 +3,10 @@
 //! calling thread's CPU time (the sessions run with one intra-op thread, on the caller's thread),
 //! which stays meaningful when other work shares the cores.
 //!
-//! `cargo run -p mvidarr-ml --release --example ocr_latency [runs] [min|max] [side]`
-//! (default: 20 runs, RapidOCR's detection size, short side ≥ 736).
+//! `cargo run -p mvidarr-ml --release --example ocr_latency [runs] [plain|busy] [min|max side]`
+//! (default: 20 runs, a plain background, RapidOCR's detection size: short side ≥ 736). `busy`
+//! draws over testsrc2, whose clock is read too and whose patterns give the detector a few
+//! false boxes that recognition then rejects — each of them costs a recognition run.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -21,8 +23,8 @@ fn ffmpeg() -> PathBuf {
         })
 }
 
-/// A 1280×720 testsrc2 frame with two lines of text, as RGB.
-fn frame() -> image::RgbImage {
+/// A 1280×720 frame with two lines of text, as RGB.
+fn frame(background: &str) -> image::RgbImage {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut filters = Vec::new();
     for (i, (text, size, x, y)) in [
@@ -42,15 +44,7 @@ fn frame() -> image::RgbImage {
         ));
     }
     let mut child = Command::new(ffmpeg())
-        .args([
-            "-v",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=s=1280x720:r=25",
-            "-vf",
-        ])
+        .args(["-v", "error", "-f", "lavfi", "-i", background, "-vf"])
         .arg(filters.join(","))
         .args(["-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
         .stdout(Stdio::piped())
@@ -104,6 +98,10 @@ fn report(name: &str, mut wall: Vec<Duration>, mut cpu: Vec<Duration>) {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let runs: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(20);
+    let background = match args.next().as_deref() {
+        Some("busy") => "testsrc2=s=1280x720:r=25",
+        _ => "color=c=0x203040:s=1280x720",
+    };
     let mut options = OcrOptions::default();
     if let Some(kind) = args.next() {
         let side: u32 = args.next().map(|a| a.parse()).transpose()?.unwrap_or(960);
@@ -112,7 +110,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             _ => SideLimit::Min(side),
         };
     }
-    let frame = frame();
+    let frame = frame(background);
     let started = Instant::now();
     let mut ocr = Ocr::with_options(options)?;
     println!(
@@ -121,8 +119,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         options.det_side
     );
 
-    let lines = ocr.read(&frame)?;
-    for line in &lines {
+    let boxes = ocr.detect(&frame)?;
+    println!("{} boxes, {} read:", boxes.len(), ocr.read(&frame)?.len());
+    for line in ocr.recognize(&frame, &boxes)? {
         println!(
             "  {:?} ({:.3}) at {:?}",
             line.text,
