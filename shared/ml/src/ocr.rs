@@ -2,9 +2,10 @@
 //! `rapidocr-onnxruntime` 1.4.4 wheel, with that package's pre- and post-processing redone in
 //! Rust so that the models see exactly the inputs they were exported for.
 //!
-//! - [`Ocr::detect`] finds text boxes (quadrilaterals in frame pixels) — the cheap gate the
-//!   analyzer runs on every sampled frame.
-//! - [`Ocr::recognize`] reads the text in given boxes, batching several boxes into one model run.
+//! - [`Ocr::detect`] finds text boxes (quadrilaterals in frame pixels). It runs on every sampled
+//!   frame and is the expensive model: its cost grows with the detection input's area
+//!   ([`OcrOptions::det_side`]).
+//! - [`Ocr::recognize`] reads the text in given boxes, one model run per box by default.
 //! - [`RegionSignature`] fingerprints the pixels under a box, so the caller can skip recognizing a
 //!   region that has not changed since the previous sampled frame.
 //!
@@ -81,7 +82,9 @@ pub struct TextLine {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct OcrOptions {
     /// Detection input size: RapidOCR scales the *shorter* side up to at least 736 px
-    /// (`limit_type: min`), then rounds both sides to multiples of 32.
+    /// (`limit_type: min`), then rounds both sides to multiples of 32 — 1312×736 for a 720p
+    /// frame, 1920×1088 for 1080p. [`SideLimit::Max`]`(960)` reads the test strings as well at
+    /// a half (720p) to a quarter (1080p) of the cost.
     pub det_side: SideLimit,
     /// DB binarisation threshold on the text probability map.
     pub det_thresh: f32,
@@ -146,7 +149,7 @@ impl std::fmt::Debug for Ocr {
 }
 
 impl Ocr {
-    /// The engine with RapidOCR's default settings.
+    /// The engine with RapidOCR's default settings ([`OcrOptions::default`]).
     pub fn new() -> Result<Ocr, OcrError> {
         Ocr::with_options(OcrOptions::default())
     }

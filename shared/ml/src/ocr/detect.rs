@@ -44,11 +44,14 @@ fn scale_to(w: u32, h: u32, ratio: f64) -> (u32, u32) {
 /// RapidOCR resizes twice when a frame exceeds 2000 px (to ≤ 2000, then to the detection size);
 /// here the frame is resampled once, straight to the final size.
 pub(crate) fn input_size(w: u32, h: u32, limit: SideLimit) -> Option<(u32, u32)> {
+    if w == 0 || h == 0 {
+        return None;
+    }
     let (mut w, mut h) = (w, h);
     if w.max(h) > MAX_SIDE {
         (w, h) = scale_to(w, h, MAX_SIDE as f64 / w.max(h) as f64);
     }
-    if w.min(h) < MIN_SIDE && w.min(h) > 0 {
+    if w.min(h) < MIN_SIDE {
         (w, h) = scale_to(w, h, MIN_SIDE as f64 / w.min(h) as f64);
     }
     let ratio = match limit {
@@ -208,6 +211,7 @@ mod tests {
         assert_eq!(input_size(3840, 2160, min736), Some((1984, 1120)));
         assert_eq!(input_size(1280, 720, SideLimit::Max(960)), Some((960, 544)));
         assert_eq!(input_size(640, 360, SideLimit::Max(960)), Some((640, 352)));
+        assert_eq!(input_size(0, 360, min736), None);
     }
 
     fn map_with_block(w: usize, h: usize, x0: usize, y0: usize, x1: usize, y1: usize) -> Vec<f32> {
