@@ -1,23 +1,30 @@
-//! `analyze`: the analysis step. For now the analysis is the probe (container, duration,
-//! streams). Validation probed the file already and stored that document; this step reuses it
-//! when it is there for the current probe version — probing the same bytes twice would double
-//! the pipeline's cost — and probes otherwise (e.g. after a probe version bump).
+//! `analyze`: the analysis step. It needs the probe (validation stored it; probed again only
+//! if missing, e.g. after a probe version bump), then runs the analysis pass — one decode of
+//! the media feeding every signal analyzer — and stores one document per analyzer.
+//!
+//! An analyzer that fails gets a record saying why (`error`) and the others' documents stand:
+//! the media goes on through the pipeline with a partial analysis rather than being lost. Only
+//! failures worth retrying (ffmpeg could not start, the store is unreachable) fail the step.
 
 use std::time::Duration;
 
 use chrono::Utc;
-use mvidarr_core::analysis::{Analysis, AnalyzerKind, Probe};
-use mvidarr_core::media::{MediaEvent, MediaStatus};
+use mvidarr_core::analysis::{Analysis, AnalyzerKind, Probe, Quality, Scenes};
+use mvidarr_core::ids::{MediaId, TenantId};
+use mvidarr_core::media::{Media, MediaEvent, MediaStatus};
 use mvidarr_core::ports::{BlobError, BlobStore, Platform};
 use mvidarr_core::repo::{AnalysisRepo, MediaRepo};
 use mvidarr_core::step::{StepError, StepInput};
-use mvidarr_media::{Ffmpeg, ProbeError, probe};
-use tracing::{info, instrument};
+use mvidarr_media::analysis::{AnalysisOptions, analyze};
+use mvidarr_media::pass::PassError;
+use mvidarr_media::{Ffmpeg, ProbeError, RunError, probe};
+use tracing::{info, instrument, warn};
 
 pub struct Analyze<P> {
     platform: P,
     ffmpeg: Ffmpeg,
     probe_timeout: Duration,
+    options: AnalysisOptions,
 }
 
 impl<P: Platform> Analyze<P> {
@@ -26,7 +33,14 @@ impl<P: Platform> Analyze<P> {
             platform,
             ffmpeg,
             probe_timeout: Duration::from_secs(300),
+            options: AnalysisOptions::default(),
         }
+    }
+
+    /// Different analysis settings (tests use a short timeout).
+    pub fn with_options(mut self, options: AnalysisOptions) -> Self {
+        self.options = options;
+        self
     }
 
     #[instrument(skip_all, fields(tenant = %input.tenant, media = %input.media_id))]
@@ -45,58 +59,137 @@ impl<P: Platform> Analyze<P> {
             )));
         }
         let analyses = AnalysisRepo::new(table);
-        let have_probe = analyses
-            .exists(
-                input.tenant,
-                input.media_id,
-                AnalyzerKind::Probe,
-                Probe::VERSION,
-            )
-            .await?;
-        if !have_probe {
-            let location = self
-                .platform
-                .blobs()
-                .location(&media.blob_key)
-                .await
-                .map_err(|e| match e {
-                    // Retrying cannot bring back an object that is gone.
-                    BlobError::NotFound { .. } => {
-                        StepError::Permanent(format!("the uploaded object is gone: {e}"))
-                    }
-                    e => StepError::Transient(e.to_string()),
-                })?;
-            let probe = probe(&self.ffmpeg, &location.as_input(), self.probe_timeout)
-                .await
-                .map_err(|e| match e {
-                    e if e.is_transient() => StepError::Transient(e.to_string()),
-                    ProbeError::Unreadable { reason } => {
-                        StepError::Permanent(format!("ffmpeg cannot read the file: {reason}"))
-                    }
-                    e => StepError::Permanent(e.to_string()),
-                })?;
-            analyses
-                .put(
-                    input.tenant,
-                    &Analysis {
-                        media_id: input.media_id,
-                        kind: AnalyzerKind::Probe,
-                        version: Probe::VERSION,
-                        created_at: Utc::now(),
-                        result: serde_json::to_value(&probe).unwrap_or_default(),
-                    },
-                )
-                .await?;
-            info!("probed");
+        let (tenant, id) = (input.tenant, input.media_id);
+        let stored_probe = analyses
+            .get(tenant, id, AnalyzerKind::Probe, Probe::VERSION)
+            .await?
+            .and_then(|a| serde_json::from_value::<Probe>(a.result).ok());
+        // A replay after the documents were stored skips the pass (media without video has
+        // no scenes document).
+        let done = match &stored_probe {
+            None => false,
+            Some(probe) => {
+                analyses
+                    .exists(tenant, id, AnalyzerKind::Quality, Quality::VERSION)
+                    .await?
+                    && (probe.video.is_empty()
+                        || analyses
+                            .exists(tenant, id, AnalyzerKind::Scenes, Scenes::VERSION)
+                            .await?)
+            }
+        };
+        if !done {
+            let input_location = self.location(&media).await?;
+            let probe = match stored_probe {
+                Some(probe) => probe,
+                None => {
+                    let probe = self.probe(&input_location).await?;
+                    analyses
+                        .put(
+                            tenant,
+                            &Analysis::of(
+                                id,
+                                AnalyzerKind::Probe,
+                                Probe::VERSION,
+                                Utc::now(),
+                                &probe,
+                            ),
+                        )
+                        .await?;
+                    info!("probed");
+                    probe
+                }
+            };
+            self.analyze(tenant, id, &input_location, &probe).await?;
         }
         MediaRepo::new(table)
-            .advance(
-                input.tenant,
-                input.media_id,
-                MediaEvent::Analyzed,
-                Utc::now(),
+            .advance(tenant, id, MediaEvent::Analyzed, Utc::now())
+            .await?;
+        Ok(())
+    }
+
+    /// Where ffmpeg reads the uploaded object from.
+    async fn location(&self, media: &Media) -> Result<String, StepError> {
+        let location = self
+            .platform
+            .blobs()
+            .location(&media.blob_key)
+            .await
+            .map_err(|e| match e {
+                // Retrying cannot bring back an object that is gone.
+                BlobError::NotFound { .. } => {
+                    StepError::Permanent(format!("the uploaded object is gone: {e}"))
+                }
+                e => StepError::Transient(e.to_string()),
+            })?;
+        Ok(location.as_input().into_owned())
+    }
+
+    async fn probe(&self, input: &str) -> Result<Probe, StepError> {
+        probe(&self.ffmpeg, input, self.probe_timeout)
+            .await
+            .map_err(|e| match e {
+                e if e.is_transient() => StepError::Transient(e.to_string()),
+                ProbeError::Unreadable { reason } => {
+                    StepError::Permanent(format!("ffmpeg cannot read the file: {reason}"))
+                }
+                e => StepError::Permanent(e.to_string()),
+            })
+    }
+
+    /// Run the analysis pass and store each analyzer's document or failure.
+    async fn analyze(
+        &self,
+        tenant: TenantId,
+        id: MediaId,
+        input: &str,
+        probe: &Probe,
+    ) -> Result<(), StepError> {
+        let now = Utc::now();
+        let (scenes, quality) = match analyze(&self.ffmpeg, input, probe, &self.options).await {
+            Ok(analysis) => (analysis.scenes, analysis.quality),
+            // ffmpeg could not be started or its output read: worth another attempt.
+            Err(PassError::Run(RunError::Spawn { .. }) | PassError::TempDir(_)) => {
+                return Err(StepError::Transient(
+                    "the analysis pass could not start".into(),
+                ));
+            }
+            // The same bytes would fail the same way again: record it and go on.
+            Err(e) => {
+                warn!(error = %e, "analysis pass failed");
+                let reason = format!("the analysis pass failed: {e}");
+                (
+                    (!probe.video.is_empty()).then(|| Err(reason.clone())),
+                    Err(reason),
+                )
+            }
+        };
+        let analyses = AnalysisRepo::new(self.platform.table());
+        let record = |kind, version, result: Result<serde_json::Value, String>| match result {
+            Ok(value) => Analysis::of(id, kind, version, now, &value),
+            Err(error) => Analysis::failed(id, kind, version, now, error),
+        };
+        if let Some(scenes) = scenes {
+            let scenes = scenes.map(|s| serde_json::to_value(s).unwrap_or_default());
+            analyses
+                .put(
+                    tenant,
+                    &record(AnalyzerKind::Scenes, Scenes::VERSION, scenes),
+                )
+                .await?;
+        }
+        let quality = quality.map(|q| serde_json::to_value(q).unwrap_or_default());
+        let failed = quality.as_ref().err().cloned();
+        analyses
+            .put(
+                tenant,
+                &record(AnalyzerKind::Quality, Quality::VERSION, quality),
             )
             .await?;
+        match failed {
+            Some(error) => warn!(%error, "analysis partial"),
+            None => info!("analysed"),
+        }
         Ok(())
     }
 }

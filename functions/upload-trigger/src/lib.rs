@@ -360,13 +360,7 @@ impl<P: Platform> UploadTrigger<P> {
                 AnalysisRepo::new(self.platform.table())
                     .put(
                         tenant,
-                        &Analysis {
-                            media_id: id,
-                            kind: AnalyzerKind::Probe,
-                            version: Probe::VERSION,
-                            created_at: Utc::now(),
-                            result: serde_json::to_value(&probe).unwrap_or_default(),
-                        },
+                        &Analysis::of(id, AnalyzerKind::Probe, Probe::VERSION, Utc::now(), &probe),
                     )
                     .await?;
                 let media = repo

@@ -205,8 +205,12 @@ impl Pass {
     }
 }
 
-/// Run `consumer` on `reader`, then read whatever it left so the writer never blocks.
+/// Run `consumer` on `reader`, then read whatever it left so the writer never blocks — also
+/// after a panic, which is re-raised once the stream is drained (the other consumers go on).
 fn consume_and_drain(consumer: Consumer, mut reader: impl Read) {
-    consumer(&mut reader);
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| consumer(&mut reader)));
     let _ = std::io::copy(&mut reader, &mut std::io::sink());
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
 }

@@ -3,6 +3,10 @@
 
 use image::RgbImage;
 
+/// Steps between neighbouring pixels larger than this are edges in the picture, not block
+/// boundaries, and are left out of [`Grey::blockiness`].
+const MAX_BLOCK_STEP: f64 = 24.0;
+
 /// Grey levels (0–255) of a picture, row by row.
 #[derive(Debug, Clone)]
 pub struct Grey {
@@ -112,7 +116,7 @@ impl Grey {
         (std::f64::consts::PI / 2.0).sqrt() * mean_abs / 6.0
     }
 
-    /// Coding-block edge strength: the mean horizontal step across columns that sit on the
+    /// Coding-block edge strength: the mean small horizontal step across columns that sit on the
     /// source's 8-pixel block grid, over the mean step elsewhere. `grid` is the block size
     /// in this picture's pixels (8 at source resolution). 1.0 = no visible blocks.
     pub fn blockiness(&self, grid: f64) -> f64 {
@@ -133,6 +137,11 @@ impl Grey {
             let row = &self.pixels[y * self.width..(y + 1) * self.width];
             for (pair, &boundary) in row.windows(2).zip(&on_grid) {
                 let step = f64::from((pair[1] - pair[0]).abs());
+                // Block edges are small steps in smooth areas; a strong step is picture
+                // content (and content drawn on an 8-pixel grid would read as blocks).
+                if step > MAX_BLOCK_STEP {
+                    continue;
+                }
                 if boundary {
                     edge += step;
                     edge_n += 1.0;

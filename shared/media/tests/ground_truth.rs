@@ -656,3 +656,34 @@ async fn corrupt_frames_midway_are_reported_and_the_rest_is_analysed() {
         quality.parts
     );
 }
+
+#[tokio::test]
+async fn starved_bit_rates_read_as_blocky() {
+    let dir = tempfile::tempdir().unwrap();
+    let shots = vec![
+        (Look::TestPattern { hue: 0 }, 2.0),
+        (Look::Mandelbrot { place: 0 }, 2.0),
+        (Look::PanningBars, 2.0),
+    ];
+    let mut measured = Vec::new();
+    for (name, bit_rate) in [("starved", Some(60_000)), ("ample", None)] {
+        let path = file(&dir, &format!("{name}.mp4"));
+        Storyboard {
+            bit_rate,
+            ..plain(shots.clone(), 640, 360)
+        }
+        .render(&ffmpeg(), &path)
+        .await
+        .unwrap();
+        let (_, analysis) = analyze_file(&path).await;
+        let quality = analysis.quality.unwrap();
+        let blockiness = quality.video.as_ref().unwrap().blockiness;
+        eprintln!(
+            "{name}: blockiness {blockiness:.2}, score {}",
+            quality.score
+        );
+        measured.push(blockiness);
+    }
+    assert!(measured[0] > 1.4, "{measured:?}");
+    assert!(measured[1] < 1.2, "{measured:?}");
+}

@@ -43,8 +43,50 @@ pub struct Analysis {
     /// The analyzer's version; a new version is a new document.
     pub version: u32,
     pub created_at: Timestamp,
-    /// The analyzer's output, schema owned by that analyzer.
+    /// The analyzer's output, schema owned by that analyzer (`null` when it failed).
     pub result: serde_json::Value,
+    /// Why the analyzer failed, when it did: the media's other analyses stand (a partial
+    /// analysis), and this record says which part is missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Analysis {
+    /// A successful analyzer's document.
+    pub fn of<T: Serialize>(
+        media_id: MediaId,
+        kind: AnalyzerKind,
+        version: u32,
+        created_at: Timestamp,
+        result: &T,
+    ) -> Analysis {
+        Analysis {
+            media_id,
+            kind,
+            version,
+            created_at,
+            result: serde_json::to_value(result).unwrap_or_default(),
+            error: None,
+        }
+    }
+
+    /// The record of an analyzer that failed.
+    pub fn failed(
+        media_id: MediaId,
+        kind: AnalyzerKind,
+        version: u32,
+        created_at: Timestamp,
+        error: impl Into<String>,
+    ) -> Analysis {
+        Analysis {
+            media_id,
+            kind,
+            version,
+            created_at,
+            result: serde_json::Value::Null,
+            error: Some(error.into()),
+        }
+    }
 }
 
 /// The technical facts of a media file, as read by the probe.

@@ -44,6 +44,24 @@ impl<'a, T: Table> AnalysisRepo<'a, T> {
         Ok(item.is_some())
     }
 
+    /// One analyzer version's document, if stored.
+    pub async fn get(
+        &self,
+        tenant: TenantId,
+        media: MediaId,
+        kind: AnalyzerKind,
+        version: u32,
+    ) -> Result<Option<Analysis>, RepoError> {
+        let item = self
+            .table
+            .get(
+                &keys::media_items_pk(tenant, media),
+                &keys::analysis_sk(kind.as_str(), version),
+            )
+            .await?;
+        item.map(super::decode).transpose()
+    }
+
     /// Every analysis document of a media, by kind then version.
     pub async fn list(&self, tenant: TenantId, media: MediaId) -> Result<Vec<Analysis>, RepoError> {
         let query =
