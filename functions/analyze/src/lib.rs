@@ -9,7 +9,9 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use mvidarr_core::analysis::{Analysis, AnalyzerKind, Probe, Quality, Scenes};
+use mvidarr_core::analysis::{
+    Analysis, AnalyzerKind, AudioProfile, Moderation, Probe, Quality, Scenes,
+};
 use mvidarr_core::ids::{MediaId, TenantId};
 use mvidarr_core::media::{Media, MediaEvent, MediaStatus};
 use mvidarr_core::ports::{BlobError, BlobStore, Platform};
@@ -64,18 +66,15 @@ impl<P: Platform> Analyze<P> {
             .get(tenant, id, AnalyzerKind::Probe, Probe::VERSION)
             .await?
             .and_then(|a| serde_json::from_value::<Probe>(a.result).ok());
-        // A replay after the documents were stored skips the pass (media without video has
-        // no scenes document).
+        // A replay after the documents were stored skips the pass.
         let done = match &stored_probe {
             None => false,
             Some(probe) => {
-                analyses
-                    .exists(tenant, id, AnalyzerKind::Quality, Quality::VERSION)
-                    .await?
-                    && (probe.video.is_empty()
-                        || analyses
-                            .exists(tenant, id, AnalyzerKind::Scenes, Scenes::VERSION)
-                            .await?)
+                let mut all = true;
+                for (kind, version) in pass_documents(probe) {
+                    all &= analyses.exists(tenant, id, kind, version).await?;
+                }
+                all
             }
         };
         if !done {
@@ -146,8 +145,8 @@ impl<P: Platform> Analyze<P> {
         probe: &Probe,
     ) -> Result<(), StepError> {
         let now = Utc::now();
-        let (scenes, quality) = match analyze(&self.ffmpeg, input, probe, &self.options).await {
-            Ok(analysis) => (analysis.scenes, analysis.quality),
+        let analysis = match analyze(&self.ffmpeg, input, probe, &self.options).await {
+            Ok(analysis) => analysis,
             // ffmpeg could not be started or its output read: worth another attempt.
             Err(PassError::Run(RunError::Spawn { .. }) | PassError::TempDir(_)) => {
                 return Err(StepError::Transient(
@@ -158,10 +157,16 @@ impl<P: Platform> Analyze<P> {
             Err(e) => {
                 warn!(error = %e, "analysis pass failed");
                 let reason = format!("the analysis pass failed: {e}");
-                (
-                    (!probe.video.is_empty()).then(|| Err(reason.clone())),
-                    Err(reason),
-                )
+                let analyses = AnalysisRepo::new(self.platform.table());
+                for (kind, version) in pass_documents(probe) {
+                    analyses
+                        .put(
+                            tenant,
+                            &Analysis::failed(id, kind, version, now, reason.clone()),
+                        )
+                        .await?;
+                }
+                return Ok(());
             }
         };
         let analyses = AnalysisRepo::new(self.platform.table());
@@ -169,27 +174,52 @@ impl<P: Platform> Analyze<P> {
             Ok(value) => Analysis::of(id, kind, version, now, &value),
             Err(error) => Analysis::failed(id, kind, version, now, error),
         };
-        if let Some(scenes) = scenes {
-            let scenes = scenes.map(|s| serde_json::to_value(s).unwrap_or_default());
-            analyses
-                .put(
-                    tenant,
-                    &record(AnalyzerKind::Scenes, Scenes::VERSION, scenes),
-                )
-                .await?;
+        let json = |value: Result<serde_json::Value, serde_json::Error>| {
+            value.map_err(|e| format!("the document did not serialise: {e}"))
+        };
+        let mut documents = vec![record(
+            AnalyzerKind::Quality,
+            Quality::VERSION,
+            analysis.quality.and_then(|d| json(serde_json::to_value(d))),
+        )];
+        if let Some(scenes) = analysis.scenes {
+            let value = scenes.and_then(|d| json(serde_json::to_value(d)));
+            documents.push(record(AnalyzerKind::Scenes, Scenes::VERSION, value));
         }
-        let quality = quality.map(|q| serde_json::to_value(q).unwrap_or_default());
-        let failed = quality.as_ref().err().cloned();
-        analyses
-            .put(
-                tenant,
-                &record(AnalyzerKind::Quality, Quality::VERSION, quality),
-            )
-            .await?;
-        match failed {
-            Some(error) => warn!(%error, "analysis partial"),
-            None => info!("analysed"),
+        if let Some(moderation) = analysis.moderation {
+            let value = moderation.and_then(|d| json(serde_json::to_value(d)));
+            documents.push(record(AnalyzerKind::Moderation, Moderation::VERSION, value));
+        }
+        if let Some(audio) = analysis.audio {
+            let value = audio.and_then(|d| json(serde_json::to_value(d)));
+            documents.push(record(AnalyzerKind::Audio, AudioProfile::VERSION, value));
+        }
+        let failed: Vec<&str> = documents
+            .iter()
+            .filter(|d| d.error.is_some())
+            .map(|d| d.kind.as_str())
+            .collect();
+        if failed.is_empty() {
+            info!("analysed");
+        } else {
+            warn!(?failed, "partial analysis");
+        }
+        for document in &documents {
+            analyses.put(tenant, document).await?;
         }
         Ok(())
     }
+}
+
+/// The documents the analysis pass writes for media the probe describes.
+fn pass_documents(probe: &Probe) -> Vec<(AnalyzerKind, u32)> {
+    let mut documents = vec![(AnalyzerKind::Quality, Quality::VERSION)];
+    if !probe.video.is_empty() {
+        documents.push((AnalyzerKind::Scenes, Scenes::VERSION));
+        documents.push((AnalyzerKind::Moderation, Moderation::VERSION));
+    }
+    if !probe.audio.is_empty() {
+        documents.push((AnalyzerKind::Audio, AudioProfile::VERSION));
+    }
+    documents
 }

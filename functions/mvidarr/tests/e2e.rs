@@ -86,14 +86,18 @@ async fn good_videos_are_indexed_with_their_probe_and_bad_inputs_quarantined() {
         assert_eq!(probe["audio"][0]["channels"], audio.channels, "{m}");
         let (status, analysis) = api.get(&format!("/v1/media/{id}/analysis")).await.unwrap();
         assert_eq!(status, 200);
-        // Probe, quality and scenes, each once, none failed.
+        // Every analyzer's document, each once, none failed.
         let kinds: Vec<&str> = analysis["items"]
             .as_array()
             .unwrap()
             .iter()
             .map(|a| a["kind"].as_str().unwrap())
             .collect();
-        assert_eq!(kinds, ["probe", "quality", "scenes"], "{analysis}");
+        assert_eq!(
+            kinds,
+            ["audio", "moderation", "probe", "quality", "scenes"],
+            "{analysis}"
+        );
         assert!(
             analysis["items"]
                 .as_array()
@@ -102,9 +106,13 @@ async fn good_videos_are_indexed_with_their_probe_and_bad_inputs_quarantined() {
                 .all(|a| a.get("error").is_none()),
             "{analysis}"
         );
-        let scenes = &analysis["items"][2]["result"];
+        let scenes = &analysis["items"][4]["result"];
         assert_eq!(scenes["shots"].as_array().unwrap().len(), 1, "{scenes}");
-        let quality = &analysis["items"][1]["result"];
+        let quality = &analysis["items"][3]["result"];
+        assert_eq!(
+            analysis["items"][1]["result"]["verdict"], "safe",
+            "{analysis}"
+        );
         assert!(quality["score"].as_u64().unwrap() <= 100, "{quality}");
     }
     for (id, why) in &quarantined {
@@ -396,7 +404,7 @@ async fn kill_9_mid_pipeline_loses_nothing_and_duplicates_nothing() {
         assert_eq!(m["status"], "indexed", "{m}");
         let (_, analysis) = api.get(&format!("/v1/media/{id}/analysis")).await.unwrap();
         // Exactly one of each document, whatever the kill interrupted.
-        assert_eq!(analysis["items"].as_array().unwrap().len(), 3, "{analysis}");
+        assert_eq!(analysis["items"].as_array().unwrap().len(), 5, "{analysis}");
     }
     let (_, list) = api.get("/v1/media?limit=100").await.unwrap();
     let mut listed: Vec<&str> = list["items"]

@@ -9,20 +9,23 @@
 //! An analyzer that fails records its error; the others' results stand.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use mvidarr_core::analysis::{
-    AudioQuality, Bars, DecodeHealth, Distribution, Interlacing, Probe, Quality, QualityPart,
-    Scenes, Segment, Shot, TransitionKind, VideoQuality,
+    AudioProfile, AudioQuality, Bars, DecodeHealth, Distribution, Interlacing, Moderation, Probe,
+    Quality, QualityPart, Scenes, Segment, Shot, TransitionKind, VideoQuality,
 };
 
 use crate::ffmpeg::Ffmpeg;
 use crate::frames::{PpmReader, for_each_sample_chunk, read_frame};
 use crate::loudness::LoudnessMeter;
+use crate::models::Models;
+use crate::moderation::{Check, Screener, moderation};
 use crate::pass::{Consumer, Output, Pass, PassError};
 use crate::picture::Grey;
 use crate::shots::{ShotDetector, ShotFindings, Tuning};
+use crate::soundtrack::{self, Soundtrack};
 
 /// What the pass decodes, and how much.
 #[derive(Debug, Clone)]
@@ -34,6 +37,8 @@ pub struct AnalysisOptions {
     pub sample_fps: f64,
     pub timeout: Duration,
     pub shot_tuning: Tuning,
+    /// The models, built on first use and shared by every analysis with these options.
+    pub models: Arc<Models>,
 }
 
 impl Default for AnalysisOptions {
@@ -44,6 +49,7 @@ impl Default for AnalysisOptions {
             sample_fps: 2.0,
             timeout: Duration::from_secs(1800),
             shot_tuning: Tuning::default(),
+            models: Arc::new(Models::default()),
         }
     }
 }
@@ -54,6 +60,10 @@ pub struct MediaAnalysis {
     /// `None` when the media has no video.
     pub scenes: Option<Result<Scenes, String>>,
     pub quality: Result<Quality, String>,
+    /// `None` when the media has no audio.
+    pub audio: Option<Result<AudioProfile, String>>,
+    /// `None` when the media has no video.
+    pub moderation: Option<Result<Moderation, String>>,
     pub decode: DecodeHealth,
 }
 
@@ -67,11 +77,13 @@ struct SampledFrame {
     black: bool,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct SampledFindings {
     frames: Vec<SampledFrame>,
     /// Source-pixel bars.
     bars: Bars,
+    /// The moderation detector's checks, or why there are none.
+    checks: Result<Vec<Check>, String>,
 }
 
 /// Variance-of-Laplacian below which a (non-black) sampled frame counts as blurred, measured
@@ -87,6 +99,7 @@ pub async fn analyze(
     probe: &Probe,
     options: &AnalysisOptions,
 ) -> Result<MediaAnalysis, PassError> {
+    let models = &options.models;
     let video = probe.video.first();
     let audio = probe.audio.first();
     let mut graph = Vec::new();
@@ -95,6 +108,7 @@ pub async fn analyze(
     let (shots_tx, shots_rx) = mpsc::channel::<Result<ShotFindings, String>>();
     let (sampled_tx, sampled_rx) = mpsc::channel::<Result<SampledFindings, String>>();
     let (audio_tx, audio_rx) = mpsc::channel::<Result<AudioQuality, String>>();
+    let (speech_tx, speech_rx) = mpsc::channel::<Result<AudioProfile, String>>();
 
     let fps = video
         .and_then(|v| v.fps)
@@ -124,10 +138,18 @@ pub async fn analyze(
         });
         let (source_width, source_height) = (video.width, video.height);
         let sample_fps = options.sample_fps;
+        // Models are loaded before ffmpeg starts: a slow load inside a consumer would stall
+        // every output of the pass.
+        let detector = models.nudenet.take();
         outputs.push(Output {
             options: strings(&["-map", "[sample]", "-c:v", "ppm", "-f", "image2pipe"]),
             consumer: guarded(sampled_tx, move |reader| {
-                measure_sampled(reader, sample_fps, source_width, source_height)
+                let mut detector = detector;
+                let screener = match &mut detector {
+                    Ok(detector) => Ok(Screener::new(detector)),
+                    Err(e) => Err(format!("the moderation model is unavailable: {e}")),
+                };
+                measure_sampled(reader, sample_fps, source_width, source_height, screener)
             }),
         });
     } else {
@@ -137,8 +159,32 @@ pub async fn analyze(
         let channels: u32 = if audio.channels == Some(1) { 1 } else { 2 };
         let layout = if channels == 1 { "mono" } else { "stereo" };
         graph.push(format!(
-            "[0:a:0]aresample=48000,aformat=sample_fmts=flt:channel_layouts={layout}[afull]"
+            "[0:a:0]asplit=2[a48][a16];\
+             [a48]aresample=48000,aformat=sample_fmts=flt:channel_layouts={layout}[afull];\
+             [a16]aresample={rate},aformat=sample_fmts=flt:channel_layouts=mono[aspeech]",
+            rate = soundtrack::RATE,
         ));
+        let vad = models.vad.take();
+        outputs.push(Output {
+            options: strings(&["-map", "[aspeech]", "-c:a", "pcm_f32le", "-f", "f32le"]),
+            consumer: guarded(speech_tx, move |reader| {
+                let mut vad = vad?;
+                let mut profile = Soundtrack::new(&mut vad);
+                let mut failed = None;
+                for_each_sample_chunk(reader, soundtrack::RATE as usize, |chunk| {
+                    if failed.is_none()
+                        && let Err(e) = profile.push(chunk)
+                    {
+                        failed = Some(e.to_string());
+                    }
+                })
+                .map_err(|e| e.to_string())?;
+                if let Some(e) = failed {
+                    return Err(e);
+                }
+                profile.finish().map_err(|e| e.to_string())
+            }),
+        });
         outputs.push(Output {
             options: strings(&["-map", "[afull]", "-c:a", "pcm_f32le", "-f", "f32le"]),
             consumer: guarded(audio_tx, move |reader| {
@@ -159,7 +205,7 @@ pub async fn analyze(
             }),
         });
     } else {
-        drop(audio_tx);
+        drop((audio_tx, speech_tx));
     }
 
     let report = Pass {
@@ -177,6 +223,7 @@ pub async fn analyze(
     let shots = video.map(|_| received(shots_rx.recv()));
     let sampled = video.map(|_| received(sampled_rx.recv()));
     let audio_quality = audio.map(|_| received(audio_rx.recv()));
+    let audio_profile = audio.map(|_| received(speech_rx.recv()));
     let interlacing = parse_idet(&report.log);
 
     let duration = probe.duration_seconds.unwrap_or(0.0);
@@ -199,9 +246,20 @@ pub async fn analyze(
         audio_quality,
         decode.clone(),
     );
+    let moderation = sampled.as_ref().map(|sampled| {
+        let sampled = sampled.as_ref().map_err(Clone::clone)?;
+        let checks = sampled.checks.as_ref().map_err(Clone::clone)?;
+        let shots: &[Shot] = match &scenes {
+            Some(Ok(scenes)) => &scenes.shots,
+            _ => &[],
+        };
+        Ok(moderation(checks, shots))
+    });
     Ok(MediaAnalysis {
         scenes,
         quality,
+        audio: audio_profile,
+        moderation,
         decode,
     })
 }
@@ -233,7 +291,9 @@ fn measure_sampled(
     sample_fps: f64,
     source_width: u32,
     source_height: u32,
+    screener: Result<Screener<'_>, String>,
 ) -> Result<SampledFindings, String> {
+    let mut screener = screener;
     let mut frames = Vec::new();
     let mut ppm = PpmReader::new(reader);
     // Per row / column of the sampled picture: in how many non-black frames it was dark.
@@ -242,6 +302,11 @@ fn measure_sampled(
     let mut size = (0, 0);
     while let Some(image) = ppm.next_image().map_err(|e| e.to_string())? {
         let seconds = frames.len() as f64 / sample_fps;
+        if let Ok(active) = &mut screener
+            && let Err(e) = active.offer(&image, seconds)
+        {
+            screener = Err(format!("moderation stopped at {seconds:.1} s: {e}"));
+        }
         let grey = Grey::from_rgb(&image);
         let reduced = grey.reduced_to(360);
         let black = grey.mean() < BLACK_MEAN;
@@ -297,7 +362,11 @@ fn measure_sampled(
         left: to_source_x(edge(&dark_columns, true)),
         right: to_source_x(edge(&dark_columns, false)),
     };
-    Ok(SampledFindings { frames, bars })
+    Ok(SampledFindings {
+        frames,
+        bars,
+        checks: screener.map(|s| s.checks),
+    })
 }
 
 fn build_scenes(

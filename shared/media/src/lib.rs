@@ -15,10 +15,13 @@ pub mod analysis;
 pub mod ffmpeg;
 pub mod frames;
 pub mod loudness;
+pub mod models;
+pub mod moderation;
 pub mod pass;
 pub mod picture;
 pub mod probe;
 pub mod shots;
+pub mod soundtrack;
 pub mod storyboard;
 pub mod synth;
 

@@ -687,3 +687,209 @@ async fn starved_bit_rates_read_as_blocky() {
     assert!(measured[0] > 1.4, "{measured:?}");
     assert!(measured[1] < 1.2, "{measured:?}");
 }
+
+// ---- soundtrack: speech, tempo, music; moderation ----------------------------------------
+
+/// Mono 16 kHz samples of a file, decoded by ffmpeg.
+async fn samples_16k(path: &Path) -> Vec<f32> {
+    let input = path.display().to_string();
+    let output = ffmpeg()
+        .run(
+            [
+                "-loglevel",
+                "error",
+                "-i",
+                &input,
+                "-ac",
+                "1",
+                "-ar",
+                "16000",
+                "-f",
+                "f32le",
+                "-",
+            ],
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+    output
+        .stdout
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+/// Where a recording is audible: its first and last sample above −40 dBFS, in seconds.
+async fn audible_extent(path: &Path) -> (f64, f64) {
+    let samples = samples_16k(path).await;
+    let loud = |s: &&f32| s.abs() > 0.01;
+    let first = samples.iter().position(|s| loud(&s)).unwrap();
+    let last = samples.len() - samples.iter().rev().position(|s| loud(&s)).unwrap();
+    (first as f64 / 16_000.0, last as f64 / 16_000.0)
+}
+
+#[tokio::test]
+async fn speech_is_located_and_counted_apart_from_music() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut truth = Vec::new();
+    let mut inputs = Vec::new();
+    for (i, (text, at)) in [
+        (
+            "The quick brown fox jumps over the lazy dog near the river bank.",
+            1.0,
+        ),
+        (
+            "Music videos are analysed one frame at a time, and every second counts.",
+            7.0,
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let wav = file(&dir, &format!("sentence{i}.wav"));
+        let status = std::process::Command::new("espeak-ng")
+            .args(["-w", &wav.display().to_string(), text])
+            .status()
+            .expect("espeak-ng (scripts/test.sh installs it)");
+        assert!(status.success());
+        let (start, end) = audible_extent(&wav).await;
+        truth.push(Segment {
+            start_seconds: at + start,
+            end_seconds: at + end,
+        });
+        inputs.push((wav, at));
+    }
+    let path = file(&dir, "speech.mkv");
+    let (first, second) = (
+        inputs[0].0.display().to_string(),
+        inputs[1].0.display().to_string(),
+    );
+    let graph = format!(
+        "[0:a]adelay={d0}:all=1[a];[1:a]adelay={d1}:all=1[b];\
+         [a][b]amix=inputs=2:duration=longest:normalize=0,apad=whole_dur=14,aresample=48000[out]",
+        d0 = (inputs[0].1 * 1000.0) as u32,
+        d1 = (inputs[1].1 * 1000.0) as u32,
+    );
+    let out = path.display().to_string();
+    ffmpeg_ok(&[
+        "-loglevel",
+        "error",
+        "-i",
+        &first,
+        "-i",
+        &second,
+        "-filter_complex",
+        &graph,
+        "-map",
+        "[out]",
+        "-c:a",
+        "flac",
+        "-y",
+        &out,
+    ])
+    .await;
+    let (_, analysis) = analyze_file(&path).await;
+    let audio = analysis.audio.unwrap().unwrap();
+    eprintln!("speech {:?} truth {truth:?}", audio.speech_segments);
+    // Speech time against true speech time, 10 ms at a time: a pause inside a sentence may
+    // split it into two segments.
+    let speaking = |segments: &[Segment], t: f64| {
+        segments
+            .iter()
+            .any(|s| t >= s.start_seconds && t < s.end_seconds)
+    };
+    let (mut both, mut either) = (0u32, 0u32);
+    for step in 0..1400 {
+        let t = f64::from(step) / 100.0;
+        let (found, want) = (speaking(&audio.speech_segments, t), speaking(&truth, t));
+        both += u32::from(found && want);
+        either += u32::from(found || want);
+    }
+    let iou = f64::from(both) / f64::from(either);
+    assert!(
+        iou >= 0.8,
+        "speech IoU {iou}: {:?} vs {truth:?}",
+        audio.speech_segments
+    );
+    let true_speech: f64 = truth.iter().map(Segment::duration).sum();
+    assert!(
+        (audio.speech_seconds - true_speech).abs() < 1.0,
+        "{audio:?}"
+    );
+    assert!(
+        audio.music_ratio < 0.1,
+        "speech alone is not music: {audio:?}"
+    );
+    assert!((audio.duration_seconds - 14.0).abs() < 0.1);
+    assert_eq!(audio.energy_dbfs.len(), 14);
+}
+
+#[tokio::test]
+async fn the_tempo_of_a_beat_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    for bpm in [90.0f64, 120.0, 150.0] {
+        let period = 60.0 / bpm;
+        // A held chord with a decaying click on every beat.
+        let expr = format!(
+            "0.15*sin(2*PI*220*t)+0.1*sin(2*PI*277*t)+0.6*sin(2*PI*1800*t)*exp(-40*mod(t\\,{period}))"
+        );
+        let path = file(&dir, &format!("beat{bpm}.wav"));
+        let out = path.display().to_string();
+        ffmpeg_ok(&[
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("aevalsrc={expr}:s=44100:d=20"),
+            "-c:a",
+            "pcm_s16le",
+            "-y",
+            &out,
+        ])
+        .await;
+        let (_, analysis) = analyze_file(&path).await;
+        let audio = analysis.audio.unwrap().unwrap();
+        let found = audio.tempo_bpm.expect("a tempo");
+        eprintln!(
+            "{bpm} BPM: found {found:.2} (confidence {:.2})",
+            audio.tempo_confidence
+        );
+        assert!((found - bpm).abs() / bpm < 0.02, "{bpm}: {found}");
+        assert!(audio.music_ratio > 0.9, "{audio:?}");
+        assert!(audio.speech_ratio < 0.1, "{audio:?}");
+    }
+}
+
+#[tokio::test]
+async fn ordinary_pictures_are_safe_with_every_shot_screened() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = file(&dir, "safe.mp4");
+    Storyboard::cycling(640, 360, 25, 5, 2.0, &[Join::Cut])
+        .render(&ffmpeg(), &path)
+        .await
+        .unwrap();
+    let (_, analysis) = analyze_file(&path).await;
+    let scenes = analysis.scenes.unwrap().unwrap();
+    let moderation = analysis.moderation.unwrap().unwrap();
+    assert_eq!(
+        moderation.verdict,
+        mvidarr_core::analysis::ModerationVerdict::Safe
+    );
+    assert_eq!(moderation.shots.len(), scenes.shots.len());
+    // Each new picture is looked at, but not every sampled frame.
+    assert!(
+        moderation.frames_checked as usize >= scenes.shots.len(),
+        "{moderation:?}"
+    );
+    assert!(moderation.frames_checked < 20, "{moderation:?}");
+    assert!(
+        moderation.evidence.iter().all(|e| e.explicit < 0.3),
+        "{moderation:?}"
+    );
+    assert!(
+        moderation.model.to_lowercase().contains("nudenet"),
+        "{}",
+        moderation.model
+    );
+}

@@ -201,3 +201,86 @@ pub struct AudioQuality {
     pub silence_segments: Vec<Segment>,
     pub duration_seconds: f64,
 }
+
+// ---- audio ------------------------------------------------------------------------------
+
+/// What the soundtrack holds (analyzer `audio`): speech, music, tempo and energy over time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AudioProfile {
+    pub duration_seconds: f64,
+    /// Where someone speaks (Silero VAD).
+    pub speech_segments: Vec<Segment>,
+    pub speech_seconds: f64,
+    /// Speech time over the whole duration.
+    pub speech_ratio: f64,
+    /// Sound that is neither speech nor silence (music, mostly) over the whole duration.
+    pub music_ratio: f64,
+    /// Beats per minute, when the audio has a clear pulse.
+    pub tempo_bpm: Option<f64>,
+    /// How clear the pulse is, 0–1 (autocorrelation of the onset envelope at the tempo).
+    pub tempo_confidence: f64,
+    /// Loudness per second, RMS in dBFS (−120 for digital silence).
+    pub energy_dbfs: Vec<f32>,
+}
+
+impl AudioProfile {
+    pub const VERSION: u32 = 1;
+}
+
+// ---- moderation -------------------------------------------------------------------------
+
+/// Nudity screening (analyzer `moderation`): a verdict for the media, a score per shot, and
+/// the frames that decided it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Moderation {
+    pub verdict: ModerationVerdict,
+    /// The model and its version, e.g. `nudenet-320n 3.4.2`.
+    pub model: String,
+    /// Frames the model looked at (one when the picture changes, at least every few seconds).
+    pub frames_checked: u32,
+    pub shots: Vec<ShotModeration>,
+    /// The highest-scoring frames, best first.
+    pub evidence: Vec<ModerationEvidence>,
+}
+
+impl Moderation {
+    pub const VERSION: u32 = 1;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModerationVerdict {
+    /// No explicit detection.
+    Safe,
+    /// A weak explicit detection: a person should look.
+    Review,
+    /// A confident explicit detection.
+    Explicit,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShotModeration {
+    pub shot: u32,
+    pub start_seconds: f64,
+    pub end_seconds: f64,
+    /// The best explicit score among the shot's checked frames (0 when none fired).
+    pub explicit: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModerationEvidence {
+    pub seconds: f64,
+    pub explicit: f32,
+    pub detections: Vec<LabelledBox>,
+}
+
+/// A detection, its box in fractions of the frame (0–1) so it holds at any thumbnail size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabelledBox {
+    pub label: String,
+    pub score: f32,
+    pub x: f32,
+    pub y: f32,
+    pub width: f32,
+    pub height: f32,
+}
