@@ -10,15 +10,18 @@ use std::time::Duration;
 
 use chrono::Utc;
 use mvidarr_core::analysis::{
-    Analysis, AnalyzerKind, AudioProfile, Moderation, Probe, Quality, Scenes,
+    Analysis, AnalyzerKind, AudioProfile, Moderation, Probe, Quality, Scenes, Thumbnail,
+    ThumbnailImage, Thumbnails,
 };
 use mvidarr_core::ids::{MediaId, TenantId};
+use mvidarr_core::keys;
 use mvidarr_core::media::{Media, MediaEvent, MediaStatus};
 use mvidarr_core::ports::{BlobError, BlobStore, Platform};
 use mvidarr_core::repo::{AnalysisRepo, MediaRepo};
 use mvidarr_core::step::{StepError, StepInput};
 use mvidarr_media::analysis::{AnalysisOptions, analyze};
 use mvidarr_media::pass::PassError;
+use mvidarr_media::thumbnails::Chosen;
 use mvidarr_media::{Ffmpeg, ProbeError, RunError, probe};
 use tracing::{info, instrument, warn};
 
@@ -190,6 +193,13 @@ impl<P: Platform> Analyze<P> {
             let value = moderation.and_then(|d| json(serde_json::to_value(d)));
             documents.push(record(AnalyzerKind::Moderation, Moderation::VERSION, value));
         }
+        if let Some(chosen) = analysis.thumbnails {
+            let value = match chosen {
+                Ok(chosen) => self.store_thumbnails(tenant, id, chosen).await?,
+                Err(e) => Err(e),
+            };
+            documents.push(record(AnalyzerKind::Thumbnails, Thumbnails::VERSION, value));
+        }
         if let Some(audio) = analysis.audio {
             let value = audio.and_then(|d| json(serde_json::to_value(d)));
             documents.push(record(AnalyzerKind::Audio, AudioProfile::VERSION, value));
@@ -211,12 +221,58 @@ impl<P: Platform> Analyze<P> {
     }
 }
 
+impl<P: Platform> Analyze<P> {
+    /// Write each chosen frame's JPEGs under the media's prefix (the same keys on a rerun, so
+    /// a replay overwrites rather than adds) and describe them.
+    async fn store_thumbnails(
+        &self,
+        tenant: TenantId,
+        id: MediaId,
+        chosen: Vec<Chosen>,
+    ) -> Result<Result<serde_json::Value, String>, StepError> {
+        let mut items = Vec::new();
+        for (rank, frame) in chosen.into_iter().enumerate() {
+            let mut images = Vec::new();
+            for (width, height, jpeg) in frame.jpegs {
+                let key =
+                    keys::blob::derived(tenant, id, &format!("thumbnails/{rank}-{width}.jpg"));
+                let size = jpeg.len() as u64;
+                let body = Box::pin(futures_util::stream::once(async move {
+                    Ok(bytes::Bytes::from(jpeg))
+                }));
+                self.platform
+                    .blobs()
+                    .put(&key, body, Some("image/jpeg"))
+                    .await
+                    .map_err(|e| StepError::Transient(format!("storing a thumbnail: {e}")))?;
+                images.push(ThumbnailImage {
+                    width,
+                    height,
+                    content_type: "image/jpeg".into(),
+                    key,
+                    bytes: size,
+                });
+            }
+            items.push(Thumbnail {
+                rank: rank as u32,
+                seconds: frame.seconds,
+                score: frame.score,
+                dhash: format!("{:016x}", frame.hash),
+                images,
+            });
+        }
+        Ok(serde_json::to_value(Thumbnails { items })
+            .map_err(|e| format!("the document did not serialise: {e}")))
+    }
+}
+
 /// The documents the analysis pass writes for media the probe describes.
 fn pass_documents(probe: &Probe) -> Vec<(AnalyzerKind, u32)> {
     let mut documents = vec![(AnalyzerKind::Quality, Quality::VERSION)];
     if !probe.video.is_empty() {
         documents.push((AnalyzerKind::Scenes, Scenes::VERSION));
         documents.push((AnalyzerKind::Moderation, Moderation::VERSION));
+        documents.push((AnalyzerKind::Thumbnails, Thumbnails::VERSION));
     }
     if !probe.audio.is_empty() {
         documents.push((AnalyzerKind::Audio, AudioProfile::VERSION));

@@ -95,7 +95,14 @@ async fn good_videos_are_indexed_with_their_probe_and_bad_inputs_quarantined() {
             .collect();
         assert_eq!(
             kinds,
-            ["audio", "moderation", "probe", "quality", "scenes"],
+            [
+                "audio",
+                "moderation",
+                "probe",
+                "quality",
+                "scenes",
+                "thumbnails"
+            ],
             "{analysis}"
         );
         assert!(
@@ -114,6 +121,36 @@ async fn good_videos_are_indexed_with_their_probe_and_bad_inputs_quarantined() {
             "{analysis}"
         );
         assert!(quality["score"].as_u64().unwrap() <= 100, "{quality}");
+        // Thumbnails: listed best first, each size downloadable as a JPEG of that width.
+        let (status, thumbs) = api
+            .get(&format!("/v1/media/{id}/thumbnails"))
+            .await
+            .unwrap();
+        assert_eq!(status, 200, "{thumbs}");
+        let items = thumbs["items"].as_array().unwrap();
+        assert!(!items.is_empty(), "{thumbs}");
+        let image = &items[0]["images"][0];
+        let response = api
+            .http
+            .get(image["url"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "image/jpeg");
+        let jpeg = response.bytes().await.unwrap();
+        let decoded = image::load_from_memory(&jpeg).unwrap();
+        assert_eq!(u64::from(decoded.width()), image["width"].as_u64().unwrap());
+        let widths: Vec<u64> = items[0]["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["width"].as_u64().unwrap())
+            .collect();
+        assert!(
+            widths.windows(2).all(|w| w[0] > w[1]),
+            "largest first, no repeats: {thumbs}"
+        );
     }
     for (id, why) in &quarantined {
         let m = api.wait_final(id, FINAL).await.unwrap();
@@ -404,7 +441,7 @@ async fn kill_9_mid_pipeline_loses_nothing_and_duplicates_nothing() {
         assert_eq!(m["status"], "indexed", "{m}");
         let (_, analysis) = api.get(&format!("/v1/media/{id}/analysis")).await.unwrap();
         // Exactly one of each document, whatever the kill interrupted.
-        assert_eq!(analysis["items"].as_array().unwrap().len(), 5, "{analysis}");
+        assert_eq!(analysis["items"].as_array().unwrap().len(), 6, "{analysis}");
     }
     let (_, list) = api.get("/v1/media?limit=100").await.unwrap();
     let mut listed: Vec<&str> = list["items"]

@@ -26,6 +26,7 @@ use crate::pass::{Consumer, Output, Pass, PassError};
 use crate::picture::Grey;
 use crate::shots::{ShotDetector, ShotFindings, Tuning};
 use crate::soundtrack::{self, Soundtrack};
+use crate::thumbnails::{self, Chosen, ThumbnailPicker, appeal};
 
 /// What the pass decodes, and how much.
 #[derive(Debug, Clone)]
@@ -64,6 +65,8 @@ pub struct MediaAnalysis {
     pub audio: Option<Result<AudioProfile, String>>,
     /// `None` when the media has no video.
     pub moderation: Option<Result<Moderation, String>>,
+    /// The chosen frames, encoded; `None` when the media has no video.
+    pub thumbnails: Option<Result<Vec<Chosen>, String>>,
     pub decode: DecodeHealth,
 }
 
@@ -84,6 +87,7 @@ struct SampledFindings {
     bars: Bars,
     /// The moderation detector's checks, or why there are none.
     checks: Result<Vec<Check>, String>,
+    thumbnails: ThumbnailPicker,
 }
 
 /// Variance-of-Laplacian below which a (non-black) sampled frame counts as blurred, measured
@@ -255,11 +259,18 @@ pub async fn analyze(
         };
         Ok(moderation(checks, shots))
     });
+    let transitions = match &scenes {
+        Some(Ok(scenes)) => scenes.transitions.clone(),
+        _ => Vec::new(),
+    };
+    let thumbnails =
+        sampled.map(|sampled| sampled?.thumbnails.choose(thumbnails::COUNT, &transitions));
     Ok(MediaAnalysis {
         scenes,
         quality,
         audio: audio_profile,
         moderation,
+        thumbnails,
         decode,
     })
 }
@@ -294,6 +305,7 @@ fn measure_sampled(
     screener: Result<Screener<'_>, String>,
 ) -> Result<SampledFindings, String> {
     let mut screener = screener;
+    let mut thumbnails = ThumbnailPicker::default();
     let mut frames = Vec::new();
     let mut ppm = PpmReader::new(reader);
     // Per row / column of the sampled picture: in how many non-black frames it was dark.
@@ -311,9 +323,13 @@ fn measure_sampled(
         let reduced = grey.reduced_to(360);
         let black = grey.mean() < BLACK_MEAN;
         let grid = 8.0 * f64::from(image.width()) / f64::from(source_width.max(1));
+        let sharpness = reduced.sharpness();
+        if let Some(appeal) = appeal(&reduced, sharpness) {
+            thumbnails.offer(&image, seconds, appeal);
+        }
         frames.push(SampledFrame {
             seconds,
-            sharpness: reduced.sharpness(),
+            sharpness,
             noise: reduced.noise_sigma(),
             blockiness: grey.blockiness(grid),
             black,
@@ -366,6 +382,7 @@ fn measure_sampled(
         frames,
         bars,
         checks: screener.map(|s| s.checks),
+        thumbnails,
     })
 }
 

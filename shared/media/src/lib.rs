@@ -24,6 +24,7 @@ pub mod shots;
 pub mod soundtrack;
 pub mod storyboard;
 pub mod synth;
+pub mod thumbnails;
 
 pub use ffmpeg::{Ffmpeg, FfmpegOutput, LocateError, RunError};
 pub use probe::{ParseError, ProbeError, parse_input_description, probe};

@@ -893,3 +893,70 @@ async fn ordinary_pictures_are_safe_with_every_shot_screened() {
         moderation.model
     );
 }
+
+#[tokio::test]
+async fn thumbnails_are_sharp_lit_distinct_and_clear_of_transitions() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = file(&dir, "thumbs.mp4");
+    let board = Storyboard {
+        joins: vec![
+            Join::Cut,
+            Join::Cut,
+            Join::FadeThroughBlack(1.0),
+            Join::Dissolve(0.8),
+            Join::Cut,
+        ],
+        ..plain(
+            vec![
+                (Look::TestPattern { hue: 0 }, 2.5),
+                (Look::Black, 1.5),
+                (Look::Mandelbrot { place: 0 }, 2.5),
+                (Look::CellAuto { rule: 30 }, 2.5),
+                (Look::PanningBars, 2.5),
+                (Look::Gradients { seed: 4 }, 2.5),
+            ],
+            640,
+            360,
+        )
+    };
+    board.render(&ffmpeg(), &path).await.unwrap();
+    let (_, analysis) = analyze_file(&path).await;
+    let scenes = analysis.scenes.unwrap().unwrap();
+    let chosen = analysis.thumbnails.unwrap().unwrap();
+    assert!(chosen.len() >= 3, "{} chosen", chosen.len());
+    for (i, thumb) in chosen.iter().enumerate() {
+        for t in &scenes.transitions {
+            let clear = match t.kind {
+                TransitionKind::Cut => (thumb.seconds - t.at_seconds).abs() >= 0.25,
+                _ => thumb.seconds < t.span.start_seconds || thumb.seconds > t.span.end_seconds,
+            };
+            assert!(clear, "thumbnail at {} vs {t:?}", thumb.seconds);
+        }
+        assert!(
+            !(2.5..4.0).contains(&thumb.seconds),
+            "inside the black shot: {}",
+            thumb.seconds
+        );
+        // The largest size, decoded: lit and sharp.
+        let (width, height, jpeg) = &thumb.jpegs[0];
+        assert_eq!((*width, *height), (640, 360));
+        let picture = image::load_from_memory(jpeg).unwrap().to_rgb8();
+        let grey = mvidarr_media::picture::Grey::from_rgb(&picture).reduced_to(360);
+        assert!(grey.mean() > 30.0, "dark thumbnail at {}", thumb.seconds);
+        assert!(
+            grey.sharpness() > 100.0,
+            "blurred thumbnail at {}",
+            thumb.seconds
+        );
+        for other in &chosen[..i] {
+            assert!(
+                (thumb.hash ^ other.hash).count_ones() > 10,
+                "near-duplicates"
+            );
+        }
+        let widths: Vec<u32> = thumb.jpegs.iter().map(|j| j.0).collect();
+        assert_eq!(widths, [640, 320, 160]);
+    }
+    // Best first.
+    assert!(chosen.windows(2).all(|w| w[0].score >= w[1].score));
+}

@@ -48,7 +48,7 @@ impl From<Media> for MediaView {
 }
 
 /// Ids that do not parse are simply not found: no hint about what ids look like or exist.
-fn parse_id(id: &str) -> Result<MediaId, ApiError> {
+pub(super) fn parse_id(id: &str) -> Result<MediaId, ApiError> {
     id.parse()
         .map_err(|_| ApiError::NotFound(format!("no media {id}")))
 }

@@ -2,6 +2,7 @@
 
 mod health;
 mod media;
+mod thumbnails;
 mod uploads;
 
 use axum::Router;
@@ -18,6 +19,7 @@ pub fn router<P: Platform>() -> Router<ApiState<P>> {
         .route("/v1/media", get(media::list::<P>))
         .route("/v1/media/{id}", get(media::get::<P>))
         .route("/v1/media/{id}/analysis", get(media::analysis::<P>))
+        .route("/v1/media/{id}/thumbnails", get(thumbnails::list::<P>))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
 }

@@ -284,3 +284,37 @@ pub struct LabelledBox {
     pub width: f32,
     pub height: f32,
 }
+
+// ---- thumbnails -------------------------------------------------------------------------
+
+/// The best frames of the media as pictures (analyzer `thumbnails`), best first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Thumbnails {
+    pub items: Vec<Thumbnail>,
+}
+
+impl Thumbnails {
+    pub const VERSION: u32 = 1;
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Thumbnail {
+    /// 0 for the best.
+    pub rank: u32,
+    pub seconds: f64,
+    /// Why it was chosen: sharpness, exposure and contrast combined (higher is better).
+    pub score: f64,
+    /// 64-bit difference hash of the frame (hex), for finding near-duplicates.
+    pub dhash: String,
+    pub images: Vec<ThumbnailImage>,
+}
+
+/// One size of a thumbnail, stored in the blob store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThumbnailImage {
+    pub width: u32,
+    pub height: u32,
+    pub content_type: String,
+    pub key: String,
+    pub bytes: u64,
+}
