@@ -1,7 +1,8 @@
 //! OCR latency on one 720p frame with two lines of text drawn by ffmpeg: p50/p99 of detection,
 //! recognition and the whole `read`, over repeated runs on the same frame. Wall time, and the
 //! calling thread's CPU time (the sessions run with one intra-op thread, on the caller's thread),
-//! which stays meaningful when other work shares the cores.
+//! which stays meaningful when other work shares the cores; the minimum is the closest to an
+//! idle machine.
 //!
 //! `cargo run -p mvidarr-ml --release --example ocr_latency [runs] [plain|busy] [min|max side]`
 //! (default: 20 runs, a plain background, RapidOCR's detection size: short side ≥ 736). `busy`
@@ -86,11 +87,13 @@ fn report(name: &str, mut wall: Vec<Duration>, mut cpu: Vec<Duration>) {
     wall.sort();
     cpu.sort();
     println!(
-        "{name:<10} wall p50 {:7.1} ms  p99 {:7.1} ms   cpu p50 {:7.1} ms  p99 {:7.1} ms   (n = {})",
+        "{name:<10} wall p50 {:6.1} p99 {:6.1} min {:6.1} ms   cpu p50 {:6.1} p99 {:6.1} min {:6.1} ms   (n = {})",
         percentile(&wall, 0.5),
         percentile(&wall, 0.99),
+        percentile(&wall, 0.0),
         percentile(&cpu, 0.5),
         percentile(&cpu, 0.99),
+        percentile(&cpu, 0.0),
         wall.len()
     );
 }
