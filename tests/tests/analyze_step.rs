@@ -93,6 +93,7 @@ async fn a_failed_analysis_pass_is_recorded_per_analyzer_and_the_media_goes_on()
             AnalyzerKind::Probe,
             AnalyzerKind::Quality,
             AnalyzerKind::Scenes,
+            AnalyzerKind::Text,
             AnalyzerKind::Thumbnails
         ]
     );
@@ -113,7 +114,7 @@ async fn analysis_documents_are_written_once_however_often_the_step_runs() {
     let analyze = Analyze::new(platform.clone(), fixtures::ffmpeg());
     analyze.handle(input.clone()).await.unwrap();
     let first = documents(&platform, &input).await;
-    assert_eq!(first.len(), 6);
+    assert_eq!(first.len(), 7);
     assert!(first.iter().all(|d| d.error.is_none()), "{first:?}");
 
     // A redelivered task (the state machine retried after a lost reply): nothing changes.

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 use mvidarr_core::analysis::{
-    Analysis, AnalyzerKind, AudioProfile, Moderation, Probe, Quality, Scenes, Thumbnail,
-    ThumbnailImage, Thumbnails,
+    Analysis, AnalyzerKind, AudioProfile, Moderation, OnScreenText, Probe, Quality, Scenes,
+    Thumbnail, ThumbnailImage, Thumbnails,
 };
 use mvidarr_core::ids::{MediaId, TenantId};
 use mvidarr_core::keys;
@@ -200,6 +200,10 @@ impl<P: Platform> Analyze<P> {
             };
             documents.push(record(AnalyzerKind::Thumbnails, Thumbnails::VERSION, value));
         }
+        if let Some(text) = analysis.text {
+            let value = text.and_then(|d| json(serde_json::to_value(d)));
+            documents.push(record(AnalyzerKind::Text, OnScreenText::VERSION, value));
+        }
         if let Some(audio) = analysis.audio {
             let value = audio.and_then(|d| json(serde_json::to_value(d)));
             documents.push(record(AnalyzerKind::Audio, AudioProfile::VERSION, value));
@@ -273,6 +277,7 @@ fn pass_documents(probe: &Probe) -> Vec<(AnalyzerKind, u32)> {
         documents.push((AnalyzerKind::Scenes, Scenes::VERSION));
         documents.push((AnalyzerKind::Moderation, Moderation::VERSION));
         documents.push((AnalyzerKind::Thumbnails, Thumbnails::VERSION));
+        documents.push((AnalyzerKind::Text, OnScreenText::VERSION));
     }
     if !probe.audio.is_empty() {
         documents.push((AnalyzerKind::Audio, AudioProfile::VERSION));

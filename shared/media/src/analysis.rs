@@ -13,8 +13,8 @@ use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use mvidarr_core::analysis::{
-    AudioProfile, AudioQuality, Bars, DecodeHealth, Distribution, Interlacing, Moderation, Probe,
-    Quality, QualityPart, Scenes, Segment, Shot, TransitionKind, VideoQuality,
+    AudioProfile, AudioQuality, Bars, DecodeHealth, Distribution, Interlacing, Moderation,
+    OnScreenText, Probe, Quality, QualityPart, Scenes, Segment, Shot, TransitionKind, VideoQuality,
 };
 
 use crate::ffmpeg::Ffmpeg;
@@ -26,6 +26,7 @@ use crate::pass::{Consumer, Output, Pass, PassError};
 use crate::picture::Grey;
 use crate::shots::{ShotDetector, ShotFindings, Tuning};
 use crate::soundtrack::{self, Soundtrack};
+use crate::text::TextReader;
 use crate::thumbnails::{self, Chosen, ThumbnailPicker, appeal};
 
 /// What the pass decodes, and how much.
@@ -67,6 +68,8 @@ pub struct MediaAnalysis {
     pub moderation: Option<Result<Moderation, String>>,
     /// The chosen frames, encoded; `None` when the media has no video.
     pub thumbnails: Option<Result<Vec<Chosen>, String>>,
+    /// `None` when the media has no video.
+    pub text: Option<Result<OnScreenText, String>>,
     pub decode: DecodeHealth,
 }
 
@@ -88,6 +91,13 @@ struct SampledFindings {
     /// The moderation detector's checks, or why there are none.
     checks: Result<Vec<Check>, String>,
     thumbnails: ThumbnailPicker,
+    text: Result<OnScreenText, String>,
+}
+
+/// The model-driven readers of sampled frames, each available or why not.
+struct FrameReaders<'a> {
+    screener: Result<Screener<'a>, String>,
+    text: Result<TextReader<'a>, String>,
 }
 
 /// Variance-of-Laplacian below which a (non-black) sampled frame counts as blurred, measured
@@ -145,15 +155,21 @@ pub async fn analyze(
         // Models are loaded before ffmpeg starts: a slow load inside a consumer would stall
         // every output of the pass.
         let detector = models.nudenet.take();
+        let ocr = models.ocr.take();
         outputs.push(Output {
             options: strings(&["-map", "[sample]", "-c:v", "ppm", "-f", "image2pipe"]),
             consumer: guarded(sampled_tx, move |reader| {
-                let mut detector = detector;
+                let (mut detector, mut ocr) = (detector, ocr);
                 let screener = match &mut detector {
                     Ok(detector) => Ok(Screener::new(detector)),
                     Err(e) => Err(format!("the moderation model is unavailable: {e}")),
                 };
-                measure_sampled(reader, sample_fps, source_width, source_height, screener)
+                let text = match &mut ocr {
+                    Ok(ocr) => Ok(TextReader::new(ocr)),
+                    Err(e) => Err(format!("the OCR models are unavailable: {e}")),
+                };
+                let readers = FrameReaders { screener, text };
+                measure_sampled(reader, sample_fps, source_width, source_height, readers)
             }),
         });
     } else {
@@ -263,6 +279,9 @@ pub async fn analyze(
         Some(Ok(scenes)) => scenes.transitions.clone(),
         _ => Vec::new(),
     };
+    let text = sampled
+        .as_ref()
+        .map(|sampled| sampled.as_ref().map_err(Clone::clone)?.text.clone());
     let thumbnails =
         sampled.map(|sampled| sampled?.thumbnails.choose(thumbnails::COUNT, &transitions));
     Ok(MediaAnalysis {
@@ -271,6 +290,7 @@ pub async fn analyze(
         audio: audio_profile,
         moderation,
         thumbnails,
+        text,
         decode,
     })
 }
@@ -302,9 +322,12 @@ fn measure_sampled(
     sample_fps: f64,
     source_width: u32,
     source_height: u32,
-    screener: Result<Screener<'_>, String>,
+    readers: FrameReaders<'_>,
 ) -> Result<SampledFindings, String> {
-    let mut screener = screener;
+    let FrameReaders {
+        mut screener,
+        mut text,
+    } = readers;
     let mut thumbnails = ThumbnailPicker::default();
     let mut frames = Vec::new();
     let mut ppm = PpmReader::new(reader);
@@ -318,6 +341,11 @@ fn measure_sampled(
             && let Err(e) = active.offer(&image, seconds)
         {
             screener = Err(format!("moderation stopped at {seconds:.1} s: {e}"));
+        }
+        if let Ok(reader) = &mut text
+            && let Err(e) = reader.offer(&image, seconds)
+        {
+            text = Err(format!("text reading stopped at {seconds:.1} s: {e}"));
         }
         let grey = Grey::from_rgb(&image);
         let reduced = grey.reduced_to(360);
@@ -378,11 +406,13 @@ fn measure_sampled(
         left: to_source_x(edge(&dark_columns, true)),
         right: to_source_x(edge(&dark_columns, false)),
     };
+    let duration = frames.len() as f64 / sample_fps;
     Ok(SampledFindings {
         frames,
         bars,
         checks: screener.map(|s| s.checks),
         thumbnails,
+        text: text.map(|reader| reader.finish(duration)),
     })
 }
 

@@ -24,6 +24,7 @@ pub mod shots;
 pub mod soundtrack;
 pub mod storyboard;
 pub mod synth;
+pub mod text;
 pub mod thumbnails;
 
 pub use ffmpeg::{Ffmpeg, FfmpegOutput, LocateError, RunError};

@@ -6,6 +6,7 @@
 use std::sync::{Arc, Mutex};
 
 use mvidarr_ml::nsfw::NudeNet;
+use mvidarr_ml::ocr::{Ocr, OcrOptions, SideLimit};
 use mvidarr_ml::vad::Vad;
 
 /// Models built on first use and kept for the life of the process.
@@ -71,6 +72,7 @@ impl<T> Drop for Pooled<T> {
 pub struct Models {
     pub vad: Arc<Pool<Vad>>,
     pub nudenet: Arc<Pool<NudeNet>>,
+    pub ocr: Arc<Pool<Ocr>>,
 }
 
 impl std::fmt::Debug for Models {
@@ -84,6 +86,15 @@ impl Default for Models {
         Self {
             vad: Pool::new(|| Vad::new().map_err(|e| e.to_string())),
             nudenet: Pool::new(|| NudeNet::new().map_err(|e| e.to_string())),
+            // PaddleOCR's own detection size (longer side ≤ 960): a quarter of RapidOCR's
+            // cost on 1080p, and it reads the test strings as well (shared/ml/tests/ocr.rs).
+            ocr: Pool::new(|| {
+                Ocr::with_options(OcrOptions {
+                    det_side: SideLimit::Max(960),
+                    ..OcrOptions::default()
+                })
+                .map_err(|e| e.to_string())
+            }),
         }
     }
 }

@@ -58,7 +58,10 @@ impl Look {
             Look::Gradients { seed } => {
                 format!("gradients={size}:seed={seed}:speed=0.03:nb_colors=3")
             }
-            Look::CellAuto { rule } => format!("cellauto={size}:rule={rule}:scroll=1:full=1"),
+            // A fixed seed: the same video every time (the default seed is random).
+            Look::CellAuto { rule } => {
+                format!("cellauto={size}:rule={rule}:scroll=1:full=1:seed={rule}")
+            }
             Look::PanningBars => format!("smptehdbars={size},scroll=horizontal=0.0015"),
             Look::Black => format!("color=c=black:{size}"),
             Look::Still { hue } => {

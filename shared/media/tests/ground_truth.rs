@@ -960,3 +960,111 @@ async fn thumbnails_are_sharp_lit_distinct_and_clear_of_transitions() {
     // Best first.
     assert!(chosen.windows(2).all(|w| w[0].score >= w[1].score));
 }
+
+/// Character accuracy: 1 − edit distance / length of the truth.
+fn character_accuracy(truth: &str, read: &str) -> f64 {
+    let (a, b): (Vec<char>, Vec<char>) = (truth.chars().collect(), read.chars().collect());
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut diagonal = row[0];
+        row[0] = i;
+        for j in 1..=b.len() {
+            let above = row[j];
+            row[j] = (row[j] + 1)
+                .min(row[j - 1] + 1)
+                .min(diagonal + usize::from(a[i - 1] != b[j - 1]));
+            diagonal = above;
+        }
+    }
+    1.0 - row[b.len()] as f64 / a.len().max(1) as f64
+}
+
+#[tokio::test]
+async fn on_screen_text_is_read_with_its_time_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = file(&dir, "captions.mp4");
+    // (text, from, to, y): captions over moving pictures, two at once for a while.
+    let captions = [
+        ("LIVE AT THE ROYAL HALL", 1.0, 4.0, 40),
+        ("Directed by Ana Lima", 5.0, 8.0, 290),
+        ("Track 3 - Night Drive 2026", 6.0, 11.0, 40),
+    ];
+    let drawn: Vec<String> = captions
+        .iter()
+        .map(|(text, from, to, y)| {
+            format!(
+                "drawtext=text='{}':fontcolor=white:fontsize=34:box=1:boxcolor=black@0.6:boxborderw=8:x=(w-text_w)/2:y={y}:enable='between(t\\,{from}\\,{to})'",
+                text
+            )
+        })
+        .collect();
+    let board = Storyboard {
+        finish: Some(drawn.join(",")),
+        ..Storyboard::cycling(640, 360, 25, 4, 3.0, &[Join::Cut])
+    };
+    board.render(&ffmpeg(), &path).await.unwrap();
+    let (_, analysis) = analyze_file(&path).await;
+    let text = analysis.text.unwrap().unwrap();
+    for line in &text.lines {
+        eprintln!(
+            "{:?} {:.1}–{:.1} ({:.2})",
+            line.text, line.start_seconds, line.end_seconds, line.confidence
+        );
+    }
+    eprintln!(
+        "{} frames detected, {} regions read",
+        text.frames_detected, text.regions_read
+    );
+    let (mut total, mut correct) = (0.0, 0.0);
+    for (truth, from, to, _) in captions {
+        let best = text
+            .lines
+            .iter()
+            .max_by(|a, b| {
+                character_accuracy(truth, &a.text).total_cmp(&character_accuracy(truth, &b.text))
+            })
+            .expect("some text");
+        let accuracy = character_accuracy(truth, &best.text);
+        total += truth.chars().count() as f64;
+        correct += accuracy * truth.chars().count() as f64;
+        // Read once a second: the range is right to about a second.
+        assert!(
+            (best.start_seconds - from).abs() <= 1.0,
+            "{truth}: {best:?}"
+        );
+        assert!((best.end_seconds - to).abs() <= 1.5, "{truth}: {best:?}");
+    }
+    let accuracy = correct / total;
+    eprintln!("character accuracy {accuracy:.3}");
+    assert!(accuracy >= 0.95, "character accuracy {accuracy}");
+    assert!(text.regions_read <= text.regions_detected);
+}
+
+#[tokio::test]
+async fn a_caption_that_does_not_change_is_read_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = file(&dir, "still-caption.mp4");
+    let board = Storyboard {
+        finish: Some(
+            "drawtext=text='Hello from MVidarr':fontcolor=white:fontsize=40:x=60:y=150".into(),
+        ),
+        ..plain(vec![(Look::Still { hue: 30 }, 12.0)], 640, 360)
+    };
+    board.render(&ffmpeg(), &path).await.unwrap();
+    let (_, analysis) = analyze_file(&path).await;
+    let text = analysis.text.unwrap().unwrap();
+    let caption = text
+        .lines
+        .iter()
+        .find(|l| character_accuracy("Hello from MVidarr", &l.text) >= 0.9)
+        .unwrap_or_else(|| panic!("{text:?}"));
+    assert!(
+        caption.start_seconds < 0.5 && caption.end_seconds > 11.0,
+        "{caption:?}"
+    );
+    // The picture never changes: detection runs at the start and again after 10 s, and at
+    // the second the unchanged regions are not read again.
+    assert_eq!(text.frames_detected, 2, "{text:?}");
+    let first_detection = text.regions_detected / 2;
+    assert!(text.regions_read <= first_detection + 1, "{text:?}");
+}

@@ -318,3 +318,32 @@ pub struct ThumbnailImage {
     pub key: String,
     pub bytes: u64,
 }
+
+// ---- on-screen text ---------------------------------------------------------------------
+
+/// Text drawn on the picture (analyzer `text`): each line with when and where it was shown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OnScreenText {
+    pub lines: Vec<TextTrack>,
+    /// Frames the text detector looked at.
+    pub frames_detected: u32,
+    /// Text regions the detector found, over all those frames…
+    pub regions_detected: u32,
+    /// …and those the recogniser read (a region unchanged since it was read is not read again).
+    pub regions_read: u32,
+}
+
+impl OnScreenText {
+    pub const VERSION: u32 = 1;
+}
+
+/// One line of text over the time it stayed on screen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TextTrack {
+    pub text: String,
+    pub confidence: f32,
+    pub start_seconds: f64,
+    pub end_seconds: f64,
+    /// Where it was, in fractions of the frame: `[x0, y0, x1, y1]`.
+    pub bounds: [f32; 4],
+}
