@@ -352,12 +352,12 @@ impl ShotDetector {
         cuts
     }
 
-    /// Runs of black frames as `(first, end_exclusive)`.
-    fn black_runs(&self) -> Vec<(usize, usize)> {
+    /// Runs of consecutive frames where `holds` is true, as `(first, end_exclusive)`.
+    fn runs(&self, holds: impl Fn(&FrameSignals) -> bool) -> Vec<(usize, usize)> {
         let mut runs = Vec::new();
         let mut start = None;
         for (i, s) in self.signals.iter().enumerate() {
-            match (s.black, start) {
+            match (holds(s), start) {
                 (true, None) => start = Some(i),
                 (false, Some(first)) => {
                     runs.push((first, i));
@@ -370,6 +370,11 @@ impl ShotDetector {
             runs.push((first, self.signals.len()));
         }
         runs
+    }
+
+    /// Runs of black frames as `(first, end_exclusive)`.
+    fn black_runs(&self) -> Vec<(usize, usize)> {
+        self.runs(|s| s.black)
     }
 
     fn fades(&self, cuts: &[Transition]) -> (Vec<Transition>, Vec<(usize, usize)>) {
@@ -557,22 +562,12 @@ impl ShotDetector {
 
     fn frozen_segments(&self) -> Vec<Segment> {
         // A frozen stretch starts at the frame that the following ones repeat.
-        let mut runs = Vec::new();
-        let mut start = None;
-        for (i, s) in self.signals.iter().enumerate() {
-            let frozen = s.still && !s.black;
-            match (frozen, start) {
-                (true, None) => start = Some(i - 1),
-                (false, Some(first)) => {
-                    runs.push((first, i));
-                    start = None;
-                }
-                _ => {}
-            }
-        }
-        if let Some(first) = start {
-            runs.push((first, self.signals.len()));
-        }
+        // A still frame repeats the one before it: the stretch starts one frame earlier.
+        let runs: Vec<(usize, usize)> = self
+            .runs(|s| s.still && !s.black)
+            .into_iter()
+            .map(|(first, end)| (first.saturating_sub(1), end))
+            .collect();
         self.runs_to_segments(&runs, self.tuning.min_frozen_seconds)
     }
 }

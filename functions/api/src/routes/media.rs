@@ -48,7 +48,24 @@ impl From<Media> for MediaView {
 }
 
 /// Ids that do not parse are simply not found: no hint about what ids look like or exist.
-pub(super) fn parse_id(id: &str) -> Result<MediaId, ApiError> {
+/// The id in the path, if it names a media of the caller's tenant (another tenant's is
+/// "not found" too).
+pub(super) async fn existing_media<P: Platform>(
+    state: &ApiState<P>,
+    caller: &Caller,
+    id: &str,
+) -> Result<MediaId, ApiError> {
+    let id = parse_id(id)?;
+    match MediaRepo::new(state.platform.table())
+        .get(caller.tenant, id)
+        .await?
+    {
+        Some(_) => Ok(id),
+        None => Err(ApiError::NotFound(format!("no media {id}"))),
+    }
+}
+
+fn parse_id(id: &str) -> Result<MediaId, ApiError> {
     id.parse()
         .map_err(|_| ApiError::NotFound(format!("no media {id}")))
 }
@@ -142,15 +159,9 @@ pub async fn analysis<P: Platform>(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<AnalysisList>, ApiError> {
-    let id = parse_id(&id)?;
-    let table = state.platform.table();
-    if MediaRepo::new(table)
-        .get(caller.tenant, id)
-        .await?
-        .is_none()
-    {
-        return Err(ApiError::NotFound(format!("no media {id}")));
-    }
-    let items = AnalysisRepo::new(table).list(caller.tenant, id).await?;
+    let id = existing_media(&state, &caller, &id).await?;
+    let items = AnalysisRepo::new(state.platform.table())
+        .list(caller.tenant, id)
+        .await?;
     Ok(Json(AnalysisList { items }))
 }

@@ -7,10 +7,10 @@ use axum::Json;
 use axum::extract::{Path, State};
 use mvidarr_core::analysis::{AnalyzerKind, Thumbnails};
 use mvidarr_core::ports::{BlobStore, Platform};
-use mvidarr_core::repo::{AnalysisRepo, MediaRepo};
+use mvidarr_core::repo::AnalysisRepo;
 use serde::Serialize;
 
-use super::media::parse_id;
+use super::media::existing_media;
 use crate::{ApiError, ApiState, Caller};
 
 /// How long a thumbnail URL works.
@@ -43,16 +43,8 @@ pub async fn list<P: Platform>(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<ThumbnailList>, ApiError> {
-    let id = parse_id(&id)?;
-    let table = state.platform.table();
-    if MediaRepo::new(table)
-        .get(caller.tenant, id)
-        .await?
-        .is_none()
-    {
-        return Err(ApiError::NotFound(format!("no media {id}")));
-    }
-    let document = AnalysisRepo::new(table)
+    let id = existing_media(&state, &caller, &id).await?;
+    let document = AnalysisRepo::new(state.platform.table())
         .get(
             caller.tenant,
             id,

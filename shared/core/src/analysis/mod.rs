@@ -60,17 +60,18 @@ impl Analysis {
         created_at: Timestamp,
         result: &T,
     ) -> Analysis {
+        let result = serde_json::to_value(result).unwrap_or_default();
         Analysis {
             media_id,
             kind,
             version,
             created_at,
-            result: serde_json::to_value(result).unwrap_or_default(),
+            result,
             error: None,
         }
     }
 
-    /// The record of an analyzer that failed.
+    /// The record of an analyzer that failed: no result, and why.
     pub fn failed(
         media_id: MediaId,
         kind: AnalyzerKind,
@@ -79,12 +80,14 @@ impl Analysis {
         error: impl Into<String>,
     ) -> Analysis {
         Analysis {
-            media_id,
-            kind,
-            version,
-            created_at,
-            result: serde_json::Value::Null,
             error: Some(error.into()),
+            ..Analysis::of(
+                media_id,
+                kind,
+                version,
+                created_at,
+                &serde_json::Value::Null,
+            )
         }
     }
 }

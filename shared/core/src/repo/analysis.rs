@@ -34,14 +34,7 @@ impl<'a, T: Table> AnalysisRepo<'a, T> {
         kind: AnalyzerKind,
         version: u32,
     ) -> Result<bool, RepoError> {
-        let item = self
-            .table
-            .get(
-                &keys::media_items_pk(tenant, media),
-                &keys::analysis_sk(kind.as_str(), version),
-            )
-            .await?;
-        Ok(item.is_some())
+        Ok(self.item(tenant, media, kind, version).await?.is_some())
     }
 
     /// One analyzer version's document, if stored.
@@ -52,14 +45,26 @@ impl<'a, T: Table> AnalysisRepo<'a, T> {
         kind: AnalyzerKind,
         version: u32,
     ) -> Result<Option<Analysis>, RepoError> {
-        let item = self
+        self.item(tenant, media, kind, version)
+            .await?
+            .map(super::decode)
+            .transpose()
+    }
+
+    async fn item(
+        &self,
+        tenant: TenantId,
+        media: MediaId,
+        kind: AnalyzerKind,
+        version: u32,
+    ) -> Result<Option<crate::ports::Item>, RepoError> {
+        Ok(self
             .table
             .get(
                 &keys::media_items_pk(tenant, media),
                 &keys::analysis_sk(kind.as_str(), version),
             )
-            .await?;
-        item.map(super::decode).transpose()
+            .await?)
     }
 
     /// Every analysis document of a media, by kind then version.
