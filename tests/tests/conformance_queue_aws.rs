@@ -23,6 +23,10 @@ async fn aws_queue() -> (SqsQueue, SqsQueue, ()) {
 // both DeleteMessage and ChangeMessageVisibility (it matches a receipt against every handle the
 // message ever had). What SQS does promise there is checked by
 // `a_stale_receipt_is_accepted_or_refused_and_a_deleted_message_never_returns` below.
+// Nor `concurrent_consumers_never_share_a_message`: an SQS standard queue itself promises
+// at-least-once delivery ("occasionally more than one copy"), and moto's ReceiveMessage is not
+// atomic across concurrent requests — on a loaded machine two consumers were handed the same
+// message within its 30 s visibility timeout. The handlers are idempotent for exactly this.
 mvidarr_tests::queue_conformance!(@checks aws_queue();
     send_receive_delete,
     received_message_is_hidden_until_its_visibility_timeout,
@@ -32,7 +36,6 @@ mvidarr_tests::queue_conformance!(@checks aws_queue();
     delayed_message_is_hidden_until_its_delay,
     long_poll_returns_early_when_a_message_arrives,
     too_large_message_is_refused_and_nothing_is_sent,
-    concurrent_consumers_never_share_a_message,
 );
 
 const LONG: Duration = Duration::from_secs(30);
