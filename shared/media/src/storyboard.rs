@@ -194,7 +194,9 @@ impl Storyboard {
         }
         match &self.finish {
             Some(filters) => parts.push(format!("[{current}]{filters},format=yuv420p[v]")),
-            None => parts.push(format!("[{current}]null[v]")),
+            // Pinned 4:2:0: left to negotiation, libx264 picks 4:4:4 (High 4:4:4 Predictive),
+            // which real uploads almost never are and which decodes slower.
+            None => parts.push(format!("[{current}]format=yuv420p[v]")),
         }
         if let Some((hz, amplitude)) = self.tone {
             parts.push(format!(
