@@ -190,18 +190,10 @@ pub async fn analyze(
             consumer: guarded(speech_tx, move |reader| {
                 let mut vad = vad?;
                 let mut profile = Soundtrack::new(&mut vad);
-                let mut failed = None;
-                for_each_sample_chunk(reader, soundtrack::RATE as usize, |chunk| {
-                    if failed.is_none()
-                        && let Err(e) = profile.push(chunk)
-                    {
-                        failed = Some(e.to_string());
-                    }
+                for_each_sample_chunk::<AnyError>(reader, soundtrack::RATE as usize, |chunk| {
+                    Ok(profile.push(chunk)?)
                 })
                 .map_err(|e| e.to_string())?;
-                if let Some(e) = failed {
-                    return Err(e);
-                }
                 profile.finish().map_err(|e| e.to_string())
             }),
         });
@@ -209,18 +201,12 @@ pub async fn analyze(
             options: strings(&["-map", "[afull]", "-c:a", "pcm_f32le", "-f", "f32le"]),
             consumer: guarded(audio_tx, move |reader| {
                 let mut meter = LoudnessMeter::new(channels, 48_000).map_err(|e| e.to_string())?;
-                let mut failed = None;
-                for_each_sample_chunk(reader, 48_000 / 10 * channels as usize, |chunk| {
-                    if failed.is_none()
-                        && let Err(e) = meter.push(chunk)
-                    {
-                        failed = Some(e.to_string());
-                    }
-                })
+                for_each_sample_chunk::<AnyError>(
+                    reader,
+                    48_000 / 10 * channels as usize,
+                    |chunk| Ok(meter.push(chunk)?),
+                )
                 .map_err(|e| e.to_string())?;
-                if let Some(e) = failed {
-                    return Err(e);
-                }
                 meter.finish().map_err(|e| e.to_string())
             }),
         });
@@ -298,6 +284,9 @@ pub async fn analyze(
 fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
+
+/// Any error, for a consumer that only reports it as text.
+type AnyError = Box<dyn std::error::Error + Send + Sync>;
 
 /// An analyzer's result, or why there is none (ffmpeg never opened its output).
 fn received<T>(result: Result<Result<T, String>, mpsc::RecvError>) -> Result<T, String> {

@@ -91,12 +91,13 @@ impl<'a> PpmReader<'a> {
     }
 }
 
-/// Little-endian `f32` samples in chunks of `chunk` values (the last may be shorter).
-pub fn for_each_sample_chunk(
+/// Little-endian `f32` samples in chunks of `chunk` values (the last may be shorter), until
+/// the stream ends or `each` fails (its error is returned; the caller's pass drains the rest).
+pub fn for_each_sample_chunk<E: From<io::Error>>(
     reader: &mut dyn Read,
     chunk: usize,
-    mut each: impl FnMut(&[f32]),
-) -> io::Result<()> {
+    mut each: impl FnMut(&[f32]) -> Result<(), E>,
+) -> Result<(), E> {
     let mut bytes = vec![0u8; chunk * 4];
     let mut samples = Vec::with_capacity(chunk);
     let mut carry = 0usize;
@@ -104,7 +105,7 @@ pub fn for_each_sample_chunk(
         let n = match reader.read(&mut bytes[carry..]) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         };
         let have = carry + n;
         let whole = have / 4 * 4;
@@ -115,7 +116,7 @@ pub fn for_each_sample_chunk(
                     .chunks_exact(4)
                     .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
             );
-            each(&samples);
+            each(&samples)?;
             bytes.copy_within(whole..have, 0);
             carry = have - whole;
         } else {
@@ -172,8 +173,9 @@ mod tests {
             }
         }
         let mut got = Vec::new();
-        for_each_sample_chunk(&mut Trickle(&bytes), 64, |chunk| {
-            got.extend_from_slice(chunk)
+        for_each_sample_chunk::<io::Error>(&mut Trickle(&bytes), 64, |chunk| {
+            got.extend_from_slice(chunk);
+            Ok(())
         })
         .unwrap();
         assert_eq!(got, values);

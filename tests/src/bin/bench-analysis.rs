@@ -684,18 +684,12 @@ fn branch_worker(branch: Branch, file: &Path) -> anyhow::Result<()> {
             strings(&["-map", "[out]", "-c:a", "pcm_f32le", "-f", "f32le"]),
             Box::new(move |reader| {
                 let mut meter = LoudnessMeter::new(2, 48_000).map_err(|e| e.to_string())?;
-                let mut failed = None;
-                for_each_sample_chunk(reader, 48_000 / 10 * 2, |chunk| {
-                    if failed.is_none()
-                        && let Err(e) = meter.push(chunk)
-                    {
-                        failed = Some(e.to_string());
-                    }
-                })
+                for_each_sample_chunk::<Box<dyn std::error::Error + Send + Sync>>(
+                    reader,
+                    48_000 / 10 * 2,
+                    |chunk| Ok(meter.push(chunk)?),
+                )
                 .map_err(|e| e.to_string())?;
-                if let Some(e) = failed {
-                    return Err(e);
-                }
                 let quality = meter.finish().map_err(|e| e.to_string())?;
                 Ok(json!({ "integrated_lufs": quality.integrated_lufs }))
             }),
