@@ -6,11 +6,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use mvidarr_analyze::Analyze;
 use mvidarr_core::analysis::{Analysis, AnalyzerKind};
+use mvidarr_core::fingerprint::{Fingerprint, FingerprintSummary};
 use mvidarr_core::ids::{MediaId, TenantId};
 use mvidarr_core::keys;
 use mvidarr_core::media::MediaStatus;
+use mvidarr_core::ports::blob::read_to_end;
 use mvidarr_core::ports::{BlobStore, Platform, Queue};
-use mvidarr_core::repo::{AnalysisRepo, MediaRepo};
+use mvidarr_core::repo::{AnalysisRepo, FingerprintIndex, MediaRepo};
 use mvidarr_core::step::StepInput;
 use mvidarr_media::SynthSpec;
 use mvidarr_media::analysis::AnalysisOptions;
@@ -89,6 +91,7 @@ async fn a_failed_analysis_pass_is_recorded_per_analyzer_and_the_media_goes_on()
         kinds,
         [
             AnalyzerKind::Audio,
+            AnalyzerKind::Fingerprint,
             AnalyzerKind::Moderation,
             AnalyzerKind::Probe,
             AnalyzerKind::Quality,
@@ -98,7 +101,7 @@ async fn a_failed_analysis_pass_is_recorded_per_analyzer_and_the_media_goes_on()
         ]
     );
     // The probe stands; the pass's analyzers each say why they have nothing.
-    assert!(docs[2].error.is_none() && !docs[2].result.is_null());
+    assert!(docs[3].error.is_none() && !docs[3].result.is_null());
     for doc in docs.iter().filter(|d| d.kind != AnalyzerKind::Probe) {
         let error = doc.error.as_deref().expect("a failure record");
         assert!(error.contains("did not finish within"), "{error}");
@@ -114,8 +117,29 @@ async fn analysis_documents_are_written_once_however_often_the_step_runs() {
     let analyze = Analyze::new(platform.clone(), fixtures::ffmpeg());
     analyze.handle(input.clone()).await.unwrap();
     let first = documents(&platform, &input).await;
-    assert_eq!(first.len(), 7);
+    assert_eq!(first.len(), 8);
     assert!(first.iter().all(|d| d.error.is_none()), "{first:?}");
+    // The fingerprint is stored and the media filed in the duplicate index under its keys.
+    let summary: FingerprintSummary = serde_json::from_value(
+        first
+            .iter()
+            .find(|d| d.kind == AnalyzerKind::Fingerprint)
+            .unwrap()
+            .result
+            .clone(),
+    )
+    .unwrap();
+    let body = platform.blobs().get(&summary.key).await.unwrap();
+    let stored: Fingerprint =
+        serde_json::from_slice(&read_to_end(body, 1 << 20).await.unwrap()).unwrap();
+    assert_eq!(stored.pictures.len(), summary.pictures);
+    let keys = stored.index_keys();
+    assert!(!keys.is_empty() && keys.len() == summary.index_keys);
+    let filed = FingerprintIndex::new(platform.table())
+        .candidates(input.tenant, MediaId::generate(), &keys, 10)
+        .await
+        .unwrap();
+    assert_eq!(filed, [(input.media_id, keys.len())]);
 
     // A redelivered task (the state machine retried after a lost reply): nothing changes.
     analyze.handle(input.clone()).await.unwrap();

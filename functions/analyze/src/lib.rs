@@ -13,11 +13,12 @@ use mvidarr_core::analysis::{
     Analysis, AnalyzerKind, AudioProfile, Moderation, OnScreenText, Probe, Quality, Scenes,
     Thumbnail, ThumbnailImage, Thumbnails,
 };
+use mvidarr_core::fingerprint::{Fingerprint, FingerprintSummary};
 use mvidarr_core::ids::{MediaId, TenantId};
 use mvidarr_core::keys;
 use mvidarr_core::media::{Media, MediaEvent, MediaStatus};
 use mvidarr_core::ports::{BlobError, BlobStore, Platform};
-use mvidarr_core::repo::{AnalysisRepo, MediaRepo};
+use mvidarr_core::repo::{AnalysisRepo, FingerprintIndex, MediaRepo};
 use mvidarr_core::step::{StepError, StepInput};
 use mvidarr_media::analysis::{AnalysisOptions, analyze};
 use mvidarr_media::pass::PassError;
@@ -208,6 +209,15 @@ impl<P: Platform> Analyze<P> {
             let value = audio.and_then(|d| json(serde_json::to_value(d)));
             documents.push(record(AnalyzerKind::Audio, AudioProfile::VERSION, value));
         }
+        let value = match analysis.fingerprint {
+            Ok(fingerprint) => self.store_fingerprint(tenant, id, &fingerprint).await?,
+            Err(e) => Err(e),
+        };
+        documents.push(record(
+            AnalyzerKind::Fingerprint,
+            FingerprintSummary::VERSION,
+            value,
+        ));
         let failed: Vec<&str> = documents
             .iter()
             .filter(|d| d.error.is_some())
@@ -226,6 +236,36 @@ impl<P: Platform> Analyze<P> {
 }
 
 impl<P: Platform> Analyze<P> {
+    /// Store the fingerprint as a blob (too big for a table item on long media) and file the
+    /// media in the duplicate index; both are overwrites of the same keys on a rerun. The
+    /// document is written after both, so a stored document means the media is findable.
+    async fn store_fingerprint(
+        &self,
+        tenant: TenantId,
+        id: MediaId,
+        fingerprint: &Fingerprint,
+    ) -> Result<Result<serde_json::Value, String>, StepError> {
+        let key = keys::blob::derived(tenant, id, "fingerprint.json");
+        let body = match serde_json::to_vec(fingerprint) {
+            Ok(body) => body,
+            Err(e) => return Ok(Err(format!("the fingerprint did not serialise: {e}"))),
+        };
+        let body = Box::pin(futures_util::stream::once(async move {
+            Ok(bytes::Bytes::from(body))
+        }));
+        self.platform
+            .blobs()
+            .put(&key, body, Some("application/json"))
+            .await
+            .map_err(|e| StepError::Transient(format!("storing the fingerprint: {e}")))?;
+        FingerprintIndex::new(self.platform.table())
+            .file(tenant, id, &fingerprint.index_keys())
+            .await?;
+        let summary = FingerprintSummary::of(fingerprint, key);
+        Ok(serde_json::to_value(summary)
+            .map_err(|e| format!("the document did not serialise: {e}")))
+    }
+
     /// Write each chosen frame's JPEGs under the media's prefix (the same keys on a rerun, so
     /// a replay overwrites rather than adds) and describe them.
     async fn store_thumbnails(
@@ -272,7 +312,10 @@ impl<P: Platform> Analyze<P> {
 
 /// The documents the analysis pass writes for media the probe describes.
 fn pass_documents(probe: &Probe) -> Vec<(AnalyzerKind, u32)> {
-    let mut documents = vec![(AnalyzerKind::Quality, Quality::VERSION)];
+    let mut documents = vec![
+        (AnalyzerKind::Quality, Quality::VERSION),
+        (AnalyzerKind::Fingerprint, FingerprintSummary::VERSION),
+    ];
     if !probe.video.is_empty() {
         documents.push((AnalyzerKind::Scenes, Scenes::VERSION));
         documents.push((AnalyzerKind::Moderation, Moderation::VERSION));

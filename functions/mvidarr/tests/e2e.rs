@@ -97,6 +97,7 @@ async fn good_videos_are_indexed_with_their_probe_and_bad_inputs_quarantined() {
             kinds,
             [
                 "audio",
+                "fingerprint",
                 "moderation",
                 "probe",
                 "quality",
@@ -114,13 +115,19 @@ async fn good_videos_are_indexed_with_their_probe_and_bad_inputs_quarantined() {
                 .all(|a| a.get("error").is_none()),
             "{analysis}"
         );
-        let scenes = &analysis["items"][4]["result"];
+        let document = |kind: &str| {
+            analysis["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["kind"] == kind)
+                .map(|a| a["result"].clone())
+                .unwrap()
+        };
+        let scenes = document("scenes");
         assert_eq!(scenes["shots"].as_array().unwrap().len(), 1, "{scenes}");
-        let quality = &analysis["items"][3]["result"];
-        assert_eq!(
-            analysis["items"][1]["result"]["verdict"], "safe",
-            "{analysis}"
-        );
+        let quality = document("quality");
+        assert_eq!(document("moderation")["verdict"], "safe", "{analysis}");
         assert!(quality["score"].as_u64().unwrap() <= 100, "{quality}");
         // Thumbnails: listed best first, each size downloadable as a JPEG of that width.
         let (status, thumbs) = api
@@ -153,6 +160,53 @@ async fn good_videos_are_indexed_with_their_probe_and_bad_inputs_quarantined() {
             "largest first, no repeats: {thumbs}"
         );
     }
+    // The three are one picture (`testsrc2`) at other sizes, rates and codecs: each finds the
+    // other two as the same video, and nothing else (the quarantined files have no analysis).
+    for (id, _) in &good {
+        let (status, found) = api
+            .get(&format!("/v1/media/{id}/duplicates"))
+            .await
+            .unwrap();
+        assert_eq!(status, 200, "{found}");
+        let mut others: Vec<&str> = found["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["media_id"].as_str().unwrap())
+            .collect();
+        others.sort_unstable();
+        let mut expected: Vec<&str> = good
+            .iter()
+            .map(|(other, _)| other.as_str())
+            .filter(|other| *other != id.as_str())
+            .collect();
+        expected.sort_unstable();
+        assert_eq!(others, expected, "{found}");
+        for item in found["items"].as_array().unwrap() {
+            assert_eq!(item["relation"], "same", "{found}");
+            assert!(item["score"].as_f64().unwrap() >= 0.8, "{found}");
+        }
+    }
+    let (id, _) = &good[0];
+    let (status, problem) = api
+        .get(&format!("/v1/media/{id}/duplicates?min_score=2"))
+        .await
+        .unwrap();
+    assert_eq!(status, 400, "{problem}");
+    // A quarantined file was never analysed: it has no fingerprint to compare.
+    let (id, _) = &quarantined[0];
+    let (status, problem) = api
+        .get(&format!("/v1/media/{id}/duplicates"))
+        .await
+        .unwrap();
+    assert_eq!(status, 404, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no fingerprint"),
+        "{problem}"
+    );
     for (id, why) in &quarantined {
         let m = api.wait_final(id, FINAL).await.unwrap();
         assert_eq!(m["status"], "quarantined", "{m}");

@@ -45,6 +45,12 @@ pub mod table {
         "tag/"
     }
 
+    /// The duplicate index: one partition per fingerprint key, one item per media filed under
+    /// it (see [`crate::fingerprint::Fingerprint::index_keys`]).
+    pub fn fingerprint_index_pk(tenant: TenantId, key: &str) -> String {
+        format!("t/{tenant}/fingerprints/{key}")
+    }
+
     /// Upload reservations made by `POST /v1/uploads`, before any bytes arrive.
     pub fn uploads_pk(tenant: TenantId) -> String {
         format!("t/{tenant}/uploads")
@@ -108,6 +114,7 @@ mod tests {
             table::media_items_pk(t, m),
             table::uploads_pk(t),
             table::ingest_pk(t),
+            table::fingerprint_index_pk(t, "v1/a/00ff"),
             blob::upload(t, m),
             blob::quarantine(t, m),
             blob::derived(t, m, "thumb.jpg"),

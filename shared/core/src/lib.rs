@@ -5,6 +5,7 @@
 //! - [`keys`]: how records and blobs are addressed; every key starts with the tenant.
 //! - [`media`]: the Media record and its status machine.
 //! - [`metadata`], [`analysis`], [`tag`], [`event`]: the rest of the model.
+//! - [`fingerprint`]: what makes another copy of the same video recognisable, and how alike two are.
 //! - [`ports`]: one trait per outside service (`BlobStore`, `Table`, `Queue`, `Pipeline`).
 //! - [`repo`]: repositories written once over the `Table` port.
 //! - [`asl`]: the Step Functions subset the local pipeline runner interprets.
@@ -17,6 +18,7 @@
 pub mod analysis;
 pub mod asl;
 pub mod event;
+pub mod fingerprint;
 pub mod ids;
 pub mod keys;
 pub mod media;

@@ -16,8 +16,10 @@ use mvidarr_core::analysis::{
     AudioProfile, AudioQuality, Bars, DecodeHealth, Distribution, Interlacing, Moderation,
     OnScreenText, Probe, Quality, QualityPart, Scenes, Segment, Shot, TransitionKind, VideoQuality,
 };
+use mvidarr_core::fingerprint::Fingerprint;
 
 use crate::ffmpeg::Ffmpeg;
+use crate::fingerprint::{AUDIO_ITEM_SECONDS, CHROMAPRINT_RATE, audio_items, picture_hash};
 use crate::frames::{PpmReader, for_each_sample_chunk, read_frame};
 use crate::loudness::LoudnessMeter;
 use crate::models::Models;
@@ -70,6 +72,8 @@ pub struct MediaAnalysis {
     pub thumbnails: Option<Result<Vec<Chosen>, String>>,
     /// `None` when the media has no video.
     pub text: Option<Result<OnScreenText, String>>,
+    /// Picture hashes and the audio fingerprint, or which part is missing.
+    pub fingerprint: Result<Fingerprint, String>,
     pub decode: DecodeHealth,
 }
 
@@ -92,6 +96,8 @@ struct SampledFindings {
     checks: Result<Vec<Check>, String>,
     thumbnails: ThumbnailPicker,
     text: Result<OnScreenText, String>,
+    /// One picture hash per sampled frame (see [`picture_hash`]).
+    pictures: Vec<u64>,
 }
 
 /// The model-driven readers of sampled frames, each available or why not.
@@ -118,6 +124,7 @@ pub async fn analyze(
     let audio = probe.audio.first();
     let mut graph = Vec::new();
     let mut outputs = Vec::new();
+    let mut file_outputs = Vec::new();
 
     let (shots_tx, shots_rx) = mpsc::channel::<Result<ShotFindings, String>>();
     let (sampled_tx, sampled_rx) = mpsc::channel::<Result<SampledFindings, String>>();
@@ -179,10 +186,27 @@ pub async fn analyze(
         let channels: u32 = if audio.channels == Some(1) { 1 } else { 2 };
         let layout = if channels == 1 { "mono" } else { "stereo" };
         graph.push(format!(
-            "[0:a:0]asplit=2[a48][a16];\
+            "[0:a:0]asplit=3[a48][a16][aprint];\
              [a48]aresample=48000,aformat=sample_fmts=flt:channel_layouts={layout}[afull];\
-             [a16]aresample={rate},aformat=sample_fmts=flt:channel_layouts=mono[aspeech]",
+             [a16]aresample={rate},aformat=sample_fmts=flt:channel_layouts=mono[aspeech];\
+             [aprint]aresample={CHROMAPRINT_RATE},aformat=sample_fmts=s16:channel_layouts=mono[afingerprint]",
             rate = soundtrack::RATE,
+        ));
+        // Written at the end by the muxer, and small (4 bytes per ~0.12 s): a file output.
+        file_outputs.push((
+            strings(&[
+                "-map",
+                "[afingerprint]",
+                "-c:a",
+                "pcm_s16le",
+                "-f",
+                "chromaprint",
+                "-fp_format",
+                "raw",
+                "-algorithm",
+                "1",
+            ]),
+            FINGERPRINT_FILE.to_string(),
         ));
         let vad = models.vad.take();
         outputs.push(Output {
@@ -219,7 +243,7 @@ pub async fn analyze(
         input: input.to_string(),
         filter_graph: (!graph.is_empty()).then(|| graph.join(";")),
         outputs,
-        file_outputs: Vec::new(),
+        file_outputs,
         timeout: options.timeout,
     }
     .run(ffmpeg)
@@ -268,6 +292,7 @@ pub async fn analyze(
     let text = sampled
         .as_ref()
         .map(|sampled| sampled.as_ref().map_err(Clone::clone)?.text.clone());
+    let fingerprint = fingerprint(sampled.as_ref(), audio.is_some(), &report.files, options);
     let thumbnails =
         sampled.map(|sampled| sampled?.thumbnails.choose(thumbnails::COUNT, &transitions));
     Ok(MediaAnalysis {
@@ -277,7 +302,42 @@ pub async fn analyze(
         moderation,
         thumbnails,
         text,
+        fingerprint,
         decode,
+    })
+}
+
+/// The chromaprint muxer's output file in the pass's directory.
+const FINGERPRINT_FILE: &str = "fingerprint.raw";
+
+/// The media's fingerprint from the sampled frames' hashes and chromaprint's items, or which
+/// part is missing (a partial fingerprint would match too little and mislead).
+fn fingerprint(
+    sampled: Option<&Result<SampledFindings, String>>,
+    has_audio: bool,
+    files: &[(String, Option<Vec<u8>>)],
+    options: &AnalysisOptions,
+) -> Result<Fingerprint, String> {
+    let pictures = match sampled {
+        Some(Ok(sampled)) => sampled.pictures.clone(),
+        Some(Err(e)) => return Err(format!("no picture hashes: {e}")),
+        None => Vec::new(),
+    };
+    let audio = if has_audio {
+        let raw = files
+            .iter()
+            .find(|(name, _)| name == FINGERPRINT_FILE)
+            .and_then(|(_, bytes)| bytes.as_deref())
+            .ok_or("ffmpeg wrote no audio fingerprint")?;
+        audio_items(raw)
+    } else {
+        Vec::new()
+    };
+    Ok(Fingerprint {
+        picture_rate: options.sample_fps,
+        pictures,
+        audio_item_seconds: AUDIO_ITEM_SECONDS,
+        audio,
     })
 }
 
@@ -319,6 +379,7 @@ fn measure_sampled(
     } = readers;
     let mut thumbnails = ThumbnailPicker::default();
     let mut frames = Vec::new();
+    let mut pictures = Vec::new();
     let mut ppm = PpmReader::new(reader);
     // Per row / column of the sampled picture: in how many non-black frames it was dark.
     let (mut dark_rows, mut dark_columns): (Vec<u32>, Vec<u32>) = (Vec::new(), Vec::new());
@@ -341,6 +402,7 @@ fn measure_sampled(
         let black = grey.mean() < BLACK_MEAN;
         let grid = 8.0 * f64::from(image.width()) / f64::from(source_width.max(1));
         let sharpness = reduced.sharpness();
+        pictures.push(picture_hash(&reduced));
         if let Some(appeal) = appeal(&reduced, sharpness) {
             thumbnails.offer(&image, seconds, appeal);
         }
@@ -402,6 +464,7 @@ fn measure_sampled(
         checks: screener.map(|s| s.checks),
         thumbnails,
         text: text.map(|reader| reader.finish(duration)),
+        pictures,
     })
 }
 

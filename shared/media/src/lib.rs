@@ -13,6 +13,7 @@
 
 pub mod analysis;
 pub mod ffmpeg;
+pub mod fingerprint;
 pub mod frames;
 pub mod loudness;
 pub mod models;

@@ -1,5 +1,6 @@
 //! Routes, one module per resource.
 
+mod duplicates;
 mod health;
 mod media;
 mod thumbnails;
@@ -20,6 +21,7 @@ pub fn router<P: Platform>() -> Router<ApiState<P>> {
         .route("/v1/media/{id}", get(media::get::<P>))
         .route("/v1/media/{id}/analysis", get(media::analysis::<P>))
         .route("/v1/media/{id}/thumbnails", get(thumbnails::list::<P>))
+        .route("/v1/media/{id}/duplicates", get(duplicates::list::<P>))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
 }

@@ -13,6 +13,22 @@ use crate::Timestamp;
 /// A body streamed in chunks, so large media never sits whole in memory.
 pub type BlobBody = Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send>>;
 
+/// Read a whole (small) body into memory, refusing one longer than `limit` bytes.
+pub async fn read_to_end(mut body: BlobBody, limit: usize) -> Result<Vec<u8>, std::io::Error> {
+    use futures_util::StreamExt;
+    let mut out = Vec::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk?;
+        if out.len() + chunk.len() > limit {
+            return Err(std::io::Error::other(format!(
+                "the object is larger than {limit} bytes"
+            )));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
 /// What a store knows about one object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectInfo {

@@ -2,12 +2,14 @@
 //! knows how domain records map onto items and keys.
 
 mod analysis;
+mod fingerprints;
 mod media;
 mod tags;
 mod tenants;
 mod uploads;
 
 pub use analysis::AnalysisRepo;
+pub use fingerprints::FingerprintIndex;
 pub use media::{Created, MediaPage, MediaRepo};
 pub use tags::TagRepo;
 pub use tenants::{ApiKeyRecord, TenantRecord, TenantRepo};
