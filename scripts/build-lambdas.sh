@@ -80,4 +80,25 @@ for b in "${binaries[@]}"; do
     missing=1
   fi
 done
+
+# Lambda's limit on a function and its layers unpacked: 250 MiB (262,144,000 bytes). ffmpeg alone
+# is ~125 MiB, so the functions that carry layers are checked here, at build time.
+if [[ "$arch" == arm64 && "$missing" == 0 ]]; then
+  limit=262144000
+  ffmpeg_layer=$(du -sb layers/dist/lambda-arm64 | cut -f1)
+  models_layer=$(du -sb layers/dist/lambda-arm64-models | cut -f1)
+  echo
+  echo "==> unpacked size with layers (limit $limit bytes)"
+  for entry in "mvidarr-upload-trigger:$ffmpeg_layer" "mvidarr-analyze:$((ffmpeg_layer + models_layer))"; do
+    b="${entry%%:*}"
+    layers="${entry#*:}"
+    total=$(($(stat -c %s "$CARGO_TARGET_DIR/lambda/$b/bootstrap") + layers))
+    awk -v b="$b" -v t="$total" -v l="$limit" \
+      'BEGIN { printf "  %-24s %10d bytes  %6.1f MiB  (%.0f%% of the limit)\n", b, t, t / 1048576, 100 * t / l }'
+    if ((total > limit)); then
+      echo "  $b is over Lambda's unpacked size limit" >&2
+      missing=1
+    fi
+  done
+fi
 exit "$missing"
