@@ -11,6 +11,8 @@
 //!   the signal branches of the pass run on their own (the filters `analysis.rs` gives them, fed
 //!   to the same shot detector, picture measures and loudness meter);
 //! - peak RSS of the analysis process (and of its ffmpeg) on a ~100 MB upload;
+//! - duplicates: the clip's fingerprint against that upload's (the same clip re-encoded), and
+//!   what one full comparison costs;
 //! - shot detection against PySceneDetect on the same clips: F1 within ±2 frames and CPU time.
 //!
 //! CPU time is the process tree's: every measured program runs as a child of this one, and the
@@ -37,6 +39,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use futures_util::StreamExt;
 use md5::{Digest, Md5};
 use mvidarr_core::analysis::Probe;
+use mvidarr_core::fingerprint::Fingerprint;
 use mvidarr_media::analysis::{AnalysisOptions, analyze};
 use mvidarr_media::frames::{PpmReader, for_each_sample_chunk, read_frame};
 use mvidarr_media::loudness::LoudnessMeter;
@@ -569,7 +572,11 @@ fn analyze_worker(job: &AnalyzeJob) -> anyhow::Result<()> {
         if let Some(Err(e)) = &analysis.thumbnails {
             bail!("thumbnails failed: {e}");
         }
-        Ok::<_, anyhow::Error>((probed, scenes, analysis.decode))
+        let fingerprint = match analysis.fingerprint {
+            Ok(fingerprint) => fingerprint,
+            Err(e) => bail!("fingerprint failed: {e}"),
+        };
+        Ok::<_, anyhow::Error>((probed, scenes, analysis.decode, fingerprint))
     };
     let results: Vec<_> = rt.block_on(
         futures_util::stream::iter(0..job.copies)
@@ -588,7 +595,7 @@ fn analyze_worker(job: &AnalyzeJob) -> anyhow::Result<()> {
         let result = result?;
         first.get_or_insert(result);
     }
-    let (probed, scenes, decode) = first.context("no analysis ran")?;
+    let (probed, scenes, decode, fingerprint) = first.context("no analysis ran")?;
     let probe_cpu = probed - start_cpu;
     let total = end_cpu - start_cpu;
     let loading = start_cpu - process_start;
@@ -609,6 +616,7 @@ fn analyze_worker(job: &AnalyzeJob) -> anyhow::Result<()> {
         "cuts": scenes.transitions.iter().map(|t| t.at_seconds).collect::<Vec<_>>(),
         "decode_errors": decode.errors,
         "decode_complete": decode.complete,
+        "fingerprint": fingerprint,
     });
     println!("{report}");
     Ok(())
@@ -914,7 +922,8 @@ fn bench(args: &Args) -> anyhow::Result<()> {
         context_decodes(&b, &media.main, side.decode_median, &mut report)?;
         breakdown(&b, &media.main, &side, &mut report)?;
         throughput(&b, &media.main, &mut report)?;
-        peak_rss(&b, &media, &side, &mut report)?;
+        let upload = peak_rss(&b, &media, &side, &mut report)?;
+        duplicates(&side.typical, &upload, &mut report)?;
         shots_vs_pyscenedetect(&b, &media, &side.typical, &mut report)?;
     }
     report.finish(args.json.as_deref())
@@ -1362,7 +1371,7 @@ fn peak_rss(
     media: &Media,
     side: &SideBySide,
     report: &mut Report,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Analyzed> {
     eprintln!("peak RSS…");
     let rss = b.analyze(&media.upload, &["--sample-rss"])?;
     let (ours, theirs) = (rss.figure("vm_hwm_mib"), rss.figure("ffmpeg_vm_hwm_mib"));
@@ -1384,6 +1393,50 @@ fn peak_rss(
             "upload": media.upload, "megabytes": size_mb(&media.upload),
             "analysis_process_vm_hwm_mib": ours, "ffmpeg_vm_hwm_mib": theirs,
             "main_clip_analysis_process_vm_hwm_mib": main,
+        }),
+    );
+    Ok(rss)
+}
+
+/// The main clip against its re-encode (the RSS upload: same pictures at 4.7 Mb/s): the
+/// similarity the duplicates API would report, the index keys each files, and what one
+/// full comparison of two 3-minute fingerprints costs.
+fn duplicates(main: &Analyzed, upload: &Analyzed, report: &mut Report) -> anyhow::Result<()> {
+    let read = |a: &Analyzed| -> anyhow::Result<Fingerprint> {
+        serde_json::from_value(a.report["fingerprint"].clone()).context("the child's fingerprint")
+    };
+    let (main, upload) = (read(main)?, read(upload)?);
+    let similarity = main.similarity(&upload);
+    let (main_keys, upload_keys) = (main.index_keys(), upload.index_keys());
+    let shared = main_keys.iter().filter(|k| upload_keys.contains(k)).count();
+    let rounds = 50;
+    let mut times = Vec::new();
+    for _ in 0..rounds {
+        let start = Instant::now();
+        std::hint::black_box(main.similarity(std::hint::black_box(&upload)));
+        times.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    let compare_ms = median(&times);
+    report.row(
+        "duplicates: the clip vs its 4.7 Mb/s re-encode",
+        format!(
+            "score {:.3} ({:?}); {} and {} index keys, {shared} shared; one full comparison of the two {:.0}-s fingerprints ({} + {} pictures, {} + {} audio items) {compare_ms:.2} ms (median of {rounds})",
+            similarity.score,
+            similarity.relation,
+            main_keys.len(),
+            upload_keys.len(),
+            main.seconds(),
+            main.pictures.len(),
+            upload.pictures.len(),
+            main.audio.len(),
+            upload.audio.len(),
+        ),
+    );
+    report.section(
+        "duplicates",
+        json!({
+            "similarity": similarity, "index_keys": [main_keys.len(), upload_keys.len()],
+            "shared_index_keys": shared, "compare_ms_median": compare_ms,
         }),
     );
     Ok(())
