@@ -1,6 +1,7 @@
-//! Nudity screening on sampled frames: the detector runs when the picture has changed since the
-//! frame it last looked at (a new shot, mostly) or a few seconds have passed, never on every
-//! frame; the verdict and per-shot scores are put together once the shots are known.
+//! Nudity screening on sampled frames: the detector looks at each new picture — a cut from the
+//! frame before, or a picture that has drifted far from the one it last looked at — at its first
+//! frame that is not black, and again every [`RECHECK_SECONDS`] within a long shot; never at
+//! every frame. The verdict and per-shot scores are put together once the shots are known.
 
 use image::RgbImage;
 use mvidarr_core::analysis::{
@@ -10,9 +11,14 @@ use mvidarr_ml::nsfw::NudeNet;
 use mvidarr_ml::registry::ModelId;
 
 /// Look again after this long even if the picture has not changed much.
-const RECHECK_SECONDS: f64 = 5.0;
-/// Mean grey change (0–255) on a 32×18 thumbnail that counts as a new picture.
-const CHANGED: f64 = 12.0;
+const RECHECK_SECONDS: f64 = 10.0;
+/// Mean grey change (0–255) on a 32×18 thumbnail from the frame before (half a second earlier):
+/// a new picture. Motion within a shot stays below it; a cut between pictures does not.
+const CUT: f32 = 25.0;
+/// …or from the frame last looked at: the picture has become another one gradually.
+const DRIFT: f32 = 30.0;
+/// A thumbnail darker than this on average is black: nothing to look at.
+const BLACK: f32 = 20.0;
 /// Explicit scores from these up are a verdict of `Explicit` / `Review`.
 const EXPLICIT_FROM: f32 = 0.6;
 const REVIEW_FROM: f32 = 0.3;
@@ -28,8 +34,13 @@ pub struct Check {
 
 pub struct Screener<'a> {
     detector: &'a mut NudeNet,
+    /// The frame before's thumbnail.
+    previous: Option<Vec<f32>>,
+    /// The thumbnail of the frame last looked at.
     last_signature: Option<Vec<f32>>,
     last_seconds: f64,
+    /// Since when a new picture waits to be looked at (it was black).
+    pending_since: Option<f64>,
     pub checks: Vec<Check>,
 }
 
@@ -41,12 +52,22 @@ fn signature(frame: &RgbImage) -> Vec<f32> {
         .collect()
 }
 
+/// Mean absolute difference of two thumbnails (all the way when their sizes differ).
+fn difference(a: &[f32], b: &[f32]) -> f32 {
+    if a.len() != b.len() || a.is_empty() {
+        return f32::INFINITY;
+    }
+    a.iter().zip(b).map(|(a, b)| (a - b).abs()).sum::<f32>() / a.len() as f32
+}
+
 impl<'a> Screener<'a> {
     pub fn new(detector: &'a mut NudeNet) -> Self {
         Self {
             detector,
+            previous: None,
             last_signature: None,
             last_seconds: f64::NEG_INFINITY,
+            pending_since: None,
             checks: Vec::new(),
         }
     }
@@ -54,15 +75,22 @@ impl<'a> Screener<'a> {
     /// A sampled frame at `seconds`: checked if it is a new picture or a recheck is due.
     pub fn offer(&mut self, frame: &RgbImage, seconds: f64) -> Result<(), String> {
         let current = signature(frame);
-        let changed = match &self.last_signature {
-            None => true,
-            Some(last) if last.len() != current.len() => true,
-            Some(last) => {
-                let diff: f32 = last.iter().zip(&current).map(|(a, b)| (a - b).abs()).sum();
-                f64::from(diff) / current.len() as f64 > CHANGED
-            }
-        };
-        if !changed && seconds - self.last_seconds < RECHECK_SECONDS {
+        let step = self
+            .previous
+            .as_deref()
+            .map_or(f32::INFINITY, |p| difference(p, &current));
+        let drift = self
+            .last_signature
+            .as_deref()
+            .map_or(f32::INFINITY, |l| difference(l, &current));
+        self.previous = Some(current.clone());
+        if step > CUT || drift > DRIFT {
+            self.pending_since.get_or_insert(seconds);
+        }
+        let black = current.iter().sum::<f32>() / (current.len().max(1) as f32) < BLACK;
+        let due =
+            self.pending_since.is_some() || seconds - self.last_seconds >= RECHECK_SECONDS - 1e-6;
+        if !due || black {
             return Ok(());
         }
         let found = self.detector.detect(frame).map_err(|e| e.to_string())?;
@@ -85,6 +113,7 @@ impl<'a> Screener<'a> {
         });
         self.last_signature = Some(current);
         self.last_seconds = seconds;
+        self.pending_since = None;
         Ok(())
     }
 }

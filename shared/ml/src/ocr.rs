@@ -2,9 +2,9 @@
 //! `rapidocr-onnxruntime` 1.4.4 wheel, with that package's pre- and post-processing redone in
 //! Rust so that the models see exactly the inputs they were exported for.
 //!
-//! - [`Ocr::detect`] finds text boxes (quadrilaterals in frame pixels). It runs on every sampled
-//!   frame and is the expensive model: its cost grows with the detection input's area
-//!   ([`OcrOptions::det_side`]).
+//! - [`Ocr::detect`] finds text boxes (quadrilaterals in frame pixels). It is the expensive
+//!   model: its cost grows with the detection input's area ([`OcrOptions::det_side`]), so
+//!   [`Ocr::detect_rows`] runs it on a band of rows where text may have changed.
 //! - [`Ocr::recognize`] reads the text in given boxes, one model run per box by default.
 //! - [`RegionSignature`] fingerprints the pixels under a box, so the caller can skip recognizing a
 //!   region that has not changed since the previous sampled frame.
@@ -176,6 +176,27 @@ impl Ocr {
     #[tracing::instrument(skip_all, fields(width = frame.width(), height = frame.height(), boxes))]
     pub fn detect(&mut self, frame: &RgbImage) -> Result<Vec<TextBox>, OcrError> {
         let boxes = detect::detect(&mut self.det, &mut self.det_input, frame, &self.options)?;
+        tracing::Span::current().record("boxes", boxes.len());
+        Ok(boxes)
+    }
+
+    /// [`Ocr::detect`] on the frame rows `rows` only (a band across the whole width), at the
+    /// scale a whole-frame detection uses: a caller that knows where text can have changed pays
+    /// for those rows alone. Boxes are in whole-frame pixels; text cut by the band's top or
+    /// bottom comes out cut, so a band should reach a little past what it looks for.
+    #[tracing::instrument(skip_all, fields(rows = ?rows, boxes))]
+    pub fn detect_rows(
+        &mut self,
+        frame: &RgbImage,
+        rows: std::ops::Range<u32>,
+    ) -> Result<Vec<TextBox>, OcrError> {
+        let boxes = detect::detect_rows(
+            &mut self.det,
+            &mut self.det_input,
+            frame,
+            &self.options,
+            rows,
+        )?;
         tracing::Span::current().record("boxes", boxes.len());
         Ok(boxes)
     }

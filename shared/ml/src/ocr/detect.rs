@@ -1,12 +1,14 @@
 //! Text detection: PP-OCRv4 DB model plus RapidOCR's `DetPreProcess`, `DBPostProcess`,
 //! `filter_tag_det_res` and `sorted_boxes`.
 
+use std::ops::Range;
+
 use image::{GrayImage, Luma, RgbImage};
 use ort::session::Session;
 use ort::value::TensorRef;
 
 use super::geometry::{self, Pt};
-use super::resample::resize_normalized_bgr;
+use super::resample::resize_rows_normalized_bgr;
 use super::unclip;
 use super::{OcrError, OcrOptions, Quad, TextBox, inference_error};
 
@@ -69,13 +71,31 @@ pub(crate) fn detect(
     frame: &RgbImage,
     options: &OcrOptions,
 ) -> Result<Vec<TextBox>, OcrError> {
+    detect_rows(session, input, frame, options, 0..frame.height())
+}
+
+/// [`detect`] on the frame rows `rows` only, at the scale a whole-frame detection uses: the band
+/// of the detection input that covers them (grown to whole multiples of 32 rows) is resampled
+/// exactly as the whole input would be and run alone. Boxes are in whole-frame pixels. The
+/// cost falls with the band's height; text cut by the band's edges comes out cut.
+pub(crate) fn detect_rows(
+    session: &mut Session,
+    input: &mut Vec<f32>,
+    frame: &RgbImage,
+    options: &OcrOptions,
+    rows: Range<u32>,
+) -> Result<Vec<TextBox>, OcrError> {
     let Some((iw, ih)) = input_size(frame.width(), frame.height(), options.det_side) else {
         return Ok(Vec::new());
     };
+    let Some(band) = input_band(rows, frame.height(), ih) else {
+        return Ok(Vec::new());
+    };
     let (iw, ih) = (iw as usize, ih as usize);
-    input.resize(3 * iw * ih, 0.0);
-    resize_normalized_bgr(frame, iw, ih, input, iw);
-    let tensor = TensorRef::from_array_view(([1usize, 3, ih, iw], &input[..]))
+    let bh = band.len();
+    input.resize(3 * iw * bh, 0.0);
+    resize_rows_normalized_bgr(frame, iw, ih, band.clone(), input, iw);
+    let tensor = TensorRef::from_array_view(([1usize, 3, bh, iw], &input[..]))
         .map_err(inference_error(MODEL))?;
     let outputs = session
         .run(ort::inputs![tensor])
@@ -94,8 +114,38 @@ pub(crate) fn detect(
         width: mw as usize,
         height: mh as usize,
     };
-    let boxes = boxes_from_map(&map, frame.width(), frame.height(), options);
+    // Map rows per input row (1 for this model): the band's place in the whole map.
+    let per_row = mh as f64 / bh as f64;
+    let place = MapPlace {
+        top: band.start as f64 * per_row,
+        height: ih as f64 * per_row,
+    };
+    let boxes = boxes_from_band(&map, place, frame.width(), frame.height(), options);
     Ok(sort_reading_order(boxes))
+}
+
+/// The detection-input rows, whole multiples of 32 within `0..input_h`, that cover the frame
+/// rows `rows` of a frame `frame_h` high; `None` when that is nothing.
+pub(crate) fn input_band(rows: Range<u32>, frame_h: u32, input_h: u32) -> Option<Range<usize>> {
+    let (start, end) = (rows.start.min(frame_h), rows.end.min(frame_h));
+    if start >= end || input_h == 0 {
+        return None;
+    }
+    let scale = f64::from(input_h) / f64::from(frame_h);
+    let top = (f64::from(start) * scale).floor() as usize / 32 * 32;
+    let bottom = ((f64::from(end) * scale).ceil() as usize)
+        .div_ceil(32)
+        .saturating_mul(32)
+        .min(input_h as usize);
+    (top < bottom).then_some(top..bottom)
+}
+
+/// Where a (band of the) probability map sits in the whole-frame map: its first row and the
+/// whole map's height, in map rows.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MapPlace {
+    pub top: f64,
+    pub height: f64,
 }
 
 /// The model's text probability map, row-major.
@@ -106,8 +156,24 @@ pub(crate) struct DetMap<'a> {
 }
 
 /// `DBPostProcess` followed by `filter_tag_det_res`, boxes in `frame_w × frame_h` pixels.
+#[cfg(test)]
 pub(crate) fn boxes_from_map(
     map: &DetMap<'_>,
+    frame_w: u32,
+    frame_h: u32,
+    options: &OcrOptions,
+) -> Vec<TextBox> {
+    let place = MapPlace {
+        top: 0.0,
+        height: map.height as f64,
+    };
+    boxes_from_band(map, place, frame_w, frame_h, options)
+}
+
+/// [`boxes_from_map`] for a band of the whole map at `place`.
+pub(crate) fn boxes_from_band(
+    map: &DetMap<'_>,
+    place: MapPlace,
     frame_w: u32,
     frame_h: u32,
     options: &OcrOptions,
@@ -138,7 +204,9 @@ pub(crate) fn boxes_from_map(
         let scaled = geometry::order_mini_box(grown).map(|[x, y]| {
             [
                 (x / mw as f64 * fw).round_ties_even().clamp(0.0, fw),
-                (y / mh as f64 * fh).round_ties_even().clamp(0.0, fh),
+                ((y + place.top) / place.height * fh)
+                    .round_ties_even()
+                    .clamp(0.0, fh),
             ]
         });
         // filter_tag_det_res: reorder, clip into the frame, drop boxes of 3 px or less.
@@ -212,6 +280,16 @@ mod tests {
         assert_eq!(input_size(1280, 720, SideLimit::Max(960)), Some((960, 544)));
         assert_eq!(input_size(640, 360, SideLimit::Max(960)), Some((640, 352)));
         assert_eq!(input_size(0, 360, min736), None);
+    }
+
+    #[test]
+    fn a_band_of_rows_is_whole_multiples_of_32_input_rows_covering_them() {
+        // 720 frame rows → 544 input rows (scale 0.7556).
+        assert_eq!(input_band(0..720, 720, 544), Some(0..544));
+        // Rows 300–380 → input 226.7–287.1 → 224..288.
+        assert_eq!(input_band(300..380, 720, 544), Some(224..288));
+        assert_eq!(input_band(700..800, 720, 544), Some(512..544));
+        assert_eq!(input_band(100..100, 720, 544), None);
     }
 
     fn map_with_block(w: usize, h: usize, x0: usize, y0: usize, x1: usize, y1: usize) -> Vec<f32> {

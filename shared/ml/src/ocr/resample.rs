@@ -39,15 +39,32 @@ pub(crate) fn resize_normalized_bgr(
     planes: &mut [f32],
     stride: usize,
 ) {
-    debug_assert!(stride >= dst_w && planes.len() >= 3 * dst_h * stride);
+    resize_rows_normalized_bgr(src, dst_w, dst_h, 0..dst_h, planes, stride);
+}
+
+/// As [`resize_normalized_bgr`], but only the output rows `rows` of the `dst_w × dst_h` resize
+/// are written, as planes of `rows.len()` rows: the same pixels a whole resize would give there,
+/// for running a fully convolutional model on a band of the picture.
+pub(crate) fn resize_rows_normalized_bgr(
+    src: &RgbImage,
+    dst_w: usize,
+    dst_h: usize,
+    rows: std::ops::Range<usize>,
+    planes: &mut [f32],
+    stride: usize,
+) {
+    let rows = rows.start.min(dst_h)..rows.end.min(dst_h);
+    let band_h = rows.len();
+    debug_assert!(stride >= dst_w && planes.len() >= 3 * band_h * stride);
     let (sw, sh) = (src.width() as usize, src.height() as usize);
-    if sw == 0 || sh == 0 || dst_w == 0 || dst_h == 0 {
+    if sw == 0 || sh == 0 || dst_w == 0 || band_h == 0 {
         return;
     }
     let xs = taps(sw, dst_w);
     let ys = taps(sh, dst_h);
+    let ys = &ys[rows];
     let raw = src.as_raw();
-    let plane = dst_h * stride;
+    let plane = band_h * stride;
     let (b_plane, rest) = planes.split_at_mut(plane);
     let (g_plane, rest) = rest.split_at_mut(plane);
     let r_plane = &mut rest[..plane];
@@ -90,6 +107,28 @@ mod tests {
         // Blue is the first plane and was 255 everywhere → +1.
         assert!(planes[0..4].iter().all(|v| (v - 1.0).abs() < 1e-6));
         assert!(planes[4..8].iter().all(|v| (v + 1.0).abs() < 1e-6));
+    }
+
+    #[test]
+    fn a_band_of_rows_is_the_same_rows_of_the_whole_resize() {
+        let src = RgbImage::from_fn(37, 23, |x, y| {
+            image::Rgb([
+                (x * 7 % 256) as u8,
+                (y * 11 % 256) as u8,
+                ((x * y) % 256) as u8,
+            ])
+        });
+        let (w, h) = (64, 32);
+        let mut whole = vec![0.0f32; 3 * w * h];
+        resize_normalized_bgr(&src, w, h, &mut whole, w);
+        let rows = 8..24;
+        let mut band = vec![0.0f32; 3 * w * rows.len()];
+        resize_rows_normalized_bgr(&src, w, h, rows.clone(), &mut band, w);
+        for c in 0..3 {
+            let want = &whole[c * w * h + rows.start * w..c * w * h + rows.end * w];
+            let got = &band[c * w * rows.len()..(c + 1) * w * rows.len()];
+            assert_eq!(want, got);
+        }
     }
 
     #[test]
