@@ -11,7 +11,8 @@
 //! - **Fade**: a run of black frames entered or left gradually (no cut at its edge) with picture
 //!   on both sides; the boundary is the middle of the black.
 //! - **Dissolve**: a peak of `span` well above its neighbourhood, with no cut nearby, where the
-//!   middle frame lies "between" the two ends (a blend, not motion).
+//!   middle frame lies "between" the two ends (a blend, not motion) and frame-to-frame change
+//!   rises inside it (a blend steps from one picture to the other; a steady zoom does not).
 
 use std::collections::VecDeque;
 
@@ -40,6 +41,11 @@ pub struct Tuning {
     pub dissolve_ratio: f64,
     /// …and its middle frame differs from the average of its ends by at most this share of it.
     pub blend_residual_share: f64,
+    /// …and inside its window, frame-to-frame change above the shots' own adds up to at least
+    /// this share of it…
+    pub blend_steps_share: f64,
+    /// …unless a shot's own frame-to-frame change is at least this (the steps drown in it).
+    pub blend_steps_blind: f64,
 }
 
 impl Default for Tuning {
@@ -57,6 +63,8 @@ impl Default for Tuning {
             dissolve_floor: 14.0,
             dissolve_ratio: 1.5,
             blend_residual_share: 0.44,
+            blend_steps_share: 0.4,
+            blend_steps_blind: 12.0,
         }
     }
 }
@@ -83,86 +91,102 @@ struct FrameSignals {
     blend_residual: f64,
 }
 
+/// Frame-to-frame change around a candidate blend (see [`ShotDetector::blend_steps`]).
+struct BlendSteps {
+    /// The shots' own change per frame, the larger of before and after the window.
+    motion: f64,
+    /// Change above that, summed over the window.
+    excess: f64,
+    /// The centroid of that excess: the blend's middle frame.
+    middle: usize,
+}
+
 /// One tiny frame converted to planes we compare: luma and two colour differences.
+#[derive(Default)]
 struct Planes {
     y: Vec<u8>,
-    u: Vec<i16>,
-    v: Vec<i16>,
+    /// The blue difference of every pixel, then the red difference of every pixel.
+    chroma: Vec<i16>,
+}
+
+/// Elements summed in 32 bits before adding to the 64-bit total: 32-bit sums vectorise, and
+/// this many of the largest term (1,020) stay far below their limit.
+const CHUNK: usize = 4096;
+
+/// `Σ term(a[i], b[i])` over two equally long slices.
+fn sum_pairs<T: Copy>(a: &[T], b: &[T], term: impl Fn(T, T) -> u32) -> u64 {
+    a.chunks(CHUNK)
+        .zip(b.chunks(CHUNK))
+        .map(|(a, b)| u64::from(a.iter().zip(b).map(|(x, y)| term(*x, *y)).sum::<u32>()))
+        .sum()
+}
+
+/// `Σ |2·m[i] − a[i] − b[i]|` over three equally long slices.
+fn sum_off_midpoint<T: Copy + Into<i32>>(m: &[T], a: &[T], b: &[T]) -> u64 {
+    m.chunks(CHUNK)
+        .zip(a.chunks(CHUNK).zip(b.chunks(CHUNK)))
+        .map(|(m, (a, b))| {
+            u64::from(
+                m.iter()
+                    .zip(a.iter().zip(b))
+                    .map(|(m, (a, b))| (2 * (*m).into() - (*a).into() - (*b).into()).unsigned_abs())
+                    .sum::<u32>(),
+            )
+        })
+        .sum()
 }
 
 impl Planes {
-    fn from_rgb(rgb: &[u8]) -> Planes {
+    /// Fill from packed RGB24, reusing this frame's buffers.
+    fn fill_from_rgb(&mut self, rgb: &[u8]) {
         let pixels = rgb.len() / 3;
-        let mut planes = Planes {
-            y: Vec::with_capacity(pixels),
-            u: Vec::with_capacity(pixels),
-            v: Vec::with_capacity(pixels),
-        };
-        for px in rgb.chunks_exact(3) {
+        self.y.resize(pixels, 0);
+        self.chroma.resize(2 * pixels, 0);
+        let (u, v) = self.chroma.split_at_mut(pixels);
+        for (((px, y), u), v) in rgb.chunks_exact(3).zip(&mut self.y).zip(u).zip(v) {
             let (r, g, b) = (i32::from(px[0]), i32::from(px[1]), i32::from(px[2]));
-            let y = (77 * r + 150 * g + 29 * b) >> 8;
-            planes.y.push(y as u8);
-            planes.u.push((b - y) as i16);
-            planes.v.push((r - y) as i16);
+            let luma = (77 * r + 150 * g + 29 * b) >> 8;
+            *y = luma as u8;
+            *u = (b - luma) as i16;
+            *v = (r - luma) as i16;
         }
-        planes
     }
 
-    /// Mean absolute difference, luma weighted twice the colour differences (0–255).
-    fn difference(&self, other: &Planes) -> f64 {
+    /// Summed absolute differences to `other`: luma, and both colour differences together.
+    fn differences(&self, other: &Planes) -> (u64, u64) {
+        (
+            sum_pairs(&self.y, &other.y, |a, b| u32::from(a.abs_diff(b))),
+            sum_pairs(&self.chroma, &other.chroma, |a, b| u32::from(a.abs_diff(b))),
+        )
+    }
+
+    /// Mean absolute difference, luma weighted twice the colour differences (0–255), from
+    /// summed [`Planes::differences`].
+    fn weigh(&self, (dy, dc): (u64, u64)) -> f64 {
         let n = self.y.len().max(1) as f64;
-        let dy: u64 = self
-            .y
-            .iter()
-            .zip(&other.y)
-            .map(|(a, b)| u64::from(a.abs_diff(*b)))
-            .sum();
-        let du: u64 = self
-            .u
-            .iter()
-            .zip(&other.u)
-            .map(|(a, b)| u64::from(a.abs_diff(*b)))
-            .sum();
-        let dv: u64 = self
-            .v
-            .iter()
-            .zip(&other.v)
-            .map(|(a, b)| u64::from(a.abs_diff(*b)))
-            .sum();
-        (2.0 * dy as f64 + 0.5 * (du + dv) as f64) / (3.0 * n)
+        (2.0 * dy as f64 + 0.5 * dc as f64) / (3.0 * n)
+    }
+
+    fn difference(&self, other: &Planes) -> f64 {
+        self.weigh(self.differences(other))
     }
 
     /// Mean absolute difference between this frame and the average of `a` and `b`, weighted
     /// as in [`Planes::difference`].
     fn blend_residual(&self, a: &Planes, b: &Planes) -> f64 {
-        let n = self.y.len().max(1) as f64;
-        let mut dy = 0i64;
-        for ((m, x), y) in self.y.iter().zip(&a.y).zip(&b.y) {
-            dy += (2 * i64::from(*m) - i64::from(*x) - i64::from(*y)).abs();
-        }
-        let mut dc = 0i64;
-        for ((m, x), y) in self
-            .u
-            .iter()
-            .zip(&a.u)
-            .zip(&b.u)
-            .chain(self.v.iter().zip(&a.v).zip(&b.v))
-        {
-            dc += (2 * i64::from(*m) - i64::from(*x) - i64::from(*y)).abs();
-        }
-        (2.0 * dy as f64 + 0.5 * dc as f64) / (6.0 * n)
+        let dy = sum_off_midpoint(&self.y, &a.y, &b.y);
+        let dc = sum_off_midpoint(&self.chroma, &a.chroma, &b.chroma);
+        self.weigh((dy, dc)) / 2.0
     }
 
-    fn still_after(&self, previous: &Planes, tuning: &Tuning) -> bool {
-        let mut total = 0u64;
-        for (a, b) in self.y.iter().zip(&previous.y) {
-            let d = a.abs_diff(*b);
-            if d > tuning.frozen_max {
-                return false;
-            }
-            total += u64::from(d);
-        }
-        (total as f64 / self.y.len().max(1) as f64) <= tuning.frozen_mean
+    /// Whether this frame repeats `previous`, whose summed luma difference to it is `dy`.
+    fn still_after(&self, previous: &Planes, dy: u64, tuning: &Tuning) -> bool {
+        dy as f64 / self.y.len().max(1) as f64 <= tuning.frozen_mean
+            && self
+                .y
+                .iter()
+                .zip(&previous.y)
+                .all(|(a, b)| a.abs_diff(*b) <= tuning.frozen_max)
     }
 }
 
@@ -205,21 +229,33 @@ impl ShotDetector {
 
     /// The next frame, as packed RGB24 bytes of a fixed small size.
     pub fn push(&mut self, rgb: &[u8]) {
-        let planes = Planes::from_rgb(rgb);
+        // The frame leaving the window lends its buffers to the one arriving.
+        let mut planes = if self.window.len() > 2 * self.half {
+            self.window.pop_front().unwrap_or_default()
+        } else {
+            Planes::default()
+        };
+        planes.fill_from_rgb(rgb);
+        let pixels = planes.y.len().max(1) as f64;
         let dark = planes
             .y
             .iter()
             .filter(|&&y| y < self.tuning.black_level)
             .count();
+        let luma_total: u64 = planes
+            .y
+            .chunks(CHUNK)
+            .map(|chunk| u64::from(chunk.iter().map(|&y| u32::from(y)).sum::<u32>()))
+            .sum();
         let mut signals = FrameSignals {
-            luma_mean: planes.y.iter().map(|&y| f64::from(y)).sum::<f64>()
-                / planes.y.len().max(1) as f64,
+            luma_mean: luma_total as f64 / pixels,
             black: dark as f64 >= self.tuning.black_share * planes.y.len() as f64,
             ..FrameSignals::default()
         };
         if let Some(previous) = self.window.back() {
-            signals.d1 = planes.difference(previous);
-            signals.still = planes.still_after(previous, &self.tuning);
+            let (dy, dc) = planes.differences(previous);
+            signals.d1 = planes.weigh((dy, dc));
+            signals.still = planes.still_after(previous, dy, &self.tuning);
         }
         if self.window.len() >= 2 {
             signals.d2 = planes.difference(&self.window[self.window.len() - 2]);
@@ -227,9 +263,6 @@ impl ShotDetector {
         self.window.push_back(planes);
         self.signals.push(signals);
         // With 2·half+1 frames held, the middle one's span is complete.
-        if self.window.len() > 2 * self.half + 1 {
-            self.window.pop_front();
-        }
         if self.window.len() == 2 * self.half + 1 {
             let (first, middle, last) = (
                 &self.window[0],
@@ -469,6 +502,15 @@ impl ShotDetector {
             if path > 0.0 && span / path < 0.7 {
                 continue;
             }
+            // A blend's steps add up to much of its span; steady motion (a zoom, drifting
+            // colours) reaches a high span with no rise in frame-to-frame change. Where a shot's
+            // own change is as large as a cut's, the steps drown in it and tell nothing.
+            let steps = self.blend_steps(c);
+            if steps.motion < self.tuning.blend_steps_blind
+                && steps.excess < self.tuning.blend_steps_share * span
+            {
+                continue;
+            }
             // No frame-to-frame jump inside: that would be a cut (handled) or a flash.
             if (lo..=c + h).any(|j| j < s.len() && s[j].d1 >= self.tuning.cut_floor.max(span * 0.6))
             {
@@ -477,7 +519,7 @@ impl ShotDetector {
             if near_other(c) {
                 continue;
             }
-            let middle = self.blend_middle(c);
+            let middle = steps.middle;
             tracing::debug!(peak = c, middle, span, local, "dissolve candidate");
             if dissolves
                 .last()
@@ -495,12 +537,13 @@ impl ShotDetector {
         dissolves
     }
 
-    /// Where a blend found at window centre `c` has its middle. Inside a blend every frame
-    /// steps from one shot towards the other, so frame-to-frame change rises above what each
-    /// shot's own motion gives: the middle is the centroid of that excess, with the motion level
-    /// taken from just before and just after the window and graded across it. (The window is
+    /// How frame-to-frame change behaves in the window centred on `c`. Inside a blend every
+    /// frame steps from one shot towards the other, so frame-to-frame change rises above what
+    /// each shot's own motion gives, and those steps add up to about the whole difference
+    /// between the shots. The motion level is taken from just before and just after the
+    /// window and graded across it; the middle is the centroid of the excess. (The window is
     /// longer than most blends, so `c` itself lies anywhere on a plateau.)
-    fn blend_middle(&self, c: usize) -> usize {
+    fn blend_steps(&self, c: usize) -> BlendSteps {
         let s = &self.signals;
         let h = self.half;
         let (lo, hi) = (c - h, (c + h).min(s.len() - 1));
@@ -518,10 +561,14 @@ impl ShotDetector {
             weight += excess;
             moment += excess * j as f64;
         }
-        if weight > 0.0 {
-            (moment / weight).round() as usize
-        } else {
-            c
+        BlendSteps {
+            motion: before.max(after),
+            excess: weight,
+            middle: if weight > 0.0 {
+                (moment / weight).round() as usize
+            } else {
+                c
+            },
         }
     }
 
@@ -569,5 +616,61 @@ impl ShotDetector {
             .map(|(first, end)| (first.saturating_sub(1), end))
             .collect();
         self.runs_to_segments(&runs, self.tuning.min_frozen_seconds)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A frame of pseudo-random pixels.
+    fn noise(pixels: usize, seed: u64) -> Vec<u8> {
+        let mut state = seed | 1;
+        (0..pixels * 3)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 56) as u8
+            })
+            .collect()
+    }
+
+    fn planes(rgb: &[u8]) -> Planes {
+        let mut planes = Planes::default();
+        planes.fill_from_rgb(rgb);
+        planes
+    }
+
+    #[test]
+    fn differences_are_the_weighted_mean_of_absolute_differences() {
+        let (a, b, m) = (noise(9216, 1), noise(9216, 2), noise(9216, 3));
+        let (pa, pb, pm) = (planes(&a), planes(&b), planes(&m));
+        // The definitions, one pixel at a time.
+        let yuv = |px: &[u8]| {
+            let (r, g, b) = (f64::from(px[0]), f64::from(px[1]), f64::from(px[2]));
+            let y = ((77.0 * r + 150.0 * g + 29.0 * b) / 256.0).floor();
+            [y, b - y, r - y]
+        };
+        let (mut difference, mut residual) = (0.0, 0.0);
+        for ((a, b), m) in a.chunks(3).zip(b.chunks(3)).zip(m.chunks(3)) {
+            let (a, b, m) = (yuv(a), yuv(b), yuv(m));
+            for (k, weight) in [2.0, 0.5, 0.5].into_iter().enumerate() {
+                difference += weight * (a[k] - b[k]).abs();
+                residual += weight * (m[k] - (a[k] + b[k]) / 2.0).abs();
+            }
+        }
+        let pixels = 3.0 * 9216.0;
+        assert!((pa.difference(&pb) - difference / pixels).abs() < 1e-9);
+        assert!((pm.blend_residual(&pa, &pb) - residual / pixels).abs() < 1e-9);
+        assert_eq!(pa.difference(&pa), 0.0);
+    }
+
+    #[test]
+    fn a_reused_frame_buffer_holds_only_the_new_frame() {
+        let mut reused = planes(&noise(64, 4));
+        reused.fill_from_rgb(&noise(16, 5));
+        let fresh = planes(&noise(16, 5));
+        assert_eq!((reused.y, reused.chroma), (fresh.y, fresh.chroma));
     }
 }

@@ -150,6 +150,24 @@ async fn dissolves_are_found_near_their_middle() {
 }
 
 #[tokio::test]
+async fn a_steady_zoom_is_not_a_dissolve() {
+    // A Mandelbrot zoom changes as much over a second as a blend between two shots does, but
+    // evenly from frame to frame. Between shots that change little over a second, that change
+    // stood out from its neighbourhood and passed for a dissolve in the middle of the zoom.
+    let board = plain(
+        vec![
+            (Look::PanningBars, 2.0),
+            (Look::Mandelbrot { place: 1 }, 3.8),
+            (Look::PanningBars, 2.0),
+        ],
+        320,
+        180,
+    );
+    let (_, _, f1, kinds) = shot_scores(&board, "zoom.mp4", 2.0).await;
+    assert_eq!(kinds, [TransitionKind::Cut; 2], "F1 {f1}");
+}
+
+#[tokio::test]
 async fn uneven_shots_at_another_size_and_rate() {
     // Shot lengths from 0.6 s to 3.4 s, 640x360 at 30 fps, cuts and quick fades.
     let lengths = [1.3, 0.6, 3.4, 2.2, 0.9, 1.7, 2.8, 0.7, 1.1, 2.5, 1.9, 0.8];
