@@ -402,9 +402,10 @@ fn measure_sampled(
         let black = grey.mean() < BLACK_MEAN;
         let grid = 8.0 * f64::from(image.width()) / f64::from(source_width.max(1));
         let sharpness = reduced.sharpness();
-        pictures.push(picture_hash(&reduced));
+        let hash = picture_hash(&reduced);
+        pictures.push(hash);
         if let Some(appeal) = appeal(&reduced, sharpness) {
-            thumbnails.offer(&image, seconds, appeal);
+            thumbnails.offer(&image, hash, seconds, appeal);
         }
         frames.push(SampledFrame {
             seconds,

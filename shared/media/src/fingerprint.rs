@@ -19,18 +19,17 @@ pub fn picture_hash(grey: &Grey) -> u64 {
         return 0;
     }
     let mut cells = [0f32; 72];
+    let mut counts = [0usize; 72];
     for (y, row) in grey.pixels.chunks_exact(width).enumerate() {
         let cy = y * 8 / height;
         for cx in 0..9 {
             let (x0, x1) = (cx * width / 9, (cx + 1) * width / 9);
             cells[cy * 9 + cx] += row[x0..x1].iter().sum::<f32>();
+            counts[cy * 9 + cx] += x1 - x0;
         }
     }
-    for (i, cell) in cells.iter_mut().enumerate() {
-        let (cx, cy) = (i % 9, i / 9);
-        let w = (cx + 1) * width / 9 - cx * width / 9;
-        let h = (cy + 1) * height / 8 - cy * height / 8;
-        *cell /= (w * h).max(1) as f32;
+    for (cell, count) in cells.iter_mut().zip(counts) {
+        *cell /= count.max(1) as f32;
     }
     let (low, high) = cells
         .iter()

@@ -51,20 +51,6 @@ pub struct ThumbnailPicker {
     pool: Vec<Candidate>,
 }
 
-/// 64-bit difference hash: a 9×8 grey reduction, one bit per horizontal neighbour pair.
-pub fn dhash(frame: &RgbImage) -> u64 {
-    let small = image::imageops::resize(frame, 9, 8, FilterType::Triangle);
-    let grey = Grey::from_rgb(&small);
-    let mut hash = 0u64;
-    for y in 0..8 {
-        for x in 0..8 {
-            let bit = grey.pixels[y * 9 + x] < grey.pixels[y * 9 + x + 1];
-            hash = (hash << 1) | u64::from(bit);
-        }
-    }
-    hash
-}
-
 /// How good a frame looks as a thumbnail, from its grey picture and sharpness; `None` when it
 /// should never be one (black, blown out, flat or blurred).
 pub fn appeal(grey: &Grey, sharpness: f64) -> Option<f64> {
@@ -84,9 +70,10 @@ pub fn appeal(grey: &Grey, sharpness: f64) -> Option<f64> {
 }
 
 impl ThumbnailPicker {
-    /// A sampled frame at `seconds` with its appeal (see [`appeal`]).
-    pub fn offer(&mut self, frame: &RgbImage, seconds: f64, appeal: f64) {
-        let hash = dhash(frame);
+    /// A sampled frame at `seconds` with its picture hash
+    /// ([`crate::fingerprint::picture_hash`], computed once per frame for every use) and its
+    /// appeal (see [`appeal`]).
+    pub fn offer(&mut self, frame: &RgbImage, hash: u64, seconds: f64, appeal: f64) {
         if let Some(twin) = self
             .pool
             .iter_mut()
@@ -187,6 +174,12 @@ fn reduce(frame: &RgbImage, width: u32) -> RgbImage {
 mod tests {
     use super::*;
 
+    /// Offer a frame with its picture hash, as the analysis pass does.
+    fn offer(picker: &mut ThumbnailPicker, frame: &RgbImage, seconds: f64, appeal: f64) {
+        let hash = crate::fingerprint::picture_hash(&Grey::from_rgb(frame));
+        picker.offer(frame, hash, seconds, appeal);
+    }
+
     /// Pictures whose difference hashes are far apart: a ramp rising to the right, one
     /// falling to the right, and coarse stripes.
     fn pattern(kind: u32, width: u32, height: u32) -> RgbImage {
@@ -205,10 +198,10 @@ mod tests {
     fn near_duplicates_keep_the_better_and_distinct_frames_are_kept() {
         let mut picker = ThumbnailPicker::default();
         let a = pattern(1, 320, 180);
-        picker.offer(&a, 1.0, 5.0);
-        picker.offer(&a, 2.0, 7.0); // the same picture, better: replaces
-        picker.offer(&a, 3.0, 6.0); // the same picture, worse: ignored
-        picker.offer(&pattern(7, 320, 180), 4.0, 4.0);
+        offer(&mut picker, &a, 1.0, 5.0);
+        offer(&mut picker, &a, 2.0, 7.0); // the same picture, better: replaces
+        offer(&mut picker, &a, 3.0, 6.0); // the same picture, worse: ignored
+        offer(&mut picker, &pattern(7, 320, 180), 4.0, 4.0);
         let chosen = picker.choose(5, &[]).unwrap();
         let times: Vec<f64> = chosen.iter().map(|c| c.seconds).collect();
         assert_eq!(times, [2.0, 4.0]);
@@ -229,9 +222,9 @@ mod tests {
     #[test]
     fn frames_in_transitions_are_never_chosen() {
         let mut picker = ThumbnailPicker::default();
-        picker.offer(&pattern(1, 64, 36), 2.1, 9.0);
-        picker.offer(&pattern(7, 64, 36), 5.0, 8.0);
-        picker.offer(&pattern(13, 64, 36), 8.0, 1.0);
+        offer(&mut picker, &pattern(1, 64, 36), 2.1, 9.0);
+        offer(&mut picker, &pattern(7, 64, 36), 5.0, 8.0);
+        offer(&mut picker, &pattern(13, 64, 36), 8.0, 1.0);
         let cut = Transition {
             kind: TransitionKind::Cut,
             frame: 50,
