@@ -412,9 +412,16 @@ impl ShotDetector {
 
     fn fades(&self, cuts: &[Transition]) -> (Vec<Transition>, Vec<(usize, usize)>) {
         let runs = self.black_runs();
+        // A cut is one big step between small ones. In a quick fade every step is big enough to
+        // pass for a cut: those steps are the fade's, not a cut beside it.
+        let s = &self.signals;
+        let lone = |k: usize| {
+            let d1 = s[k].d1;
+            (k < 1 || s[k - 1].d1 < 0.5 * d1) && s.get(k + 1).is_none_or(|next| next.d1 < 0.5 * d1)
+        };
         let cut_at = |frame: usize| {
             cuts.iter()
-                .any(|c| (c.frame as i64 - frame as i64).abs() <= 1)
+                .any(|c| (c.frame as i64 - frame as i64).abs() <= 1 && lone(c.frame as usize))
         };
         let mut fades = Vec::new();
         for &(first, end) in &runs {
