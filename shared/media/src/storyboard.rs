@@ -55,8 +55,32 @@ impl Look {
                     "mandelbrot={size}:start_x={x}:start_y={y}:start_scale=0.3:end_scale=0.001:end_pts=400"
                 )
             }
+            // Points and colours spelled out: left to the filter, they differ from run to run
+            // whatever the seed, and so would every test drawn with them.
             Look::Gradients { seed } => {
-                format!("gradients={size}:seed={seed}:speed=0.03:nb_colors=3")
+                const PALETTE: [&str; 8] = [
+                    "red",
+                    "navy",
+                    "gold",
+                    "teal",
+                    "orchid",
+                    "darkgreen",
+                    "orange",
+                    "slateblue",
+                ];
+                let s = usize::from(seed);
+                let colour = |k: usize| PALETTE[(s * 3 + k * 5) % PALETTE.len()];
+                let (x0, y0) = (
+                    width * (1 + u32::from(seed) % 3) / 8,
+                    height * (1 + u32::from(seed) % 2) / 6,
+                );
+                let (x1, y1) = (width - x0, height - y0);
+                format!(
+                    "gradients={size}:seed={seed}:speed=0.03:nb_colors=3:x0={x0}:y0={y0}:x1={x1}:y1={y1}:c0={}:c1={}:c2={}",
+                    colour(0),
+                    colour(1),
+                    colour(2)
+                )
             }
             // A fixed seed: the same video every time (the default seed is random).
             Look::CellAuto { rule } => {

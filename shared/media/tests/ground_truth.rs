@@ -1086,3 +1086,43 @@ async fn a_caption_that_does_not_change_is_read_once() {
     let first_detection = text.regions_detected / 2;
     assert!(text.regions_read <= first_detection + 1, "{text:?}");
 }
+
+/// Ground truth must not drift between runs: every look draws the same frames every time
+/// (ffmpeg's `gradients` picks its points and colours at random unless told them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_look_draws_the_same_frames_every_time() {
+    let looks = [
+        Look::TestPattern { hue: 150 },
+        Look::Mandelbrot { place: 1 },
+        Look::Gradients { seed: 1 },
+        Look::Gradients { seed: 9 },
+        Look::CellAuto { rule: 30 },
+        Look::PanningBars,
+        Look::Black,
+        Look::Still { hue: 40 },
+    ];
+    let board = plain(looks.iter().map(|look| (*look, 0.4)).collect(), 96, 54);
+    let (graph, _) = board.graph().expect("graph");
+    let args = [
+        "-v",
+        "error",
+        "-filter_complex",
+        &graph,
+        "-map",
+        "[v]",
+        "-f",
+        "md5",
+        "-",
+    ];
+    let digest = || async {
+        let output = ffmpeg()
+            .run(&args, Duration::from_secs(60))
+            .await
+            .expect("ffmpeg runs");
+        assert!(output.status.success(), "{}", output.stderr);
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let first = digest().await;
+    assert!(first.starts_with("MD5="), "{first}");
+    assert_eq!(digest().await, first);
+}
