@@ -526,8 +526,15 @@ impl ShotDetector {
             if near_other(c) {
                 continue;
             }
-            let middle = steps.middle;
-            tracing::debug!(peak = c, middle, span, local, "dissolve candidate");
+            let middle = self.blend_middle(c).unwrap_or(steps.middle);
+            tracing::debug!(
+                peak = c,
+                middle,
+                centroid = steps.middle,
+                span,
+                local,
+                "dissolve candidate"
+            );
             if dissolves
                 .last()
                 .is_some_and(|d: &Transition| d.frame as usize + h >= middle)
@@ -577,6 +584,29 @@ impl ShotDetector {
                 c
             },
         }
+    }
+
+    /// The blend's middle near the peak `c`: the frame as far from the picture `half` frames
+    /// before it as from the one `half` after, where `to_start − to_end` turns from negative to
+    /// positive (the nearest such turn to `c`). Unlike the centroid of frame-to-frame change,
+    /// it is not pulled towards the shot with more motion of its own: that motion adds to both
+    /// sides alike. `None` without such a turn in the window.
+    fn blend_middle(&self, c: usize) -> Option<usize> {
+        let s = &self.signals;
+        let h = self.half;
+        let (lo, hi) = (
+            c.saturating_sub(h).max(h),
+            (c + h).min(s.len().saturating_sub(h + 1)),
+        );
+        let lean = |j: usize| s[j].to_start - s[j].to_end;
+        (lo..hi)
+            .filter(|&j| lean(j) < 0.0 && lean(j + 1) >= 0.0)
+            .map(|j| {
+                // The nearer of the two frames to where the lean crosses zero.
+                let (a, b) = (lean(j), lean(j + 1));
+                if -a <= b { j } else { j + 1 }
+            })
+            .min_by_key(|&j| (j as i64 - c as i64).unsigned_abs())
     }
 
     /// Drop boundaries that would leave a shot shorter than the minimum, keeping the stronger.

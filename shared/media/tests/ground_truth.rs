@@ -133,10 +133,10 @@ async fn cuts_and_fades_are_found_within_two_frames() {
 
 #[tokio::test]
 async fn dissolves_are_found_near_their_middle() {
-    // A blend has no single boundary frame: its middle is found from how the picture changes,
-    // which each shot's own motion skews. Most are found within three frames.
+    // A blend has no single boundary frame: its middle is the frame as far from the picture
+    // before as from the one after, even into a shot with much motion of its own (CellAuto).
     let board = Storyboard::cycling(320, 180, 25, 12, 2.0, &[Join::Dissolve(0.8), Join::Cut]);
-    let (precision, recall, _, kinds) = shot_scores(&board, "dissolves.mp4", 3.0).await;
+    let (precision, recall, _, kinds) = shot_scores(&board, "dissolves.mp4", 2.0).await;
     assert!(precision >= 0.9, "precision {precision}");
     assert!(recall >= 0.8, "recall {recall}");
     assert!(
