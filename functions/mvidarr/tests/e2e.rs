@@ -496,7 +496,7 @@ async fn kill_9_mid_pipeline_loses_nothing_and_duplicates_nothing() {
         assert_eq!(m["status"], "indexed", "{m}");
         let (_, analysis) = api.get(&format!("/v1/media/{id}/analysis")).await.unwrap();
         // Exactly one of each document, whatever the kill interrupted.
-        assert_eq!(analysis["items"].as_array().unwrap().len(), 7, "{analysis}");
+        assert_eq!(analysis["items"].as_array().unwrap().len(), 8, "{analysis}");
     }
     let (_, list) = api.get("/v1/media?limit=100").await.unwrap();
     let mut listed: Vec<&str> = list["items"]
