@@ -605,23 +605,10 @@ fn same_line(a: &str, b: &str) -> bool {
     if a == b {
         return true;
     }
-    if a.len().min(b.len()) < 10 || a.len().abs_diff(b.len()) > 1 {
+    if a.len().min(b.len()) < 10 {
         return false;
     }
-    // Edit distance, row by row.
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for i in 1..=a.len() {
-        let mut diagonal = row[0];
-        row[0] = i;
-        for j in 1..=b.len() {
-            let above = row[j];
-            row[j] = (row[j] + 1)
-                .min(row[j - 1] + 1)
-                .min(diagonal + usize::from(a[i - 1] != b[j - 1]));
-            diagonal = above;
-        }
-    }
-    row[b.len()] <= 1
+    strsim::generic_levenshtein(&a, &b) <= 1
 }
 
 /// Intersection over union of two `[x0, y0, x1, y1]` boxes.

@@ -981,20 +981,7 @@ async fn thumbnails_are_sharp_lit_distinct_and_clear_of_transitions() {
 
 /// Character accuracy: 1 − edit distance / length of the truth.
 fn character_accuracy(truth: &str, read: &str) -> f64 {
-    let (a, b): (Vec<char>, Vec<char>) = (truth.chars().collect(), read.chars().collect());
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for i in 1..=a.len() {
-        let mut diagonal = row[0];
-        row[0] = i;
-        for j in 1..=b.len() {
-            let above = row[j];
-            row[j] = (row[j] + 1)
-                .min(row[j - 1] + 1)
-                .min(diagonal + usize::from(a[i - 1] != b[j - 1]));
-            diagonal = above;
-        }
-    }
-    1.0 - row[b.len()] as f64 / a.len().max(1) as f64
+    1.0 - strsim::levenshtein(truth, read) as f64 / truth.chars().count().max(1) as f64
 }
 
 #[tokio::test]
