@@ -26,6 +26,21 @@ async fn ffmpeg_ok(args: &[&str]) {
     );
 }
 
+/// `ffmpeg [-i input] OPTIONS -y out`, the options written as one line (none has a space).
+async fn ffmpeg_to(input: Option<&Path>, options: &str, out: &Path) {
+    let (input, out) = (
+        input.map(|p| p.display().to_string()),
+        out.display().to_string(),
+    );
+    let mut args = vec!["-v", "error"];
+    if let Some(input) = &input {
+        args.extend(["-i", input]);
+    }
+    args.extend(options.split_whitespace());
+    args.extend(["-y", &out]);
+    ffmpeg_ok(&args).await;
+}
+
 /// Which of 24 semitones plays in quarter second `floor(t*4)`: a pseudo-random tune, never
 /// repeating (a repeating one would be "found" in any excerpt), `{step}` choosing which.
 const NOTE: &str = "floor(24*abs(sin(floor(t*4)*{step}.37+{step})))";
@@ -50,29 +65,11 @@ async fn video(dir: &Path, name: &str, looks: &[Look], step: u32) -> PathBuf {
     let melody =
         format!("aevalsrc=exprs='0.3*sin(2*PI*t*220*pow(2\\,{note}/12))':s=44100:d={seconds}");
     let out = dir.join(format!("{name}.mp4"));
-    ffmpeg_ok(&[
-        "-v",
-        "error",
-        "-i",
-        &silent.display().to_string(),
-        "-f",
-        "lavfi",
-        "-i",
-        &melody,
-        "-map",
-        "0:v",
-        "-map",
-        "1:a",
-        "-c:v",
-        "copy",
-        "-c:a",
-        "aac",
-        "-b:a",
-        "128k",
-        "-shortest",
-        "-y",
-        &out.display().to_string(),
-    ])
+    ffmpeg_to(
+        Some(&silent),
+        &format!("-f lavfi -i {melody} -map 0:v -map 1:a -c:v copy -c:a aac -b:a 128k -shortest"),
+        &out,
+    )
     .await;
     out
 }
@@ -124,52 +121,21 @@ async fn reencodes_and_excerpts_are_found_and_another_video_is_not() {
         5,
     )
     .await;
-    let source = original.display().to_string();
     // Another size, frame rate and a starved bit rate, audio at another rate and codec rate.
     let reencoded = dir.path().join("reencoded.mp4");
-    ffmpeg_ok(&[
-        "-v",
-        "error",
-        "-i",
-        &source,
-        "-vf",
-        "scale=426:240",
-        "-r",
-        "30",
-        "-c:v",
-        "libx264",
-        "-b:v",
-        "250k",
-        "-c:a",
-        "aac",
-        "-b:a",
-        "64k",
-        "-ar",
-        "32000",
-        "-y",
-        &reencoded.display().to_string(),
-    ])
+    ffmpeg_to(
+        Some(&original),
+        "-vf scale=426:240 -r 30 -c:v libx264 -b:v 250k -c:a aac -b:a 64k -ar 32000",
+        &reencoded,
+    )
     .await;
     // 9 s from 6.1 s on: neither a picture sample nor an audio item lines up with the original's.
     let excerpt = dir.path().join("excerpt.mp4");
-    ffmpeg_ok(&[
-        "-v",
-        "error",
-        "-ss",
-        "6.1",
-        "-t",
-        "9",
-        "-i",
-        &source,
-        "-c:v",
-        "libx264",
-        "-crf",
-        "26",
-        "-c:a",
-        "aac",
-        "-y",
-        &excerpt.display().to_string(),
-    ])
+    ffmpeg_to(
+        Some(&original),
+        "-ss 6.1 -t 9 -c:v libx264 -crf 26 -c:a aac",
+        &excerpt,
+    )
     .await;
 
     let options = AnalysisOptions::default();
@@ -200,36 +166,18 @@ async fn reencodes_and_excerpts_are_found_and_another_video_is_not() {
 async fn silent_and_audio_only_media_are_fingerprinted_by_what_they_have() {
     let dir = tempfile::tempdir().unwrap();
     let silent = dir.path().join("silent.mp4");
-    ffmpeg_ok(&[
-        "-v",
-        "error",
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=s=320x180:r=25:d=3",
-        "-c:v",
-        "libx264",
-        "-y",
-        &silent.display().to_string(),
-    ])
+    ffmpeg_to(
+        None,
+        "-f lavfi -i testsrc2=s=320x180:r=25:d=3 -c:v libx264",
+        &silent,
+    )
     .await;
     let song = dir.path().join("song.m4a");
-    ffmpeg_ok(&[
-        "-v",
-        "error",
-        "-f",
-        "lavfi",
-        "-i",
-        &format!(
-            "aevalsrc=exprs='0.3*sin(2*PI*t*220*pow(2\\,{}/12))':s=44100:d=8",
-            NOTE.replace("{step}", "7")
-        ),
-        "-c:a",
-        "aac",
-        "-y",
-        &song.display().to_string(),
-    ])
-    .await;
+    let melody = format!(
+        "aevalsrc=exprs='0.3*sin(2*PI*t*220*pow(2\\,{}/12))':s=44100:d=8",
+        NOTE.replace("{step}", "7")
+    );
+    ffmpeg_to(None, &format!("-f lavfi -i {melody} -c:a aac"), &song).await;
     let options = AnalysisOptions::default();
     let silent = fingerprint(&options, &silent).await;
     assert!(silent.audio.is_empty());
