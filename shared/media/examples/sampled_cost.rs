@@ -55,19 +55,7 @@ fn render_captions(out: &str) -> Result<(), Box<dyn std::error::Error>> {
         ("Directed by Ana Lima", 5.0, 8.0, 290),
         ("Track 3 - Night Drive 2026", 6.0, 11.0, 40),
     ];
-    let drawn: Vec<String> = captions
-        .iter()
-        .map(|(text, from, to, y)| {
-            format!(
-                "drawtext=text='{text}':fontcolor=white:fontsize=34:box=1:boxcolor=black@0.6:\
-                 boxborderw=8:x=(w-text_w)/2:y={y}:enable='between(t\\,{from}\\,{to})'"
-            )
-        })
-        .collect();
-    let board = Storyboard {
-        finish: Some(drawn.join(",")),
-        ..Storyboard::cycling(640, 360, 25, 4, 3.0, &[Join::Cut])
-    };
+    let board = Storyboard::cycling(640, 360, 25, 4, 3.0, &[Join::Cut]).with_captions(&captions);
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(board.render(&Ffmpeg::locate()?, Path::new(out)))?;
     Ok(())

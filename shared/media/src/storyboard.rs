@@ -158,6 +158,21 @@ impl Storyboard {
         }
     }
 
+    /// The same board with captions drawn over it — `(text, from, to, y)`: white text on a
+    /// dark box, centred, its top at `y`, shown from `from` to `to` seconds — after any
+    /// `finish` it had. Text with known strings at known times, for reading it back.
+    pub fn with_captions(mut self, captions: &[(&str, f64, f64, u32)]) -> Self {
+        let drawn = captions.iter().map(|(text, from, to, y)| {
+            format!(
+                "drawtext=text='{text}':fontcolor=white:fontsize=34:box=1:boxcolor=black@0.6:\
+                 boxborderw=8:x=(w-text_w)/2:y={y}:enable='between(t\\,{from}\\,{to})'"
+            )
+        });
+        let filters: Vec<String> = self.finish.take().into_iter().chain(drawn).collect();
+        self.finish = Some(filters.join(","));
+        self
+    }
+
     fn frames(&self, seconds: f64) -> f64 {
         (seconds * f64::from(self.fps)).round() / f64::from(self.fps)
     }

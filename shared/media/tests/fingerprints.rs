@@ -7,24 +7,11 @@ use std::time::Duration;
 
 use mvidarr_core::fingerprint::{Fingerprint, Relation};
 use mvidarr_media::analysis::{AnalysisOptions, analyze};
+use mvidarr_media::probe;
 use mvidarr_media::storyboard::{Join, Look, Storyboard};
-use mvidarr_media::{Ffmpeg, probe};
 
-fn ffmpeg() -> Ffmpeg {
-    Ffmpeg::locate().expect("ffmpeg: run layers/fetch-ffmpeg.sh")
-}
-
-async fn ffmpeg_ok(args: &[&str]) {
-    let output = ffmpeg()
-        .run(args, Duration::from_secs(300))
-        .await
-        .expect("ffmpeg runs");
-    assert!(
-        output.status.success(),
-        "ffmpeg {args:?}: {}",
-        output.stderr
-    );
-}
+mod support;
+use support::{ffmpeg, ffmpeg_ok};
 
 /// `ffmpeg [-i input] OPTIONS -y out`, the options written as one line (none has a space).
 async fn ffmpeg_to(input: Option<&Path>, options: &str, out: &Path) {

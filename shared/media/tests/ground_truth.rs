@@ -7,12 +7,11 @@ use std::time::Duration;
 
 use mvidarr_core::analysis::{Probe, Segment, TransitionKind};
 use mvidarr_media::analysis::{AnalysisOptions, MediaAnalysis, analyze};
+use mvidarr_media::probe;
 use mvidarr_media::storyboard::{Join, Look, Storyboard, boundary_f1};
-use mvidarr_media::{Ffmpeg, probe};
 
-fn ffmpeg() -> Ffmpeg {
-    Ffmpeg::locate().expect("ffmpeg: run layers/fetch-ffmpeg.sh")
-}
+mod support;
+use support::{ffmpeg, ffmpeg_ok};
 
 async fn analyze_file(path: &Path) -> (Probe, MediaAnalysis) {
     // RUST_LOG=mvidarr_media=trace shows the shot detector's per-frame signals.
@@ -29,19 +28,6 @@ async fn analyze_file(path: &Path) -> (Probe, MediaAnalysis) {
         .await
         .expect("analysis pass");
     (probe, analysis)
-}
-
-async fn ffmpeg_ok(args: &[&str]) -> String {
-    let output = ffmpeg()
-        .run(args, Duration::from_secs(300))
-        .await
-        .expect("ffmpeg runs");
-    assert!(
-        output.status.success(),
-        "ffmpeg {args:?}: {}",
-        output.stderr
-    );
-    output.stderr
 }
 
 fn file(dir: &tempfile::TempDir, name: &str) -> PathBuf {
@@ -994,19 +980,7 @@ async fn on_screen_text_is_read_with_its_time_range() {
         ("Directed by Ana Lima", 5.0, 8.0, 290),
         ("Track 3 - Night Drive 2026", 6.0, 11.0, 40),
     ];
-    let drawn: Vec<String> = captions
-        .iter()
-        .map(|(text, from, to, y)| {
-            format!(
-                "drawtext=text='{}':fontcolor=white:fontsize=34:box=1:boxcolor=black@0.6:boxborderw=8:x=(w-text_w)/2:y={y}:enable='between(t\\,{from}\\,{to})'",
-                text
-            )
-        })
-        .collect();
-    let board = Storyboard {
-        finish: Some(drawn.join(",")),
-        ..Storyboard::cycling(640, 360, 25, 4, 3.0, &[Join::Cut])
-    };
+    let board = Storyboard::cycling(640, 360, 25, 4, 3.0, &[Join::Cut]).with_captions(&captions);
     board.render(&ffmpeg(), &path).await.unwrap();
     let (_, analysis) = analyze_file(&path).await;
     let text = analysis.text.unwrap().unwrap();
