@@ -236,6 +236,25 @@ impl<P: Platform> Analyze<P> {
 }
 
 impl<P: Platform> Analyze<P> {
+    /// Write one derived artefact held in memory (a replay overwrites the same key).
+    async fn put_derived(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+        what: &str,
+    ) -> Result<(), StepError> {
+        let body = Box::pin(futures_util::stream::once(async move {
+            Ok(bytes::Bytes::from(bytes))
+        }));
+        self.platform
+            .blobs()
+            .put(key, body, Some(content_type))
+            .await
+            .map_err(|e| StepError::Transient(format!("storing {what}: {e}")))?;
+        Ok(())
+    }
+
     /// Store the fingerprint as a blob (too big for a table item on long media) and file the
     /// media in the duplicate index; both are overwrites of the same keys on a rerun. The
     /// document is written after both, so a stored document means the media is findable.
@@ -250,18 +269,13 @@ impl<P: Platform> Analyze<P> {
             Ok(body) => body,
             Err(e) => return Ok(Err(format!("the fingerprint did not serialise: {e}"))),
         };
-        let body = Box::pin(futures_util::stream::once(async move {
-            Ok(bytes::Bytes::from(body))
-        }));
-        self.platform
-            .blobs()
-            .put(&key, body, Some("application/json"))
-            .await
-            .map_err(|e| StepError::Transient(format!("storing the fingerprint: {e}")))?;
-        FingerprintIndex::new(self.platform.table())
-            .file(tenant, id, &fingerprint.index_keys())
+        self.put_derived(&key, body, "application/json", "the fingerprint")
             .await?;
-        let summary = FingerprintSummary::of(fingerprint, key);
+        let index_keys = fingerprint.index_keys();
+        FingerprintIndex::new(self.platform.table())
+            .file(tenant, id, &index_keys)
+            .await?;
+        let summary = FingerprintSummary::of(fingerprint, key, index_keys.len());
         Ok(serde_json::to_value(summary)
             .map_err(|e| format!("the document did not serialise: {e}")))
     }
@@ -281,14 +295,8 @@ impl<P: Platform> Analyze<P> {
                 let key =
                     keys::blob::derived(tenant, id, &format!("thumbnails/{rank}-{width}.jpg"));
                 let size = jpeg.len() as u64;
-                let body = Box::pin(futures_util::stream::once(async move {
-                    Ok(bytes::Bytes::from(jpeg))
-                }));
-                self.platform
-                    .blobs()
-                    .put(&key, body, Some("image/jpeg"))
-                    .await
-                    .map_err(|e| StepError::Transient(format!("storing a thumbnail: {e}")))?;
+                self.put_derived(&key, jpeg, "image/jpeg", "a thumbnail")
+                    .await?;
                 images.push(ThumbnailImage {
                     width,
                     height,

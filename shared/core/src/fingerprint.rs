@@ -370,14 +370,15 @@ impl FingerprintSummary {
     /// The document's version.
     pub const VERSION: u32 = Fingerprint::VERSION;
 
-    pub fn of(fingerprint: &Fingerprint, key: String) -> FingerprintSummary {
+    /// The summary of `fingerprint`, stored at `key` and filed under `index_keys` keys.
+    pub fn of(fingerprint: &Fingerprint, key: String, index_keys: usize) -> FingerprintSummary {
         FingerprintSummary {
             key,
             seconds: fingerprint.seconds(),
             pictures: fingerprint.pictures.len(),
             recognisable_pictures: fingerprint.pictures.iter().filter(|h| **h != 0).count(),
             audio_items: fingerprint.audio.len(),
-            index_keys: fingerprint.index_keys().len(),
+            index_keys,
         }
     }
 }
