@@ -7,6 +7,7 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
+use futures_util::{StreamExt, stream};
 use mvidarr_core::analysis::AnalyzerKind;
 use mvidarr_core::fingerprint::{Fingerprint, FingerprintSummary, Similarity};
 use mvidarr_core::ids::{MediaId, TenantId};
@@ -21,6 +22,8 @@ use crate::{ApiError, ApiState, Caller};
 
 /// Candidates compared in full, most shared index keys first.
 const CANDIDATES: usize = 50;
+/// Candidates read at once.
+const CONCURRENT_READS: usize = 8;
 /// A stored fingerprint is ~60 bytes a second; this is many hours.
 const MAX_FINGERPRINT_BYTES: usize = 16 << 20;
 
@@ -68,27 +71,33 @@ pub async fn list<P: Platform>(
     let candidates = FingerprintIndex::new(state.platform.table())
         .candidates(tenant, id, &this.index_keys(), CANDIDATES)
         .await?;
-    let mut items = Vec::new();
-    for (other, _) in candidates {
-        // A candidate whose fingerprint went missing or is unreadable is skipped, not fatal:
-        // the index may name media that were re-analysed or removed since.
-        let Some(theirs) = fingerprint(&state, tenant, other)
-            .await
-            .unwrap_or_else(|e| {
-                warn!(media = %other, error = %e, "candidate fingerprint unreadable");
-                None
-            })
-        else {
-            continue;
-        };
-        let similarity = this.similarity(&theirs);
-        if similarity.score >= min_score {
-            items.push(Duplicate {
+    // Candidates are read a few at a time: each is a table read and a blob read.
+    let theirs: Vec<(MediaId, Option<Fingerprint>)> = stream::iter(candidates)
+        .map(|(other, _)| {
+            let state = &state;
+            async move {
+                // A candidate whose fingerprint went missing or is unreadable is skipped, not
+                // fatal: the index may name media re-analysed or removed since.
+                let found = fingerprint(state, tenant, other).await.unwrap_or_else(|e| {
+                    warn!(media = %other, error = %e, "candidate fingerprint unreadable");
+                    None
+                });
+                (other, found)
+            }
+        })
+        .buffer_unordered(CONCURRENT_READS)
+        .collect()
+        .await;
+    let mut items: Vec<Duplicate> = theirs
+        .into_iter()
+        .filter_map(|(other, found)| {
+            let similarity = this.similarity(&found?);
+            (similarity.score >= min_score).then_some(Duplicate {
                 media_id: other,
                 similarity,
-            });
-        }
-    }
+            })
+        })
+        .collect();
     items.sort_by(|a, b| {
         b.similarity
             .score
