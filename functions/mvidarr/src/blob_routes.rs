@@ -55,6 +55,27 @@ fn check_signature(
 }
 
 async fn put_blob(
+    state: State<BlobState>,
+    key: Path<String>,
+    query: Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    request: Request,
+) -> Response {
+    match store_upload(state, key, query, headers, request).await {
+        Ok(response) => response,
+        // A refused upload may leave its body unread: the connection cannot carry another
+        // request, and saying so keeps the client from reusing it (it would fail mid-send).
+        Err(e) => {
+            let mut response = e.into_response();
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            response
+        }
+    }
+}
+
+async fn store_upload(
     State(state): State<BlobState>,
     Path(key): Path<String>,
     Query(query): Query<HashMap<String, String>>,

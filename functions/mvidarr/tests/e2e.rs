@@ -315,7 +315,16 @@ async fn the_api_refuses_what_it_must_with_problem_json() {
 
     // A body larger than the reservation declared → 413 (and the URL stays usable).
     let ticket = api.ticket("small.mp4", "video/mp4", 3).await.unwrap();
-    assert_eq!(api.put(&ticket, b"ten bytes!".to_vec()).await.unwrap(), 413);
+    let refused = http
+        .put(&ticket.upload_url)
+        .header("content-type", "video/mp4")
+        .body("ten bytes!")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 413);
+    // Its body may be unread: the connection is not offered for reuse.
+    assert_eq!(refused.headers()["connection"], "close");
     assert_eq!(api.put(&ticket, b"abc".to_vec()).await.unwrap(), 200);
 
     // An upload URL creates its object once: a second PUT cannot replace validated bytes.
