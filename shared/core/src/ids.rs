@@ -93,6 +93,21 @@ ulid_id!(
     "api key"
 );
 ulid_id!(
+    /// A login session: one refresh-token family.
+    SessionId,
+    "session"
+);
+ulid_id!(
+    /// A token-signing key (the JWT `kid`).
+    SigningKeyId,
+    "signing key"
+);
+ulid_id!(
+    /// An invitation to join a tenant.
+    InviteId,
+    "invite"
+);
+ulid_id!(
     /// An analytics event.
     EventId,
     "event"
