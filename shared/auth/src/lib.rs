@@ -12,6 +12,7 @@ pub mod password;
 pub mod policy;
 pub mod ratelimit;
 pub mod recovery;
+pub mod token;
 pub mod totp;
 
 pub use policy::{Permission, Permissions, Role};
