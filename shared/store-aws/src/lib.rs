@@ -1,5 +1,6 @@
 //! The ports on AWS: [`S3BlobStore`] (S3), [`DynamoTable`] (a DynamoDB single table),
-//! [`SqsQueue`] (SQS) and [`SfnPipeline`] (Step Functions), bundled as [`AwsPlatform`].
+//! [`SqsQueue`] (SQS), [`SfnPipeline`] (Step Functions) and [`KmsKeyWrap`](kms::KmsKeyWrap)
+//! (KMS), bundled as [`AwsPlatform`].
 //!
 //! Every adapter takes an SDK client built from [`sdk_config`], which sets retries and timeouts
 //! explicitly rather than inheriting whatever the SDK defaults to, and maps SDK failures onto
@@ -11,6 +12,7 @@
 pub mod config;
 pub mod dynamodb;
 pub mod error;
+pub mod kms;
 pub mod platform;
 pub mod read_proxy;
 pub mod s3;

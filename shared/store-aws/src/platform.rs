@@ -1,13 +1,15 @@
-//! The four AWS adapters wired together from a Lambda's environment.
+//! The AWS adapters wired together from a Lambda's environment.
 
 use std::sync::Arc;
 
+use mvidarr_core::ports::keywrap::{DataKey, KeyWrapError, PlaintextKey};
 use mvidarr_core::ports::pipeline::{ExecutionName, PipelineError, PipelineInput, StartOutcome};
 use mvidarr_core::ports::queue::{OutgoingMessage, QueueError, ReceivedMessage};
-use mvidarr_core::ports::{Pipeline, Platform, Queue};
+use mvidarr_core::ports::{KeyWrap, Pipeline, Platform, Queue};
 
 use crate::config::{AwsSettings, sdk_config};
 use crate::dynamodb::DynamoTable;
+use crate::kms::KmsKeyWrap;
 use crate::s3::{S3BlobStore, client_from};
 use crate::sfn::SfnPipeline;
 use crate::sqs::SqsQueue;
@@ -22,12 +24,16 @@ pub struct AwsResources {
     /// Only upload-trigger starts executions; the task functions cannot be given the state
     /// machine's ARN without a dependency cycle in the stack.
     pub state_machine_arn: Option<String>,
+    /// The KMS key that wraps secrets' data keys; only the functions that seal or open
+    /// secrets get it.
+    pub kms_key_id: Option<String>,
 }
 
 pub const ENV_BUCKET: &str = "MEDIA_BUCKET";
 pub const ENV_TABLE: &str = "TABLE_NAME";
 pub const ENV_INGEST_QUEUE_URL: &str = "INGEST_QUEUE_URL";
 pub const ENV_STATE_MACHINE_ARN: &str = "STATE_MACHINE_ARN";
+pub const ENV_KMS_KEY_ID: &str = "KMS_KEY_ID";
 
 #[derive(Debug, thiserror::Error)]
 #[error("{name} is not set: the stack gives every function its resources' names (template.yaml)")]
@@ -53,6 +59,7 @@ impl AwsResources {
             table: required(ENV_TABLE)?,
             ingest_queue_url: optional(ENV_INGEST_QUEUE_URL),
             state_machine_arn: optional(ENV_STATE_MACHINE_ARN),
+            kms_key_id: optional(ENV_KMS_KEY_ID),
         })
     }
 }
@@ -62,6 +69,7 @@ struct Inner {
     table: DynamoTable,
     ingest: MaybeQueue,
     pipeline: MaybePipeline,
+    key_wrap: MaybeKeyWrap,
 }
 
 /// The AWS platform. Cheap to clone: the SDK clients share one connection pool.
@@ -91,6 +99,12 @@ impl AwsPlatform {
                     .as_ref()
                     .map(|arn| SfnPipeline::new(sfn, arn)),
             ),
+            key_wrap: MaybeKeyWrap(
+                resources
+                    .kms_key_id
+                    .as_ref()
+                    .map(|key_id| KmsKeyWrap::new(aws_sdk_kms::Client::new(&config), key_id)),
+            ),
         }))
     }
 }
@@ -100,6 +114,7 @@ impl Platform for AwsPlatform {
     type Table = DynamoTable;
     type Queue = MaybeQueue;
     type Pipeline = MaybePipeline;
+    type KeyWrap = MaybeKeyWrap;
 
     fn blobs(&self) -> &S3BlobStore {
         &self.0.blobs
@@ -112,6 +127,9 @@ impl Platform for AwsPlatform {
     }
     fn pipeline(&self) -> &MaybePipeline {
         &self.0.pipeline
+    }
+    fn key_wrap(&self) -> &MaybeKeyWrap {
+        &self.0.key_wrap
     }
 }
 
@@ -178,6 +196,27 @@ impl Pipeline for MaybePipeline {
     }
 }
 
+/// The KMS key where this function was given its id (see [`AwsResources`]).
+#[derive(Clone)]
+pub struct MaybeKeyWrap(Option<KmsKeyWrap>);
+
+impl MaybeKeyWrap {
+    fn key_wrap(&self) -> Result<&KmsKeyWrap, KeyWrapError> {
+        self.0.as_ref().ok_or_else(|| {
+            KeyWrapError::Backend(format!("{ENV_KMS_KEY_ID} is not set for this function"))
+        })
+    }
+}
+
+impl KeyWrap for MaybeKeyWrap {
+    async fn generate_data_key(&self, context: &str) -> Result<DataKey, KeyWrapError> {
+        self.key_wrap()?.generate_data_key(context).await
+    }
+    async fn unwrap(&self, wrapped: &[u8], context: &str) -> Result<PlaintextKey, KeyWrapError> {
+        self.key_wrap()?.unwrap(wrapped, context).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -191,10 +230,40 @@ mod tests {
         let resources = AwsResources::from_lookup(lookup).unwrap();
         assert_eq!(resources.bucket, "media");
         assert_eq!(resources.ingest_queue_url, None);
+        assert_eq!(resources.kms_key_id, None);
 
         let missing = AwsResources::from_lookup(|name| (name != ENV_TABLE).then(|| "x".to_owned()))
             .unwrap_err();
         assert_eq!(missing.name, ENV_TABLE);
         assert!(missing.to_string().contains("TABLE_NAME"));
+    }
+
+    #[tokio::test]
+    async fn without_a_kms_key_id_key_wrapping_fails_naming_the_setting() {
+        let missing = MaybeKeyWrap(None);
+        let generated = missing.generate_data_key("ctx").await;
+        assert!(
+            matches!(&generated, Err(KeyWrapError::Backend(m)) if m.contains(ENV_KMS_KEY_ID)),
+            "got {generated:?}"
+        );
+        let unwrapped = missing.unwrap(&[1, 2, 3], "ctx").await;
+        assert!(
+            matches!(&unwrapped, Err(KeyWrapError::Backend(m)) if m.contains(ENV_KMS_KEY_ID)),
+            "got {unwrapped:?}"
+        );
+    }
+
+    #[test]
+    fn the_kms_key_id_is_read_from_its_setting() {
+        let resources = AwsResources::from_lookup(|name| match name {
+            ENV_BUCKET | ENV_TABLE => Some("x".to_owned()),
+            ENV_KMS_KEY_ID => Some("alias/mvidarr-secrets".to_owned()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(
+            resources.kms_key_id.as_deref(),
+            Some("alias/mvidarr-secrets")
+        );
     }
 }

@@ -6,9 +6,11 @@
 //! - [`table::SqliteTable`]: the single-table design on SQLite (WAL).
 //! - [`queue::SqliteQueue`]: SQS semantics on SQLite (visibility timeout, receive count, DLQ).
 //! - [`pipeline::LocalPipeline`]: the Step Functions definition run in-process, durably.
+//! - [`keywrap::LocalKeyWrap`]: KMS-shaped key wrapping under a master key file (0600).
 
 pub mod blob;
 pub mod db;
+pub mod keywrap;
 pub mod pipeline;
 pub mod platform;
 pub mod queue;

@@ -5,6 +5,7 @@
 //! <data>/mvidarr.db      SQLite: table, queues, pipeline executions, blob metadata
 //! <data>/blobs/          object files (S3-shaped keys)
 //! <data>/signing-key     HMAC key for presigned URLs (0600)
+//! <data>/keys/master.key the key that wraps secrets' data keys (0600, in a 0700 folder)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -15,6 +16,7 @@ use mvidarr_core::ports::Platform;
 
 use crate::blob::LocalBlobStore;
 use crate::db::{Database, DbError};
+use crate::keywrap::{LocalKeyWrap, MasterKeyError};
 use crate::pipeline::LocalPipeline;
 use crate::queue::{QueueConfig, SqliteQueue};
 use crate::table::SqliteTable;
@@ -46,6 +48,8 @@ pub enum OpenError {
     Db(#[from] DbError),
     #[error("cannot open {what}: {why}")]
     Adapter { what: &'static str, why: String },
+    #[error("cannot use the master key: {0}")]
+    MasterKey(#[from] MasterKeyError),
 }
 
 struct Inner {
@@ -53,6 +57,7 @@ struct Inner {
     blobs: LocalBlobStore,
     ingest: SqliteQueue,
     pipeline: LocalPipeline,
+    key_wrap: LocalKeyWrap,
     data_dir: PathBuf,
 }
 
@@ -98,6 +103,8 @@ impl LocalPlatform {
     pub fn open(config: &LocalConfig, machine: StateMachine) -> Result<Self, OpenError> {
         let dir = &config.data_dir;
         std::fs::create_dir_all(dir).map_err(io(dir))?;
+        // First, so a master key others can read stops the start before anything else opens.
+        let key_wrap = LocalKeyWrap::open(dir)?;
         let db = Database::open(&dir.join("mvidarr.db"))?;
         let adapter = |what| {
             move |e: &dyn std::fmt::Display| OpenError::Adapter {
@@ -131,6 +138,7 @@ impl LocalPlatform {
             blobs,
             ingest,
             pipeline,
+            key_wrap,
             data_dir: dir.clone(),
         })))
     }
@@ -162,6 +170,7 @@ impl Platform for LocalPlatform {
     type Table = SqliteTable;
     type Queue = SqliteQueue;
     type Pipeline = LocalPipeline;
+    type KeyWrap = LocalKeyWrap;
 
     fn blobs(&self) -> &LocalBlobStore {
         &self.0.blobs
@@ -174,5 +183,8 @@ impl Platform for LocalPlatform {
     }
     fn pipeline(&self) -> &LocalPipeline {
         &self.0.pipeline
+    }
+    fn key_wrap(&self) -> &LocalKeyWrap {
+        &self.0.key_wrap
     }
 }

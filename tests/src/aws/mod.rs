@@ -3,6 +3,7 @@
 //! Each test creates resources under names of its own, so tests can share one server.
 
 pub mod dynamodb;
+pub mod kms;
 pub mod moto;
 pub mod s3;
 pub mod sfn;

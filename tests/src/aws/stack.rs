@@ -129,6 +129,7 @@ impl Stack {
                 table,
                 ingest_queue_url: Some(queue_url.clone()),
                 state_machine_arn: Some(state_machine_arn.clone()),
+                kms_key_id: Some(super::kms::new_key(moto).await),
             },
         )
         .await;

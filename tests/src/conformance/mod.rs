@@ -3,5 +3,6 @@
 //! one `#[tokio::test]` per check.
 
 pub mod blob;
+pub mod keywrap;
 pub mod queue;
 pub mod table;

@@ -4,25 +4,30 @@
 //! SDK/driver type, and map its failures onto the error enums here.
 
 pub mod blob;
+pub mod keywrap;
 pub mod pipeline;
 pub mod queue;
 pub mod table;
 
 pub use blob::{BlobBody, BlobError, BlobLocation, BlobStore, ObjectInfo, PresignedRequest};
+pub use keywrap::{DataKey, KeyWrap, KeyWrapError, PlaintextKey};
 pub use pipeline::{ExecutionName, Pipeline, PipelineError, PipelineInput, StartOutcome};
 pub use queue::{OutgoingMessage, Queue, QueueError, ReceivedMessage};
 pub use table::{Condition, Index, Item, Page, Query, Table, TableError, WriteOp};
 
-/// The ports a deployment provides, bundled so handlers carry one type parameter, not four.
+/// The ports a deployment provides, bundled so handlers carry one type parameter, not five.
 pub trait Platform: Clone + Send + Sync + 'static {
     type Blobs: BlobStore;
     type Table: Table;
     type Queue: Queue;
     type Pipeline: Pipeline;
+    type KeyWrap: KeyWrap;
 
     fn blobs(&self) -> &Self::Blobs;
     fn table(&self) -> &Self::Table;
     /// The ingest queue: S3-shaped `ObjectCreated` notifications for uploads.
     fn ingest_queue(&self) -> &Self::Queue;
     fn pipeline(&self) -> &Self::Pipeline;
+    /// The key service that wraps the data keys of secrets at rest (TOTP seeds, signing keys).
+    fn key_wrap(&self) -> &Self::KeyWrap;
 }
