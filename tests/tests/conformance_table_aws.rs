@@ -16,11 +16,12 @@
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{
-    AttributeValue, BillingMode, KeyType, ProjectionType, ScalarAttributeType,
+    AttributeValue, BillingMode, KeyType, ProjectionType, ScalarAttributeType, TimeToLiveStatus,
 };
 use mvidarr_core::ports::{Condition, Item, Query, Table, TableError, WriteOp};
 use mvidarr_store_aws::dynamodb::{
-    DATA, DynamoTable, GSI1_NAME, GSI1_PK, GSI1_SK, TABLE_PK, TABLE_SK, VERSION, create_table,
+    DATA, DynamoTable, EXPIRES_AT, GSI1_NAME, GSI1_PK, GSI1_SK, TABLE_PK, TABLE_SK, VERSION,
+    create_table,
 };
 use mvidarr_tests::aws::Moto;
 use mvidarr_tests::aws::dynamodb::{dynamo_client, new_table};
@@ -123,6 +124,22 @@ async fn create_table_makes_the_single_table_schema() {
         Some(&ProjectionType::All)
     );
 
+    let ttl = client
+        .describe_time_to_live()
+        .table_name(&name)
+        .send()
+        .await
+        .expect("describe TTL");
+    let ttl = ttl.time_to_live_description().expect("a TTL description");
+    assert_eq!(ttl.attribute_name(), Some(EXPIRES_AT), "{ttl:?}");
+    assert!(
+        matches!(
+            ttl.time_to_live_status(),
+            Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
+        ),
+        "{ttl:?}"
+    );
+
     let again = create_table(&client, &name).await;
     assert!(
         matches!(&again, Err(TableError::Invalid(m)) if m.contains(&name)),
@@ -181,8 +198,30 @@ async fn items_are_stored_as_json_text_and_numbers_round_trip_exactly() {
         Some(data)
     );
     assert!(
-        !raw.contains_key(GSI1_PK) && !raw.contains_key(GSI1_SK),
-        "no index keys on an unindexed item: {raw:?}"
+        !raw.contains_key(GSI1_PK) && !raw.contains_key(GSI1_SK) && !raw.contains_key(EXPIRES_AT),
+        "no index keys and no TTL attribute on an unindexed, lasting item: {raw:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_expiry_is_stored_in_the_ttl_attribute_as_a_number() {
+    // DynamoDB's TTL only deletes items whose TTL attribute is a Number of epoch seconds.
+    let table = new_table(Moto::shared()).await;
+    let item = Item::new("t/ttl/session", "s", json!(null)).with_expiry(1_900_000_000);
+    table.put(item, Condition::Absent).await.expect("put");
+    let raw = table
+        .client()
+        .get_item()
+        .table_name(table.table_name())
+        .key(TABLE_PK, AttributeValue::S("t/ttl/session".into()))
+        .key(TABLE_SK, AttributeValue::S("s".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("raw get");
+    assert_eq!(
+        raw.item().and_then(|i| i.get(EXPIRES_AT)),
+        Some(&AttributeValue::N("1900000000".to_owned()))
     );
 }
 

@@ -1,7 +1,8 @@
 //! The deployment description agrees with the code: `template.yaml` lints clean, the pipeline
 //! definition is valid ASL, every Lambda binary has a function resource (and vice versa), every
 //! `${...}` placeholder of the definition is substituted with a function of the stack, and the
-//! definition's task names are the ones the embedded runner registers.
+//! definition's task names are the ones the embedded runner registers, and the table has the
+//! schema (keys, index, TTL attribute) the DynamoDB adapter uses.
 //!
 //! Needs the project's `.venv` (`scripts/python/venv.sh`) for cfn-lint and statelint.
 
@@ -11,6 +12,7 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use mvidarr_core::asl::{ALL_ERRORS, State, StateMachine, TaskState};
+use mvidarr_store_aws::dynamodb::{EXPIRES_AT, GSI1_NAME, GSI1_PK, GSI1_SK, TABLE_PK, TABLE_SK};
 use mvidarr_tests::aws::moto::repo_root;
 use serde_json::Value;
 
@@ -615,4 +617,44 @@ fn asl_tasks_match_the_local_runner() {
             &substituted
         )
     );
+}
+
+#[test]
+fn the_table_has_the_adapters_keys_index_and_ttl_attribute() {
+    let tables = resources_of("AWS::DynamoDB::Table");
+    let [(id, table)] = tables.into_iter().collect::<Vec<_>>()[..] else {
+        panic!("one DynamoDB table in the template");
+    };
+    let properties = &table["Properties"];
+    let key_schema = |schema: &Value| -> Vec<(String, String)> {
+        schema
+            .as_array()
+            .unwrap_or_else(|| panic!("{id}: a KeySchema list"))
+            .iter()
+            .map(|k| (k["AttributeName"].to_string(), k["KeyType"].to_string()))
+            .collect()
+    };
+    let pair = |name: &str, kind: &str| (format!("{name:?}"), format!("{kind:?}"));
+    assert_eq!(
+        key_schema(&properties["KeySchema"]),
+        [pair(TABLE_PK, "HASH"), pair(TABLE_SK, "RANGE")],
+        "{id}: table keys"
+    );
+    let [index] = properties["GlobalSecondaryIndexes"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    else {
+        panic!("{id}: one global secondary index");
+    };
+    assert_eq!(index["IndexName"], GSI1_NAME, "{id}");
+    assert_eq!(
+        key_schema(&index["KeySchema"]),
+        [pair(GSI1_PK, "HASH"), pair(GSI1_SK, "RANGE")],
+        "{id}: index keys"
+    );
+    // The adapter hides expired items itself; TTL is what finally deletes them.
+    let ttl = &properties["TimeToLiveSpecification"];
+    assert_eq!(ttl["AttributeName"], EXPIRES_AT, "{id}: TTL attribute");
+    assert_eq!(ttl["Enabled"], true, "{id}: TTL enabled");
 }

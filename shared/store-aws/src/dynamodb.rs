@@ -6,7 +6,8 @@
 //! billed `PAY_PER_REQUEST`, with one global secondary index [`GSI1_NAME`] on the string
 //! attributes [`GSI1_PK`] (HASH) and [`GSI1_SK`] (RANGE), projecting ALL attributes. Items
 //! carry the index keys only when they have them, so the index is sparse, as the port requires.
-//! [`create_table`] creates exactly this schema; the SAM template declares the same names.
+//! TTL is enabled on [`EXPIRES_AT`]. [`create_table`] creates exactly this schema; the SAM
+//! template declares the same names.
 //!
 //! # Items
 //!
@@ -16,6 +17,7 @@
 //! | `gsi1pk`, `gsi1sk` | S | the index keys, only when `Some`         |
 //! | `version`   | N    | the optimistic-concurrency version (a `u64`)  |
 //! | `data`      | S    | the item's JSON value, as JSON text           |
+//! | `expires_at`| N    | the expiry in Unix seconds, only when `Some`  |
 //!
 //! `data` is a DynamoDB *string* holding the JSON text rather than a native map, because a
 //! native map does not round-trip every JSON value: DynamoDB numbers hold at most 38
@@ -31,6 +33,17 @@
 //! for floats of 16–17 significant digits (about 8% of arbitrary `f64`s); integers, `u64`
 //! and `i64` extremes and short decimals such as `0.1` or `1.5` are always exact. The embedded
 //! adapter, which also stores JSON text, behaves the same.
+//!
+//! # Expiry
+//!
+//! The table has TTL enabled on [`EXPIRES_AT`], but DynamoDB deletes expired items late (within
+//! days), so the adapter hides them itself, judging by this machine's clock (`:now` below):
+//! `get` drops an expired item, queries carry the filter
+//! `attribute_not_exists(expires_at) OR expires_at > :now`, and every condition treats an
+//! expired item as absent (`Absent` is `attribute_not_exists(pk) OR expires_at <= :now`;
+//! `Exists` and `VersionIs` also require `attribute_not_exists(expires_at) OR expires_at > :now`).
+//! A filtered page may hold fewer than `limit` items; a page that filtering left empty is not
+//! handed out while more follow: the query reads on.
 //!
 //! # Limits and errors
 //!
@@ -58,12 +71,13 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, CancellationReason, ConditionCheck, Delete,
     GlobalSecondaryIndex, IndexStatus, KeySchemaElement, KeyType, Projection, ProjectionType, Put,
-    ScalarAttributeType, TableStatus, TransactWriteItem,
+    ScalarAttributeType, TableStatus, TimeToLiveSpecification, TransactWriteItem,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use mvidarr_core::ports::table::{
-    MAX_ITEM_BYTES, MAX_PAGE_ITEMS, MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES, MAX_TRANSACT_ITEMS,
+    MAX_ITEM_BYTES, MAX_PAGE_ITEMS, MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES,
+    MAX_TRANSACT_ITEMS, unix_now,
 };
 use mvidarr_core::ports::{Condition, Index, Item, Page, Query, Table, TableError, WriteOp};
 use serde::{Deserialize, Serialize};
@@ -84,8 +98,8 @@ pub const GSI1_SK: &str = "gsi1sk";
 pub const VERSION: &str = "version";
 /// The item's JSON value, as JSON text (S).
 pub const DATA: &str = "data";
-/// The time-to-live attribute (N, epoch seconds) the template enables TTL on. No item written
-/// through the port carries it yet.
+/// The time-to-live attribute (N, Unix seconds) TTL is enabled on, by the template and by
+/// [`create_table`]; present only on items with an [`Item::expires_at`].
 pub const EXPIRES_AT: &str = "expires_at";
 
 /// How long [`create_table`] waits for a new table (and its index) to become ACTIVE.
@@ -169,7 +183,9 @@ impl Table for DynamoTable {
             .send()
             .await
             .map_err(|e| self.error(classify(&e)))?;
-        out.item().map(|attrs| self.item_from(attrs)).transpose()
+        let item = out.item().map(|attrs| self.item_from(attrs)).transpose()?;
+        // GetItem takes no filter: TTL may not have deleted an expired item yet.
+        Ok(item.filter(|item| !item.is_expired_at(unix_now())))
     }
 
     #[tracing::instrument(
@@ -180,7 +196,7 @@ impl Table for DynamoTable {
     async fn put(&self, item: Item, condition: Condition) -> Result<(), TableError> {
         let (pk, sk) = (item.pk.clone(), item.sk.clone());
         let attrs = item_attributes(item)?;
-        let guard = Guard::new(condition);
+        let guard = Guard::new(condition, unix_now());
         self.client
             .put_item()
             .table_name(&self.table)
@@ -198,7 +214,7 @@ impl Table for DynamoTable {
     async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> Result<(), TableError> {
         check_key(TABLE_PK, pk, MAX_PARTITION_KEY_BYTES)?;
         check_key(TABLE_SK, sk, MAX_SORT_KEY_BYTES)?;
-        let guard = Guard::new(condition);
+        let guard = Guard::new(condition, unix_now());
         self.client
             .delete_item()
             .table_name(&self.table)
@@ -249,9 +265,14 @@ impl Table for DynamoTable {
         }
         let limit = query.limit.clamp(1, MAX_PAGE_ITEMS);
 
-        let mut names = HashMap::from([("#p".to_owned(), partition_attr.to_owned())]);
-        let mut values =
-            HashMap::from([(":p".to_owned(), AttributeValue::S(shape.partition.clone()))]);
+        let mut names = HashMap::from([
+            ("#p".to_owned(), partition_attr.to_owned()),
+            ("#exp".to_owned(), EXPIRES_AT.to_owned()),
+        ]);
+        let mut values = HashMap::from([
+            (":p".to_owned(), AttributeValue::S(shape.partition.clone())),
+            (":now".to_owned(), number(unix_now())),
+        ]);
         let mut key_condition = "#p = :p".to_owned();
         if !shape.prefix.is_empty() {
             key_condition.push_str(" AND begins_with(#s, :prefix)");
@@ -262,9 +283,9 @@ impl Table for DynamoTable {
             );
         }
 
-        // A page stops at `limit` items or at 1 MB read; without a filter it is never empty
-        // while more follow, but should DynamoDB ever return an empty page with a
-        // `LastEvaluatedKey`, read on rather than hand the caller an empty page and a cursor.
+        // A page stops at `limit` items or at 1 MB read, counted before the expiry filter, so
+        // a page whose items had all expired comes back empty with a `LastEvaluatedKey`: read
+        // on rather than hand the caller an empty page and a cursor.
         loop {
             let out = self
                 .client
@@ -272,6 +293,7 @@ impl Table for DynamoTable {
                 .table_name(&self.table)
                 .set_index_name(index_name.map(str::to_owned))
                 .key_condition_expression(&key_condition)
+                .filter_expression(LIVE_FILTER)
                 .set_expression_attribute_names(Some(names.clone()))
                 .set_expression_attribute_values(Some(values.clone()))
                 .scan_index_forward(!shape.descending)
@@ -320,6 +342,7 @@ impl Table for DynamoTable {
         }
         let mut keys = HashSet::with_capacity(ops.len());
         let mut items = Vec::with_capacity(ops.len());
+        let now = unix_now();
         for op in ops {
             let (pk, sk) = match &op {
                 WriteOp::Put { item, .. } => (item.pk.clone(), item.sk.clone()),
@@ -327,7 +350,7 @@ impl Table for DynamoTable {
                     (pk.clone(), sk.clone())
                 }
             };
-            items.push(self.transact_item(op)?);
+            items.push(self.transact_item(op, now)?);
             if !keys.insert((pk.clone(), sk.clone())) {
                 return Err(TableError::Invalid(format!(
                     "a transaction cannot include more than one operation on {pk} / {sk}"
@@ -360,14 +383,15 @@ impl Table for DynamoTable {
 }
 
 impl DynamoTable {
-    /// One operation of a transaction, checked against DynamoDB's limits.
-    fn transact_item(&self, op: WriteOp) -> Result<TransactWriteItem, TableError> {
+    /// One operation of a transaction, checked against DynamoDB's limits; expiry is judged at
+    /// `now`.
+    fn transact_item(&self, op: WriteOp, now: i64) -> Result<TransactWriteItem, TableError> {
         let built = |e: aws_sdk_dynamodb::error::BuildError| {
             TableError::Backend(format!("building a transaction request: {e}"))
         };
         Ok(match op {
             WriteOp::Put { item, condition } => {
-                let guard = Guard::new(condition);
+                let guard = Guard::new(condition, now);
                 let put = Put::builder()
                     .table_name(&self.table)
                     .set_item(Some(item_attributes(item)?))
@@ -381,7 +405,7 @@ impl DynamoTable {
             WriteOp::Delete { pk, sk, condition } => {
                 check_key(TABLE_PK, &pk, MAX_PARTITION_KEY_BYTES)?;
                 check_key(TABLE_SK, &sk, MAX_SORT_KEY_BYTES)?;
-                let guard = Guard::new(condition);
+                let guard = Guard::new(condition, now);
                 let delete = Delete::builder()
                     .table_name(&self.table)
                     .set_key(Some(Self::key(&pk, &sk)))
@@ -399,7 +423,7 @@ impl DynamoTable {
                 // holds, so the operation keeps its place (and its index in the reasons).
                 let guard = match condition {
                     Condition::Always => Guard::always_holds(),
-                    other => Guard::new(other),
+                    other => Guard::new(other, now),
                 };
                 let check = ConditionCheck::builder()
                     .table_name(&self.table)
@@ -415,8 +439,9 @@ impl DynamoTable {
     }
 }
 
-/// Creates `name` with the single-table schema (see the module docs) and waits until the table
-/// and its index are ACTIVE. A table of that name that already exists is an error.
+/// Creates `name` with the single-table schema (see the module docs), waits until the table
+/// and its index are ACTIVE and enables TTL on [`EXPIRES_AT`]. A table of that name that
+/// already exists is an error.
 pub async fn create_table(client: &Client, name: &str) -> Result<(), TableError> {
     let built = |e: aws_sdk_dynamodb::error::BuildError| {
         TableError::Backend(format!("building the CreateTable request: {e}"))
@@ -485,7 +510,7 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), TableError>
                 .all(|i| i.index_status() == Some(&IndexStatus::Active))
         });
         if table_active && indexes_active {
-            return Ok(());
+            break;
         }
         if started.elapsed() > CREATE_TIMEOUT {
             return Err(TableError::Transient(format!(
@@ -495,6 +520,22 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), TableError>
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_secs(2));
     }
+
+    // DynamoDB takes TTL settings only for an ACTIVE table, and not in `CreateTable`.
+    client
+        .update_time_to_live()
+        .table_name(name)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name(EXPIRES_AT)
+                .enabled(true)
+                .build()
+                .map_err(built)?,
+        )
+        .send()
+        .await
+        .map_err(|e| error_for(name, classify(&e)))?;
+    Ok(())
 }
 
 /// A failure of a call on `table` as the port's error.
@@ -585,6 +626,14 @@ fn request_token() -> String {
     token.chars().take(36).collect()
 }
 
+/// Items not expired at `:now` (`#exp` names [`EXPIRES_AT`]): the query filter, and part of the
+/// conditions that need an item.
+const LIVE_FILTER: &str = "(attribute_not_exists(#exp) OR #exp > :now)";
+
+fn number(n: i64) -> AttributeValue {
+    AttributeValue::N(n.to_string())
+}
+
 /// A write's condition as DynamoDB expression parts. Attribute names always go through
 /// placeholders: `DATA` and others are DynamoDB reserved words, and DynamoDB refuses
 /// placeholders an expression does not use, so each condition names exactly its own.
@@ -596,30 +645,43 @@ struct Guard {
 }
 
 impl Guard {
-    fn new(condition: Condition) -> Self {
-        let pk_name = || Some(HashMap::from([("#pk".to_owned(), TABLE_PK.to_owned())]));
+    /// `condition` at `now` (Unix seconds): an item expired by then counts as absent.
+    fn new(condition: Condition, now: i64) -> Self {
+        let names = |extra: &[(&str, &str)]| {
+            let mut names = HashMap::from([
+                ("#pk".to_owned(), TABLE_PK.to_owned()),
+                ("#exp".to_owned(), EXPIRES_AT.to_owned()),
+            ]);
+            names.extend(
+                extra
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+            );
+            Some(names)
+        };
+        let now_value = || (":now".to_owned(), number(now));
         match condition {
             Condition::Always => Guard::default(),
+            // A missing `expires_at` makes `#exp <= :now` false, so a lasting item is present.
             Condition::Absent => Guard {
-                expression: Some("attribute_not_exists(#pk)".to_owned()),
-                names: pk_name(),
-                values: None,
+                expression: Some("attribute_not_exists(#pk) OR #exp <= :now".to_owned()),
+                names: names(&[]),
+                values: Some(HashMap::from([now_value()])),
             },
             Condition::Exists => Guard {
-                expression: Some("attribute_exists(#pk)".to_owned()),
-                names: pk_name(),
-                values: None,
+                expression: Some(format!("attribute_exists(#pk) AND {LIVE_FILTER}")),
+                names: names(&[]),
+                values: Some(HashMap::from([now_value()])),
             },
             Condition::VersionIs(version) => Guard {
-                expression: Some("attribute_exists(#pk) AND #v = :v".to_owned()),
-                names: Some(HashMap::from([
-                    ("#pk".to_owned(), TABLE_PK.to_owned()),
-                    ("#v".to_owned(), VERSION.to_owned()),
+                expression: Some(format!(
+                    "attribute_exists(#pk) AND #v = :v AND {LIVE_FILTER}"
+                )),
+                names: names(&[("#v", VERSION)]),
+                values: Some(HashMap::from([
+                    (":v".to_owned(), AttributeValue::N(version.to_string())),
+                    now_value(),
                 ])),
-                values: Some(HashMap::from([(
-                    ":v".to_owned(),
-                    AttributeValue::N(version.to_string()),
-                )])),
             },
         }
     }
@@ -647,8 +709,9 @@ fn item_attributes(item: Item) -> Result<HashMap<String, AttributeValue>, TableE
     let data = serde_json::to_string(&item.data)
         .map_err(|e| TableError::Invalid(format!("item data does not serialize: {e}")))?;
     let version = item.version.to_string();
+    let expires_at = item.expires_at.map(|t| t.to_string());
 
-    let size = item_size(&item, &version, &data);
+    let size = item_size(&item, &version, expires_at.as_deref(), &data);
     if size > MAX_ITEM_BYTES {
         return Err(TableError::Invalid(format!(
             "item {} / {} is about {size} bytes, over the {MAX_ITEM_BYTES}-byte limit",
@@ -656,7 +719,7 @@ fn item_attributes(item: Item) -> Result<HashMap<String, AttributeValue>, TableE
         )));
     }
 
-    let mut attrs = HashMap::with_capacity(6);
+    let mut attrs = HashMap::with_capacity(7);
     attrs.insert(TABLE_PK.to_owned(), AttributeValue::S(item.pk));
     attrs.insert(TABLE_SK.to_owned(), AttributeValue::S(item.sk));
     if let Some(gsi1pk) = item.gsi1pk {
@@ -666,14 +729,17 @@ fn item_attributes(item: Item) -> Result<HashMap<String, AttributeValue>, TableE
         attrs.insert(GSI1_SK.to_owned(), AttributeValue::S(gsi1sk));
     }
     attrs.insert(VERSION.to_owned(), AttributeValue::N(version));
+    if let Some(expires_at) = expires_at {
+        attrs.insert(EXPIRES_AT.to_owned(), AttributeValue::N(expires_at));
+    }
     attrs.insert(DATA.to_owned(), AttributeValue::S(data));
     Ok(attrs)
 }
 
 /// DynamoDB's size of the item, from above: each attribute's name plus its value, strings as
-/// their UTF-8 bytes (exact), the version number as one byte per decimal digit plus one
+/// their UTF-8 bytes (exact), numbers (version, expiry) as one byte per decimal digit plus one
 /// (DynamoDB counts about one byte per two digits, plus one).
-fn item_size(item: &Item, version: &str, data: &str) -> usize {
+fn item_size(item: &Item, version: &str, expires_at: Option<&str>, data: &str) -> usize {
     let attribute = |name: &str, value: &str| name.len() + value.len();
     attribute(TABLE_PK, &item.pk)
         + attribute(TABLE_SK, &item.sk)
@@ -681,6 +747,7 @@ fn item_size(item: &Item, version: &str, data: &str) -> usize {
         + item.gsi1sk.as_deref().map_or(0, |v| attribute(GSI1_SK, v))
         + attribute(VERSION, version)
         + 1
+        + expires_at.map_or(0, |t| attribute(EXPIRES_AT, t) + 1)
         + attribute(DATA, data)
 }
 
@@ -700,6 +767,14 @@ fn item_from_attributes(attrs: &HashMap<String, AttributeValue>) -> Result<Item,
             .map_err(|e| format!("{VERSION} {n:?} is not a u64: {e}"))?,
         other => return Err(format!("{VERSION} is not a number: {other:?}")),
     };
+    let expires_at = match attrs.get(EXPIRES_AT) {
+        None => None,
+        Some(AttributeValue::N(n)) => Some(
+            n.parse::<i64>()
+                .map_err(|e| format!("{EXPIRES_AT} {n:?} is not an i64: {e}"))?,
+        ),
+        Some(other) => return Err(format!("{EXPIRES_AT} is not a number: {other:?}")),
+    };
     let data = required(DATA)?;
     let data = serde_json::from_str(&data).map_err(|e| format!("{DATA} is not JSON text: {e}"))?;
     Ok(Item {
@@ -708,6 +783,7 @@ fn item_from_attributes(attrs: &HashMap<String, AttributeValue>) -> Result<Item,
         gsi1pk: string(GSI1_PK)?,
         gsi1sk: string(GSI1_SK)?,
         version,
+        expires_at,
         data,
     })
 }
@@ -857,6 +933,8 @@ impl Cursor {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
 
     fn reason(code: &str) -> CancellationReason {
@@ -932,7 +1010,8 @@ mod tests {
             "s",
             serde_json::json!({"f": 1.0, "i": 1, "u": u64::MAX, "n": i64::MIN, "e": ""}),
         )
-        .with_index("g", "k");
+        .with_index("g", "k")
+        .with_expiry(i64::MIN);
         item.version = u64::MAX;
         let attrs = item_attributes(item.clone()).expect("valid");
         assert!(matches!(attrs.get(DATA), Some(AttributeValue::S(_))));
@@ -940,12 +1019,85 @@ mod tests {
             attrs.get(VERSION),
             Some(&AttributeValue::N(u64::MAX.to_string()))
         );
+        assert_eq!(
+            attrs.get(EXPIRES_AT),
+            Some(&AttributeValue::N(i64::MIN.to_string()))
+        );
         assert_eq!(item_from_attributes(&attrs), Ok(item));
 
         let sparse = Item::new("p", "s", serde_json::Value::Null);
         let attrs = item_attributes(sparse.clone()).expect("valid");
         assert!(!attrs.contains_key(GSI1_PK) && !attrs.contains_key(GSI1_SK));
+        assert!(
+            !attrs.contains_key(EXPIRES_AT),
+            "no expiry, no TTL attribute"
+        );
         assert_eq!(item_from_attributes(&attrs), Ok(sparse));
+    }
+
+    #[test]
+    fn an_expiry_that_is_not_an_integer_is_refused() {
+        let mut attrs =
+            item_attributes(Item::new("p", "s", serde_json::Value::Null)).expect("valid");
+        for bad in [
+            AttributeValue::N("1.5".to_owned()),
+            AttributeValue::S("1".to_owned()),
+        ] {
+            attrs.insert(EXPIRES_AT.to_owned(), bad.clone());
+            let read = item_from_attributes(&attrs);
+            assert!(
+                read.as_ref().is_err_and(|e| e.contains(EXPIRES_AT)),
+                "{bad:?}: {read:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn guards_name_exactly_the_placeholders_they_use() {
+        // DynamoDB refuses a request whose names or values include one its expressions do not
+        // use, and one they use but do not define.
+        let guards = [
+            Condition::Absent,
+            Condition::Exists,
+            Condition::VersionIs(3),
+        ]
+        .map(|c| (format!("{c:?}"), Guard::new(c, 1_000)));
+        for (condition, guard) in guards
+            .into_iter()
+            .chain([("always holds".to_owned(), Guard::always_holds())])
+        {
+            let expression = guard.expression.expect("an expression");
+            let defined: BTreeSet<String> = guard
+                .names
+                .unwrap_or_default()
+                .into_keys()
+                .chain(guard.values.unwrap_or_default().into_keys())
+                .collect();
+            let used: BTreeSet<String> = expression
+                .split(|c: char| !(c.is_alphanumeric() || c == '#' || c == ':' || c == '_'))
+                .filter(|w| w.starts_with('#') || w.starts_with(':'))
+                .map(str::to_owned)
+                .collect();
+            assert_eq!(defined, used, "{condition}: {expression}");
+        }
+        assert!(Guard::new(Condition::Always, 0).expression.is_none());
+    }
+
+    #[test]
+    fn conditions_judge_expiry_at_the_given_time() {
+        let guard = Guard::new(Condition::Absent, 1_234);
+        assert_eq!(
+            guard.expression.as_deref(),
+            Some("attribute_not_exists(#pk) OR #exp <= :now")
+        );
+        assert_eq!(
+            guard.values.and_then(|v| v.get(":now").cloned()),
+            Some(AttributeValue::N("1234".to_owned()))
+        );
+        assert_eq!(
+            guard.names.and_then(|n| n.get("#exp").cloned()).as_deref(),
+            Some(EXPIRES_AT)
+        );
     }
 
     #[test]
@@ -954,10 +1106,13 @@ mod tests {
         let item = Item::new("pé", "s", serde_json::json!("ü")).with_index("g", "k");
         let (version, data) = ("1", "\"ü\"");
         let exact = (2 + 3) + (2 + 1) + (6 + 1) + (6 + 1) + (7 + 2) + (4 + 4);
-        assert!(item_size(&item, version, data) >= exact);
+        assert!(item_size(&item, version, None, data) >= exact);
         let mut big = item.clone();
         big.version = u64::MAX;
-        assert!(item_size(&big, &u64::MAX.to_string(), data) >= exact - 2 + 21);
+        assert!(item_size(&big, &u64::MAX.to_string(), None, data) >= exact - 2 + 21);
+        let expiry = "1767225600";
+        let with_expiry = exact + 10 + (expiry.len() / 2 + 1);
+        assert!(item_size(&item, version, Some(expiry), data) >= with_expiry);
     }
 
     #[test]

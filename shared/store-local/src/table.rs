@@ -1,19 +1,28 @@
 //! [`SqliteTable`]: the single-table design on SQLite, with DynamoDB's semantics.
 //!
-//! One SQL table holds every item: `items(pk, sk, gsi1pk, gsi1sk, version, data)`, keyed by
-//! `(pk, sk)`, plus a partial index on `(gsi1pk, gsi1sk, pk, sk)` that, like a DynamoDB GSI, holds
-//! only the items that carry both index keys. Every write runs in an `IMMEDIATE` transaction, so
-//! a condition and the write it guards see the same state even if another process shares the
-//! file. What DynamoDB refuses with a `ValidationException` (empty or overlong keys, items over
-//! 400 KB, oversized or self-overlapping transactions) is refused here as
-//! [`TableError::Invalid`] before anything is written.
+//! One SQL table holds every item: `items(pk, sk, gsi1pk, gsi1sk, version, data, expires_at)`,
+//! keyed by `(pk, sk)`, plus a partial index on `(gsi1pk, gsi1sk, pk, sk)` that, like a DynamoDB
+//! GSI, holds only the items that carry both index keys. Every write runs in an `IMMEDIATE`
+//! transaction, so a condition and the write it guards see the same state even if another
+//! process shares the file. What DynamoDB refuses with a `ValidationException` (empty or
+//! overlong keys, items over 400 KB, oversized or self-overlapping transactions) is refused here
+//! as [`TableError::Invalid`] before anything is written.
+//!
+//! Expired items (`expires_at <= now`) are filtered out by every read and treated as absent by
+//! every condition, so they are gone the moment they expire. Their rows are deleted later, in
+//! bounded batches: all of them when the table is opened, one batch every
+//! [`SWEEP_EVERY_WRITES`] writes (garbage only grows through writes, so this keeps up with it),
+//! and on demand through [`SqliteTable::sweep_expired`].
 
 use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use mvidarr_core::ports::table::{
-    MAX_ITEM_BYTES, MAX_PAGE_ITEMS, MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES, MAX_TRANSACT_ITEMS,
+    MAX_ITEM_BYTES, MAX_PAGE_ITEMS, MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES,
+    MAX_TRANSACT_ITEMS, unix_now,
 };
 use mvidarr_core::ports::{Condition, Index, Item, Page, Query, Table, TableError, WriteOp};
 use rusqlite::types::ToSql;
@@ -24,40 +33,115 @@ use crate::db::{Database, DbError};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS items (
-    pk      TEXT NOT NULL,
-    sk      TEXT NOT NULL,
-    gsi1pk  TEXT,
-    gsi1sk  TEXT,
-    version INTEGER NOT NULL,
-    data    TEXT NOT NULL,
+    pk         TEXT NOT NULL,
+    sk         TEXT NOT NULL,
+    gsi1pk     TEXT,
+    gsi1sk     TEXT,
+    version    INTEGER NOT NULL,
+    data       TEXT NOT NULL,
+    expires_at INTEGER,
     PRIMARY KEY (pk, sk)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS items_gsi1 ON items (gsi1pk, gsi1sk, pk, sk)
     WHERE gsi1pk IS NOT NULL AND gsi1sk IS NOT NULL;
 ";
 
-const COLUMNS: &str = "pk, sk, gsi1pk, gsi1sk, version, data";
+/// Databases made before items could expire lack the column; it is added on open.
+const ADD_EXPIRES_AT: &str = "ALTER TABLE items ADD COLUMN expires_at INTEGER";
+
+/// Only expiring items, for the sweep.
+const EXPIRY_INDEX: &str = "CREATE INDEX IF NOT EXISTS items_expiry ON items (expires_at)
+    WHERE expires_at IS NOT NULL";
+
+const COLUMNS: &str = "pk, sk, gsi1pk, gsi1sk, version, data, expires_at";
+
+/// The rows a read may see: those not expired at `:now`.
+const LIVE: &str = "(expires_at IS NULL OR expires_at > :now)";
+
+/// Writes (operations, a transaction counting each) between two sweep batches.
+pub const SWEEP_EVERY_WRITES: usize = 256;
+/// The most expired rows one sweep batch deletes, so that no sweep holds the write lock long.
+/// Twice as many as there were writes since the last batch, so a backlog drains.
+const SWEEP_BATCH_ROWS: i64 = 512;
 
 /// The [`Table`] port on the shared SQLite database.
 #[derive(Debug, Clone)]
 pub struct SqliteTable {
     db: Database,
+    /// Writes since the last sweep batch, shared by every clone.
+    writes_since_sweep: Arc<AtomicUsize>,
 }
 
 impl SqliteTable {
-    /// Uses `db`, creating the `items` table and its index if they are not there yet.
+    /// Uses `db`, creating the `items` table and its indexes if they are not there yet (and
+    /// adding the expiry column to a table made before it existed), then deletes every row
+    /// that has expired.
     pub fn new(db: Database) -> Result<Self, TableError> {
-        db.call_blocking(|conn| conn.execute_batch(SCHEMA))
-            .map_err(from_db)?;
-        Ok(Self { db })
+        db.call_blocking(|conn| {
+            // One transaction, so two processes opening an old file cannot both add the column.
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute_batch(SCHEMA)?;
+            let has_expiry: bool = tx.query_row(
+                "SELECT EXISTS (
+                    SELECT 1 FROM pragma_table_info('items') WHERE name = 'expires_at'
+                )",
+                [],
+                |row| row.get(0),
+            )?;
+            if !has_expiry {
+                tx.execute_batch(ADD_EXPIRES_AT)?;
+            }
+            tx.execute_batch(EXPIRY_INDEX)?;
+            tx.commit()?;
+            while sweep_batch(conn, unix_now())? == SWEEP_BATCH_ROWS {}
+            Ok(())
+        })
+        .map_err(from_db)?;
+        Ok(Self {
+            db,
+            writes_since_sweep: Arc::new(AtomicUsize::new(0)),
+        })
+    }
+
+    /// Deletes every row that has expired by now, in batches; returns how many. Readers never
+    /// see expired items anyway: this only gives the space back.
+    pub async fn sweep_expired(&self) -> Result<usize, TableError> {
+        let now = unix_now();
+        let mut deleted = 0;
+        loop {
+            let batch = self
+                .db
+                .call(move |conn| sweep_batch(conn, now))
+                .await
+                .map_err(from_db)?;
+            deleted += usize::try_from(batch).unwrap_or(0);
+            if batch < SWEEP_BATCH_ROWS {
+                return Ok(deleted);
+            }
+        }
+    }
+
+    /// Counts `ops` committed writes, and every [`SWEEP_EVERY_WRITES`] deletes one batch of
+    /// expired rows. The writes have committed: a failed sweep is only logged.
+    async fn wrote(&self, ops: usize) {
+        let before = self.writes_since_sweep.fetch_add(ops, Ordering::Relaxed);
+        if before + ops < SWEEP_EVERY_WRITES {
+            return;
+        }
+        self.writes_since_sweep.store(0, Ordering::Relaxed);
+        let now = unix_now();
+        if let Err(e) = self.db.call(move |conn| sweep_batch(conn, now)).await {
+            tracing::warn!(error = %e, "sweeping expired items failed; will retry later");
+        }
     }
 
     /// Runs one conditional write in its own transaction.
     async fn write_one(&self, op: Prepared) -> Result<(), TableError> {
+        let now = unix_now();
         self.db
             .call(move |conn| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                if !op.condition_holds(&tx)? {
+                if !op.condition_holds(&tx, now)? {
                     let (pk, sk) = op.key();
                     return Ok(Err(TableError::ConditionFailed {
                         pk: pk.to_owned(),
@@ -69,8 +153,22 @@ impl SqliteTable {
                 Ok(Ok(()))
             })
             .await
-            .map_err(from_db)?
+            .map_err(from_db)??;
+        self.wrote(1).await;
+        Ok(())
     }
+}
+
+/// Deletes up to [`SWEEP_BATCH_ROWS`] rows expired at `now`; returns how many.
+fn sweep_batch(conn: &Connection, now: i64) -> rusqlite::Result<i64> {
+    let deleted = conn
+        .prepare_cached(
+            "DELETE FROM items WHERE (pk, sk) IN (
+                SELECT pk, sk FROM items WHERE expires_at <= ?1 LIMIT ?2
+            )",
+        )?
+        .execute([now, SWEEP_BATCH_ROWS])?;
+    Ok(i64::try_from(deleted).unwrap_or(i64::MAX))
 }
 
 impl Table for SqliteTable {
@@ -79,12 +177,16 @@ impl Table for SqliteTable {
         check_key("pk", pk, MAX_PARTITION_KEY_BYTES)?;
         check_key("sk", sk, MAX_SORT_KEY_BYTES)?;
         let (pk, sk) = (pk.to_owned(), sk.to_owned());
+        let now = unix_now();
         self.db
             .call(move |conn| {
                 conn.prepare_cached(&format!(
-                    "SELECT {COLUMNS} FROM items WHERE pk = ?1 AND sk = ?2"
+                    "SELECT {COLUMNS} FROM items WHERE pk = :pk AND sk = :sk AND {LIVE}"
                 ))?
-                .query_row([&pk, &sk], item_from_row)
+                .query_row(
+                    rusqlite::named_params! {":pk": pk, ":sk": sk, ":now": now},
+                    item_from_row,
+                )
                 .optional()
             })
             .await
@@ -137,6 +239,7 @@ impl Table for SqliteTable {
         let sql = page_sql(&shape, upper.is_some(), after.is_some());
 
         let (index, partition) = (shape.index, shape.partition.clone());
+        let now = unix_now();
         let mut items = self
             .db
             .call(move |conn| {
@@ -146,6 +249,7 @@ impl Table for SqliteTable {
                     (":partition", &partition),
                     (":lower", &query.sk_prefix),
                     (":fetch", &fetch),
+                    (":now", &now),
                 ];
                 if let Some(upper) = &upper {
                     params.push((":upper", upper));
@@ -197,12 +301,13 @@ impl Table for SqliteTable {
             }
         }
 
+        let (count, now) = (ops.len(), unix_now());
         self.db
             .call(move |conn| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
                 let mut failed = Vec::new();
                 for (i, op) in ops.iter().enumerate() {
-                    if !op.condition_holds(&tx)? {
+                    if !op.condition_holds(&tx, now)? {
                         failed.push(i);
                     }
                 }
@@ -217,7 +322,9 @@ impl Table for SqliteTable {
                 Ok(Ok(()))
             })
             .await
-            .map_err(from_db)?
+            .map_err(from_db)??;
+        self.wrote(count).await;
+        Ok(())
     }
 }
 
@@ -266,7 +373,8 @@ impl Prepared {
         }
     }
 
-    fn condition_holds(&self, conn: &Connection) -> rusqlite::Result<bool> {
+    /// Whether the condition holds at `now`; an expired item counts as absent.
+    fn condition_holds(&self, conn: &Connection, now: i64) -> rusqlite::Result<bool> {
         let condition = match self {
             Prepared::Put { condition, .. }
             | Prepared::Delete { condition, .. }
@@ -277,8 +385,13 @@ impl Prepared {
         }
         let (pk, sk) = self.key();
         let current: Option<i64> = conn
-            .prepare_cached("SELECT version FROM items WHERE pk = ?1 AND sk = ?2")?
-            .query_row([pk, sk], |row| row.get(0))
+            .prepare_cached(&format!(
+                "SELECT version FROM items WHERE pk = :pk AND sk = :sk AND {LIVE}"
+            ))?
+            .query_row(
+                rusqlite::named_params! {":pk": pk, ":sk": sk, ":now": now},
+                |row| row.get(0),
+            )
             .optional()?;
         let current = current.map(i64::cast_unsigned);
         Ok(match condition {
@@ -293,7 +406,7 @@ impl Prepared {
         match self {
             Prepared::Put { row, .. } => {
                 conn.prepare_cached(&format!(
-                    "INSERT OR REPLACE INTO items ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                    "INSERT OR REPLACE INTO items ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
                 ))?
                 .execute(rusqlite::params![
                     row.pk,
@@ -301,7 +414,8 @@ impl Prepared {
                     row.gsi1pk,
                     row.gsi1sk,
                     row.version,
-                    row.data
+                    row.data,
+                    row.expires_at
                 ])?;
             }
             Prepared::Delete { pk, sk, .. } => {
@@ -324,6 +438,7 @@ struct Row {
     /// compares it for equality, never orders by it.
     version: i64,
     data: String,
+    expires_at: Option<i64>,
 }
 
 impl Row {
@@ -345,6 +460,7 @@ impl Row {
             gsi1sk: item.gsi1sk,
             version: item.version.cast_signed(),
             data,
+            expires_at: item.expires_at,
         };
         let size = row.dynamodb_size();
         if size > MAX_ITEM_BYTES {
@@ -356,8 +472,8 @@ impl Row {
         Ok(row)
     }
 
-    /// DynamoDB's item size, approximately: attribute names plus values, the version counted
-    /// as its decimal digits and the data as its JSON text.
+    /// DynamoDB's item size, approximately: attribute names plus values, numbers counted as
+    /// their decimal digits and the data as its JSON text.
     fn dynamodb_size(&self) -> usize {
         let attribute = |name: &str, value: &str| name.len() + value.len();
         attribute("pk", &self.pk)
@@ -365,6 +481,9 @@ impl Row {
             + self.gsi1pk.as_deref().map_or(0, |v| attribute("gsi1pk", v))
             + self.gsi1sk.as_deref().map_or(0, |v| attribute("gsi1sk", v))
             + attribute("version", &self.version.cast_unsigned().to_string())
+            + self
+                .expires_at
+                .map_or(0, |t| attribute("expires_at", &t.to_string()))
             + attribute("data", &self.data)
     }
 }
@@ -380,6 +499,7 @@ fn item_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Item> {
         gsi1pk: row.get(2)?,
         gsi1sk: row.get(3)?,
         version: row.get::<_, i64>(4)?.cast_unsigned(),
+        expires_at: row.get(6)?,
         data,
     })
 }
@@ -399,8 +519,11 @@ fn check_key(name: &str, value: &str, max_bytes: usize) -> Result<(), TableError
 }
 
 /// The SQL for one page. Named parameters: `:partition`, `:lower` (the prefix), `:upper` (its
-/// successor, when it has one), `:fetch` (limit + 1, to learn whether more follow) and, after a cursor,
-/// `:after_sk` (plus `:after_gsi1sk`, `:after_pk` on the index).
+/// successor, when it has one), `:fetch` (limit + 1, to learn whether more follow), `:now` (for
+/// expiry) and, after a cursor, `:after_sk` (plus `:after_gsi1sk`, `:after_pk` on the index).
+///
+/// Expired rows are filtered in SQL, so a page is as full as it can be and its cursor, the
+/// last live item, resumes exactly after it.
 ///
 /// `begins_with` is a range, `lower <= key < upper`, never `LIKE`: prefixes hold `%`, `_`, `/`
 /// and `#`, and a range uses the index. Text compares bytewise (SQLite's BINARY collation),
@@ -417,8 +540,9 @@ fn page_sql(shape: &Shape, has_upper: bool, has_cursor: bool) -> String {
         (">", "ASC")
     };
     // `sort >= ''` also keeps index items that lack an index sort key out (NULL never matches).
-    let mut sql =
-        format!("SELECT {COLUMNS} FROM items WHERE {partition} = :partition AND {sort} >= :lower");
+    let mut sql = format!(
+        "SELECT {COLUMNS} FROM items WHERE {partition} = :partition AND {sort} >= :lower AND {LIVE}"
+    );
     if has_upper {
         sql.push_str(&format!(" AND {sort} < :upper"));
     }
@@ -639,6 +763,143 @@ mod tests {
                 "{index:?} sorts in memory: {plan}"
             );
         }
+    }
+
+    /// The rows in the file, expired or not.
+    fn stored_keys(db: &Database) -> Vec<String> {
+        db.call_blocking(|conn| {
+            let mut stmt = conn.prepare("SELECT sk FROM items ORDER BY sk")?;
+            let rows = stmt.query_map([], |row| row.get(0))?;
+            rows.collect::<Result<Vec<_>, _>>()
+        })
+        .expect("read rows")
+    }
+
+    #[tokio::test]
+    async fn a_database_from_before_expiry_gains_the_column_and_keeps_its_items() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = open(&dir);
+        // The schema as it was before items could expire, with one item in it.
+        db.call_blocking(|conn| {
+            conn.execute_batch(
+                "CREATE TABLE items (
+                    pk TEXT NOT NULL, sk TEXT NOT NULL, gsi1pk TEXT, gsi1sk TEXT,
+                    version INTEGER NOT NULL, data TEXT NOT NULL,
+                    PRIMARY KEY (pk, sk)
+                ) WITHOUT ROWID;
+                CREATE INDEX items_gsi1 ON items (gsi1pk, gsi1sk, pk, sk)
+                    WHERE gsi1pk IS NOT NULL AND gsi1sk IS NOT NULL;
+                INSERT INTO items VALUES ('p', 'old', 'g', 'k', 3, '{\"a\":1}');",
+            )
+        })
+        .expect("old schema");
+        drop(db);
+
+        let table = SqliteTable::new(open(&dir)).expect("open an old database");
+        let mut old = Item::new("p", "old", serde_json::json!({"a": 1})).with_index("g", "k");
+        old.version = 3;
+        assert_eq!(table.get("p", "old").await.expect("get"), Some(old));
+
+        let expiring = Item::new("p", "new", serde_json::json!(2)).with_expiry(unix_now() + 60);
+        table
+            .put(expiring.clone(), Condition::Absent)
+            .await
+            .expect("put an expiring item");
+        assert_eq!(table.get("p", "new").await.expect("get"), Some(expiring));
+        drop(table);
+        SqliteTable::new(open(&dir)).expect("reopening a migrated database");
+    }
+
+    #[tokio::test]
+    async fn opening_deletes_expired_rows_and_keeps_live_ones() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let table = SqliteTable::new(open(&dir)).expect("create");
+        let now = unix_now();
+        // More than one sweep batch of expired rows.
+        let expired = (0..SWEEP_BATCH_ROWS + 5).map(|n| WriteOp::Put {
+            item: Item::new("p", format!("expired/{n:04}"), serde_json::Value::Null)
+                .with_expiry(now - 10),
+            condition: Condition::Always,
+        });
+        for chunk in expired.collect::<Vec<_>>().chunks(MAX_TRANSACT_ITEMS) {
+            table.transact_write(chunk.to_vec()).await.expect("write");
+        }
+        for (sk, expiry) in [("later", Some(now + 3600)), ("never", None)] {
+            let mut item = Item::new("p", sk, serde_json::Value::Null);
+            item.expires_at = expiry;
+            table.put(item, Condition::Absent).await.expect("put");
+        }
+        drop(table);
+
+        let db = open(&dir);
+        SqliteTable::new(db.clone()).expect("reopen");
+        assert_eq!(stored_keys(&db), ["later", "never"]);
+    }
+
+    #[tokio::test]
+    async fn sweep_expired_deletes_only_expired_rows_and_counts_them() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = open(&dir);
+        let table = SqliteTable::new(db.clone()).expect("create");
+        let now = unix_now();
+        for (sk, expiry) in [("a", now - 10), ("b", now + 3600), ("c", now - 1)] {
+            let item = Item::new("p", sk, serde_json::Value::Null).with_expiry(expiry);
+            table.put(item, Condition::Absent).await.expect("put");
+        }
+        assert_eq!(stored_keys(&db), ["a", "b", "c"], "rows outlive expiry");
+
+        assert_eq!(table.sweep_expired().await.expect("sweep"), 2);
+        assert_eq!(stored_keys(&db), ["b"]);
+        assert_eq!(table.sweep_expired().await.expect("sweep again"), 0);
+    }
+
+    #[tokio::test]
+    async fn writes_sweep_a_batch_every_so_often() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = open(&dir);
+        let table = SqliteTable::new(db.clone()).expect("create");
+        let expired =
+            Item::new("p", "expired", serde_json::Value::Null).with_expiry(unix_now() - 10);
+        table.put(expired, Condition::Absent).await.expect("put");
+
+        for n in 1..SWEEP_EVERY_WRITES - 1 {
+            let item = Item::new("p", format!("live/{n:04}"), serde_json::Value::Null);
+            table.put(item, Condition::Absent).await.expect("put");
+        }
+        assert!(
+            stored_keys(&db).contains(&"expired".to_owned()),
+            "kept until the sweep is due"
+        );
+        // A cloned handle counts towards the same sweep.
+        table
+            .clone()
+            .put(
+                Item::new("p", "live/last", serde_json::Value::Null),
+                Condition::Absent,
+            )
+            .await
+            .expect("put");
+        let rows = stored_keys(&db);
+        assert!(!rows.contains(&"expired".to_owned()), "swept");
+        assert_eq!(rows.len(), SWEEP_EVERY_WRITES - 1);
+    }
+
+    #[test]
+    fn the_sweep_reads_only_expiring_rows() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = open(&dir);
+        SqliteTable::new(db.clone()).expect("create");
+        let plan = db
+            .call_blocking(|conn| {
+                let mut stmt = conn.prepare(
+                    "EXPLAIN QUERY PLAN SELECT pk, sk FROM items WHERE expires_at <= ?1 LIMIT ?2",
+                )?;
+                let rows = stmt.query_map([0, 1], |row| row.get::<_, String>(3))?;
+                rows.collect::<Result<Vec<_>, _>>()
+            })
+            .expect("explain");
+        let plan = plan.join(" | ");
+        assert!(plan.contains("items_expiry"), "{plan}");
     }
 
     #[test]

@@ -8,6 +8,9 @@
 //! Where DynamoDB leaves something open, the checks accept every behaviour it allows: a query
 //! may end with an empty page after an exactly-full one, and items with equal index sort keys
 //! may come in any order.
+//!
+//! Expiry is checked with items written already expired (an expiry 10 s in the past) next to
+//! items that expire an hour from now or never, so no check sleeps or races the clock.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -77,6 +80,12 @@ macro_rules! table_conformance {
             garbage_cursor_is_refused,
             cursor_from_another_query_is_refused,
             tenants_never_see_each_others_items,
+            expiry_round_trips_through_put_get_and_queries,
+            expired_items_are_invisible_to_get_and_queries,
+            absent_holds_over_an_expired_item,
+            conditions_needing_an_item_fail_on_an_expired_one,
+            transaction_treats_expired_items_as_absent,
+            pagination_skips_expired_items_between_live_ones,
         );
     };
     (@checks $make:expr; $($check:ident),+ $(,)?) => {
@@ -121,6 +130,7 @@ pub async fn put_then_get_round_trips_every_field<T: Table>(table: &T) {
         "2026-01-01T00:00:00Z#01J",
     );
     indexed.version = 7;
+    indexed.expires_at = Some(now() + 86_400);
     let mut plain = Item::new(format!("t/{s}/media"), "plain", json!("just a string"));
     plain.version = u64::MAX;
 
@@ -1045,8 +1055,278 @@ pub async fn tenants_never_see_each_others_items<T: Table>(table: &T) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Expiry
+// ---------------------------------------------------------------------------------------------
+
+pub async fn expiry_round_trips_through_put_get_and_queries<T: Table>(table: &T) {
+    let s = scope("expiry-round-trip");
+    let pk = format!("t/{s}/session");
+    let index = format!("t/{s}/sessions-by-user");
+    let expires_at = now() + 3600;
+    let expiring = Item::new(&pk, "a", json!({"user": "u1"}))
+        .with_index(&index, "u1#a")
+        .with_expiry(expires_at);
+    let lasting = Item::new(&pk, "b", json!({"user": "u1"})).with_index(&index, "u1#b");
+    put_new(table, expiring.clone()).await;
+    put_new(table, lasting.clone()).await;
+
+    assert_eq!(get(table, &pk, "a").await, Some(expiring.clone()), "get");
+    assert_eq!(get(table, &pk, "b").await, Some(lasting.clone()), "get");
+    let expected = [expiring, lasting];
+    assert_eq!(
+        query_all(table, Query::partition(&pk)).await,
+        expected,
+        "query"
+    );
+    assert_eq!(
+        query_all(table, Query::partition(&index).on_index(Index::Gsi1)).await,
+        expected,
+        "index query"
+    );
+
+    // An update may drop the expiry: the item then lasts.
+    let mut kept = Item::new(&pk, "a", json!({"user": "u1"}));
+    kept.version = 2;
+    table
+        .put(kept.clone(), Condition::VersionIs(1))
+        .await
+        .expect("drop the expiry");
+    assert_eq!(get(table, &pk, "a").await, Some(kept));
+}
+
+pub async fn expired_items_are_invisible_to_get_and_queries<T: Table>(table: &T) {
+    let s = scope("expired-hidden");
+    let pk = format!("t/{s}/session");
+    let index = format!("t/{s}/sessions-by-user");
+    let live = Item::new(&pk, "live", json!("live"))
+        .with_index(&index, "u1#live")
+        .with_expiry(now() + 3600);
+    put_new(
+        table,
+        expired(&pk, "dead", "dead").with_index(&index, "u1#dead"),
+    )
+    .await;
+    put_new(table, live.clone()).await;
+
+    assert_eq!(
+        get(table, &pk, "dead").await,
+        None,
+        "get of an expired item"
+    );
+    assert_eq!(get(table, &pk, "live").await, Some(live.clone()));
+    let only_live = vec![live];
+    for (query, why) in [
+        (Query::partition(&pk), "primary"),
+        (Query::partition(&pk).descending(), "primary, descending"),
+        (Query::partition(&index).on_index(Index::Gsi1), "index"),
+        (
+            Query::partition(&index).on_index(Index::Gsi1).descending(),
+            "index, descending",
+        ),
+        (
+            Query::partition(&index).on_index(Index::Gsi1).limit(1),
+            "index, limit 1",
+        ),
+    ] {
+        assert_eq!(query_all(table, query).await, only_live, "{why}");
+    }
+    let dead_prefix = query_all(table, Query::partition(&pk).prefix("d")).await;
+    assert!(
+        dead_prefix.is_empty(),
+        "only the expired item matches: {dead_prefix:?}"
+    );
+}
+
+pub async fn absent_holds_over_an_expired_item<T: Table>(table: &T) {
+    let s = scope("expired-absent");
+    let pk = format!("t/{s}/invite");
+    put_new(
+        table,
+        expired(&pk, "a", "old").with_index(format!("t/{s}/g"), "a"),
+    )
+    .await;
+
+    // The put replaces the expired item whole: no expiry, no index keys left behind.
+    let fresh = Item::new(&pk, "a", json!("fresh"));
+    table
+        .put(fresh.clone(), Condition::Absent)
+        .await
+        .expect("Absent holds over an expired item");
+    assert_eq!(get(table, &pk, "a").await, Some(fresh));
+    assert!(
+        query_all(
+            table,
+            Query::partition(format!("t/{s}/g")).on_index(Index::Gsi1)
+        )
+        .await
+        .is_empty(),
+        "the old index entry went with the old item"
+    );
+
+    put_new(table, expired(&pk, "b", "old")).await;
+    table
+        .delete(&pk, "b", Condition::Absent)
+        .await
+        .expect("a delete guarded by Absent holds over an expired item");
+    assert_eq!(get(table, &pk, "b").await, None);
+}
+
+pub async fn conditions_needing_an_item_fail_on_an_expired_one<T: Table>(table: &T) {
+    let s = scope("expired-present");
+    let pk = format!("t/{s}/invite");
+    let mut old = expired(&pk, "a", "old");
+    old.version = 3;
+    put_new(table, old).await;
+
+    for condition in [Condition::Exists, Condition::VersionIs(3)] {
+        let mut update = Item::new(&pk, "a", json!("updated")).with_expiry(now() + 3600);
+        update.version = 4;
+        let result = table.put(update, condition).await;
+        expect_condition_failed(result, &pk, "a", &format!("put with {condition:?}"));
+        let result = table.delete(&pk, "a", condition).await;
+        expect_condition_failed(result, &pk, "a", &format!("delete with {condition:?}"));
+    }
+    assert_eq!(get(table, &pk, "a").await, None, "still gone");
+
+    // An expired item never counts as present, not even to a put that overwrites it.
+    table
+        .put(versioned(&pk, "a", 1, "new"), Condition::Absent)
+        .await
+        .expect("the refused writes left the key free");
+    assert_eq!(
+        get(table, &pk, "a").await,
+        Some(versioned(&pk, "a", 1, "new"))
+    );
+}
+
+pub async fn transaction_treats_expired_items_as_absent<T: Table>(table: &T) {
+    let s = scope("expired-tx");
+    let pk = format!("t/{s}/invite");
+    for sk in [
+        "put-exists",
+        "put-version",
+        "delete",
+        "check",
+        "create",
+        "check-absent",
+    ] {
+        let mut item = expired(&pk, sk, "old");
+        item.version = 2;
+        put_new(table, item).await;
+    }
+    let live = versioned(&pk, "live", 1, "live");
+    put_new(table, live.clone()).await;
+
+    let result = table
+        .transact_write(vec![
+            WriteOp::Put {
+                item: versioned(&pk, "put-exists", 3, "never"),
+                condition: Condition::Exists,
+            },
+            WriteOp::Put {
+                item: versioned(&pk, "put-version", 3, "never"),
+                condition: Condition::VersionIs(2),
+            },
+            WriteOp::Delete {
+                pk: pk.clone(),
+                sk: "delete".into(),
+                condition: Condition::VersionIs(2),
+            },
+            WriteOp::Check {
+                pk: pk.clone(),
+                sk: "check".into(),
+                condition: Condition::Exists,
+            },
+            WriteOp::Put {
+                item: versioned(&pk, "live", 2, "never"),
+                condition: Condition::VersionIs(1),
+            },
+        ])
+        .await;
+    match result {
+        Err(TableError::TransactionCancelled { failed }) => assert_eq!(
+            failed,
+            [0, 1, 2, 3],
+            "every condition on an expired item fails, the live one holds"
+        ),
+        other => panic!("expected TransactionCancelled, got {other:?}"),
+    }
+    assert_eq!(get(table, &pk, "live").await, Some(live), "nothing written");
+
+    let created = versioned(&pk, "create", 1, "created");
+    table
+        .transact_write(vec![
+            WriteOp::Put {
+                item: created.clone(),
+                condition: Condition::Absent,
+            },
+            WriteOp::Check {
+                pk: pk.clone(),
+                sk: "check-absent".into(),
+                condition: Condition::Absent,
+            },
+        ])
+        .await
+        .expect("Absent holds over expired items in a transaction");
+    assert_eq!(get(table, &pk, "create").await, Some(created));
+    assert_eq!(
+        get(table, &pk, "check-absent").await,
+        None,
+        "a check writes nothing"
+    );
+}
+
+pub async fn pagination_skips_expired_items_between_live_ones<T: Table>(table: &T) {
+    let s = scope("expired-pages");
+    let pk = format!("t/{s}/session");
+    let index = format!("t/{s}/sessions-by-user");
+    // Runs of expired items of every length up to a few pages (limit 3), between live ones,
+    // at both ends too, so some whole pages hold nothing live.
+    let pattern = "xlxxlxxxlxxxxxxxllxlxxxxxxxxxxlllx";
+    let mut live = Vec::new();
+    for (n, kind) in pattern.chars().enumerate() {
+        let sk = format!("s/{n:03}");
+        let item = if kind == 'l' {
+            live.push(sk.clone());
+            Item::new(&pk, &sk, json!(n)).with_expiry(now() + 3600)
+        } else {
+            expired(&pk, &sk, "expired")
+        };
+        put_new(table, item.with_index(&index, format!("u1#{sk}"))).await;
+    }
+
+    for (base, why) in [
+        (Query::partition(&pk).prefix("s/"), "primary"),
+        (Query::partition(&index).on_index(Index::Gsi1), "index"),
+    ] {
+        for limit in [1, 2, 3, 5] {
+            let ascending = query_all(table, base.clone().limit(limit)).await;
+            assert_eq!(sort_keys_of(&ascending), live, "{why}, limit {limit}");
+            let descending = query_all(table, base.clone().limit(limit).descending()).await;
+            let mut reversed = live.clone();
+            reversed.reverse();
+            assert_eq!(
+                sort_keys_of(&descending),
+                reversed,
+                "{why}, limit {limit}, descending"
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
+
+/// Now, in Unix seconds.
+fn now() -> i64 {
+    mvidarr_core::ports::table::unix_now()
+}
+
+/// An item that expired 10 s ago.
+fn expired(pk: &str, sk: &str, data: &str) -> Item {
+    Item::new(pk, sk, json!(data)).with_expiry(now() - 10)
+}
 
 /// A key segment unique to this call, so checks never collide, even on a shared table that
 /// outlives one test run.

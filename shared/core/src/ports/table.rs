@@ -1,6 +1,14 @@
 //! A key-value table in DynamoDB's single-table shape: items addressed by `(pk, sk)`, queries
 //! within one partition by sort-key prefix, one secondary index, conditional writes and
 //! all-or-nothing transactions of up to [`MAX_TRANSACT_ITEMS`] writes.
+//!
+//! # Expiry
+//!
+//! An item may carry [`Item::expires_at`]. From that second on it is gone for every reader and
+//! every condition, on both adapters alike: `get` returns `None`, queries skip it,
+//! [`Condition::Absent`] holds over it (a put replaces it) and [`Condition::Exists`] and
+//! [`Condition::VersionIs`] fail on it. Removing the row is the store's business and may come
+//! much later (DynamoDB's TTL deletes within days), so readers never rely on that.
 
 use std::future::Future;
 
@@ -26,6 +34,10 @@ pub struct Item {
     pub gsi1sk: Option<String>,
     /// Optimistic-concurrency version, set by the writer; `Condition::VersionIs` checks it.
     pub version: u64,
+    /// When the item expires, in Unix seconds (UTC); it is gone once `expires_at <= now`.
+    /// `None` keeps it until it is deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
     pub data: serde_json::Value,
 }
 
@@ -37,6 +49,7 @@ impl Item {
             gsi1pk: None,
             gsi1sk: None,
             version: 1,
+            expires_at: None,
             data,
         }
     }
@@ -46,6 +59,25 @@ impl Item {
         self.gsi1sk = Some(gsi1sk.into());
         self
     }
+
+    /// The item expires at `unix_secs` (Unix seconds, UTC).
+    pub fn with_expiry(mut self, unix_secs: i64) -> Self {
+        self.expires_at = Some(unix_secs);
+        self
+    }
+
+    /// Whether the item is gone at `now` (Unix seconds): its expiry is at or before `now`.
+    pub fn is_expired_at(&self, now: i64) -> bool {
+        self.expires_at.is_some_and(|expires_at| expires_at <= now)
+    }
+}
+
+/// The current time in Unix seconds, the clock expiry is judged by. A clock before 1970 reads
+/// as 0 (nothing with a real expiry then counts as expired early).
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// When a write may happen.
@@ -137,6 +169,8 @@ impl Query {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page {
+    /// At most `limit` live items. A page may hold fewer when expired items were skipped, but
+    /// it is empty only at the end (`next_cursor` is then `None`).
     pub items: Vec<Item>,
     /// Opaque; pass back in `Query::cursor` for the next page. `None` at the end.
     pub next_cursor: Option<String>,
@@ -200,4 +234,44 @@ pub trait Table: Send + Sync + 'static {
         &self,
         ops: Vec<WriteOp>,
     ) -> impl Future<Output = Result<(), TableError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_item_is_expired_from_its_expiry_second_on() {
+        let item = Item::new("p", "s", serde_json::Value::Null).with_expiry(1_000);
+        assert_eq!(item.expires_at, Some(1_000));
+        assert!(!item.is_expired_at(999), "a second before");
+        assert!(item.is_expired_at(1_000), "at the expiry second");
+        assert!(item.is_expired_at(1_001), "after");
+    }
+
+    #[test]
+    fn an_item_without_expiry_never_expires() {
+        let item = Item::new("p", "s", serde_json::Value::Null);
+        assert_eq!(item.expires_at, None);
+        assert!(!item.is_expired_at(i64::MAX));
+    }
+
+    #[test]
+    fn expiry_is_optional_in_serialized_items() {
+        let plain = Item::new("p", "s", serde_json::json!(1));
+        let json = serde_json::to_value(&plain).expect("serialize");
+        assert!(json.get("expires_at").is_none(), "{json}");
+        let back: Item = serde_json::from_value(json).expect("an item without expires_at");
+        assert_eq!(back, plain);
+
+        let expiring = plain.with_expiry(-5);
+        let json = serde_json::to_value(&expiring).expect("serialize");
+        assert_eq!(serde_json::from_value::<Item>(json).ok(), Some(expiring));
+    }
+
+    #[test]
+    fn the_clock_reads_unix_seconds() {
+        // 2024-01-01T00:00:00Z; any machine running this is later.
+        assert!(unix_now() > 1_704_067_200);
+    }
 }
