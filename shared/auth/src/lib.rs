@@ -6,13 +6,19 @@
 //! secrets are sealed through the `KeyWrap` port, and time is passed in, so every rule is
 //! testable without a clock or a network.
 
+pub mod api_key;
 pub mod audit;
 pub mod envelope;
 pub mod password;
 pub mod policy;
+pub mod principal;
 pub mod ratelimit;
 pub mod recovery;
+pub mod secret;
+pub mod service;
+pub mod store;
 pub mod token;
 pub mod totp;
 
 pub use policy::{Permission, Permissions, Role};
+pub use principal::{Principal, Subject};

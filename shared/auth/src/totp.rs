@@ -7,6 +7,7 @@
 use std::fmt;
 
 use aws_lc_rs::hmac;
+use data_encoding::BASE32_NOPAD;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use rand::Rng as _;
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
@@ -61,7 +62,24 @@ impl TotpSecret {
 
     /// RFC 4648 base32 (upper case, no padding): the form authenticator apps accept typed in.
     pub fn to_base32(&self) -> String {
-        base32_encode(&self.0)
+        BASE32_NOPAD.encode(&self.0)
+    }
+
+    /// From the base32 form (as typed into an app; case and spaces ignored).
+    pub fn from_base32(text: &str) -> Result<Self, TotpError> {
+        let cleaned: String = text
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .map(|c| c.to_ascii_uppercase())
+            .collect();
+        let bytes =
+            BASE32_NOPAD
+                .decode(cleaned.as_bytes())
+                .map_err(|_| TotpError::WrongSecretLength {
+                    expected: SECRET_LEN,
+                    actual: 0,
+                })?;
+        Self::from_bytes(&bytes)
     }
 
     /// The `otpauth://` URI shown as a QR code at enrolment (Key Uri Format). The label is
@@ -154,27 +172,6 @@ fn parse_code(code: &str) -> Option<u32> {
 
 /// RFC 4648 §6 base32 without padding: every 5 bits, most significant first, become one
 /// letter of `A–Z2–7`.
-fn base32_encode(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let mut out = String::with_capacity(bytes.len().div_ceil(5) * 8);
-    let mut buffer = 0u16;
-    let mut bits = 0u8;
-    for &byte in bytes {
-        buffer = (buffer << 8) | u16::from(byte);
-        bits += 8;
-        while bits >= 5 {
-            bits -= 5;
-            out.push(char::from(ALPHABET[usize::from((buffer >> bits) & 0x1f)]));
-        }
-    }
-    if bits > 0 {
-        out.push(char::from(
-            ALPHABET[usize::from((buffer << (5 - bits)) & 0x1f)],
-        ));
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,9 +316,13 @@ mod tests {
             ("fooba", "MZXW6YTB"),
             ("foobar", "MZXW6YTBOI"),
         ] {
-            assert_eq!(base32_encode(input.as_bytes()), expected, "{input:?}");
+            assert_eq!(BASE32_NOPAD.encode(input.as_bytes()), expected, "{input:?}");
         }
         assert_eq!(rfc_secret().to_base32(), "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
+        let back = TotpSecret::from_base32("gezd gnbv gy3t qojq gezd gnbv gy3t qojq").unwrap();
+        assert_eq!(back.as_bytes(), rfc_secret().as_bytes());
+        assert!(TotpSecret::from_base32("GEZD").is_err());
+        assert!(TotpSecret::from_base32("not base32!").is_err());
     }
 
     #[test]

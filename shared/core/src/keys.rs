@@ -3,7 +3,7 @@
 //! be built without one. The few global records (tenants, API-key lookups) have their own
 //! prefixes and hold nothing but a pointer into a tenant.
 
-use crate::ids::{ApiKeyId, MediaId, TenantId};
+use crate::ids::{ApiKeyId, MediaId, TenantId, UserId};
 
 /// The prefix every key of a tenant's data starts with.
 pub fn tenant_prefix(tenant: TenantId) -> String {
@@ -64,6 +64,48 @@ pub mod table {
         format!("{bucket}/{key}#{etag}")
     }
 
+    /// A tenant's people, one item each (a query lists them).
+    pub fn users_pk(tenant: TenantId) -> String {
+        format!("t/{tenant}/users")
+    }
+    /// One user's security records: password, lockout, TOTP, recovery codes, sessions.
+    pub fn user_security_pk(tenant: TenantId, user: UserId) -> String {
+        format!("t/{tenant}/user/{user}")
+    }
+    /// Pending invitations.
+    pub fn invites_pk(tenant: TenantId) -> String {
+        format!("t/{tenant}/invites")
+    }
+    /// A tenant's API keys, listed through the secondary index (the key's own item is global,
+    /// found by the id in the presented key).
+    pub fn api_keys_index_pk(tenant: TenantId) -> String {
+        format!("t/{tenant}/apikeys")
+    }
+    /// The audit chain: a `head` item and one item per entry.
+    pub fn audit_pk(tenant: TenantId) -> String {
+        format!("t/{tenant}/audit")
+    }
+    /// Personal data referred to by audit entries, kept apart so it can be erased.
+    pub fn audit_pii_pk(tenant: TenantId) -> String {
+        format!("t/{tenant}/audit-pii")
+    }
+    /// A rate-limit bucket per principal (one partition each: no hot tenant partition).
+    pub fn rate_limit_pk(tenant: TenantId, principal: &str) -> String {
+        format!("t/{tenant}/ratelimit/{principal}")
+    }
+    /// Tenant settings: plan, retention.
+    pub fn settings_pk(tenant: TenantId) -> String {
+        format!("t/{tenant}/settings")
+    }
+
+    /// Global: which tenants an email signs in to, by a hash of the normalised email (no
+    /// address in a key; the user record holds it and is erased with it).
+    pub fn login_pk(email_digest: &str) -> String {
+        format!("login/{email_digest}")
+    }
+    /// Global: the token-signing keys (public half plus the sealed private key).
+    pub const SIGNING_KEYS_PK: &str = "signing-keys";
+
     /// Global: the tenant directory.
     pub const TENANTS_PK: &str = "tenants";
     /// Global: API key lookup by key id; the record names the tenant.
@@ -115,6 +157,14 @@ mod tests {
             table::uploads_pk(t),
             table::ingest_pk(t),
             table::fingerprint_index_pk(t, "v1/a/00ff"),
+            table::users_pk(t),
+            table::user_security_pk(t, UserId::generate()),
+            table::invites_pk(t),
+            table::api_keys_index_pk(t),
+            table::audit_pk(t),
+            table::audit_pii_pk(t),
+            table::rate_limit_pk(t, "user:x"),
+            table::settings_pk(t),
             blob::upload(t, m),
             blob::quarantine(t, m),
             blob::derived(t, m, "thumb.jpg"),

@@ -8,6 +8,7 @@ use std::future::Future;
 use std::time::Instant;
 
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use mvidarr_auth::service::{Identity, IdentityConfig};
 use mvidarr_core::step::{StepError, StepInput};
 use mvidarr_store_aws::AwsSettings;
 use mvidarr_store_aws::platform::{AwsPlatform, AwsResources};
@@ -42,6 +43,13 @@ pub async fn platform_from_env() -> Result<AwsPlatform, Error> {
         ..AwsSettings::default()
     };
     Ok(AwsPlatform::connect(&settings, &resources).await)
+}
+
+/// The identity service (API and authorizer), from the same platform. `TOKEN_ISSUER` is the
+/// API's public URL, the `iss` of every access token.
+pub async fn identity_from_env(platform: AwsPlatform) -> Result<Identity<AwsPlatform>, Error> {
+    let issuer = std::env::var("TOKEN_ISSUER").map_err(|_| "TOKEN_ISSUER is not set")?;
+    Ok(Identity::start(platform, IdentityConfig::new(&issuer)).await?)
 }
 
 /// A step's error as Lambda reports it: `errorType` is what the state machine's

@@ -12,7 +12,7 @@ pub use analysis::AnalysisRepo;
 pub use fingerprints::FingerprintIndex;
 pub use media::{Created, MediaPage, MediaRepo};
 pub use tags::TagRepo;
-pub use tenants::{ApiKeyRecord, TenantRecord, TenantRepo};
+pub use tenants::{TenantRecord, TenantRepo};
 pub use uploads::{Claim, UploadRepo, UploadReservation};
 
 use crate::media::IllegalTransition;
@@ -49,7 +49,7 @@ impl RepoError {
 }
 
 /// Every item a query matches, following cursors to the end.
-async fn query_all<T, R>(table: &T, mut query: crate::ports::Query) -> Result<Vec<R>, RepoError>
+pub async fn query_all<T, R>(table: &T, mut query: crate::ports::Query) -> Result<Vec<R>, RepoError>
 where
     T: crate::ports::Table,
     R: serde::de::DeserializeOwned,
@@ -67,7 +67,8 @@ where
     }
 }
 
-fn decode<T: serde::de::DeserializeOwned>(item: crate::ports::Item) -> Result<T, RepoError> {
+/// A stored record, or `Corrupt` naming the item that does not decode.
+pub fn decode<T: serde::de::DeserializeOwned>(item: crate::ports::Item) -> Result<T, RepoError> {
     serde_json::from_value(item.data).map_err(|source| RepoError::Corrupt {
         pk: item.pk,
         sk: item.sk,
@@ -75,7 +76,8 @@ fn decode<T: serde::de::DeserializeOwned>(item: crate::ports::Item) -> Result<T,
     })
 }
 
-fn encode<T: serde::Serialize>(value: &T) -> serde_json::Value {
+/// A record as item data.
+pub fn encode<T: serde::Serialize>(value: &T) -> serde_json::Value {
     // Our records are plain data (strings, numbers, maps with string keys): encoding cannot fail.
     serde_json::to_value(value).expect("domain records encode as JSON")
 }
