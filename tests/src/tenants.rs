@@ -1,13 +1,11 @@
-//! Setting up tenants directly in a data directory (no server running), until the identity
-//! issue gives the CLI a `tenant create` command.
+//! Setting up tenants directly in a data directory (no server running): what `mvidarr tenant
+//! create` does, plus an owner API key so a test can act as the tenant at once.
 
 use std::path::Path;
 
 use chrono::Utc;
+use mvidarr_auth::service::{Identity, IdentityConfig};
 use mvidarr_core::asl::StateMachine;
-use mvidarr_core::ids::TenantId;
-use mvidarr_core::ports::Platform;
-use mvidarr_core::repo::{TenantRecord, TenantRepo};
 use mvidarr_store_local::{LocalConfig, LocalPlatform};
 
 /// Open a data directory's platform in this process.
@@ -23,21 +21,21 @@ pub fn open_platform(data: &Path) -> LocalPlatform {
     .unwrap()
 }
 
-/// Create a tenant and return an API key for it.
+/// Create a tenant and return an API key with the owner's permissions for it.
 pub async fn create_tenant_offline(data: &Path, name: &str) -> String {
-    let platform = open_platform(data);
-    let tenant = TenantRecord {
-        id: TenantId::generate(),
-        name: name.into(),
-        created_at: Utc::now(),
-    };
-    assert!(
-        TenantRepo::new(platform.table())
-            .create(&tenant)
-            .await
-            .unwrap()
-    );
-    mvidarr_api::create_api_key(platform.table(), tenant.id, "test")
+    let identity = Identity::start(
+        open_platform(data),
+        IdentityConfig::new("http://127.0.0.1:9"),
+    )
+    .await
+    .unwrap();
+    let (tenant, _invite) = identity
+        .create_tenant(name, &format!("owner@{name}.example.com"), Utc::now())
+        .await
+        .unwrap();
+    identity
+        .system_api_key(tenant.id, "test", Utc::now())
         .await
         .unwrap()
+        .key
 }

@@ -1,53 +1,72 @@
-//! How a request becomes a tenant: the one place that knows. Today a bearer API key; the
-//! identity issue adds JWTs and permissions here without touching the handlers.
+//! How a request becomes a caller: the one place that knows. Every route but the public ones
+//! runs [`authorize`] (the route table puts it there), which authenticates the bearer
+//! credential (401), checks the route's permission (403) and hands the handler a [`Caller`],
+//! all before the handler looks anything up — so 401 comes before 403, and 403 before 404.
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use mvidarr_core::ids::{ApiKeyId, TenantId};
+use axum::middleware::Next;
+use axum::response::Response;
+use chrono::Utc;
+use mvidarr_auth::Principal;
+use mvidarr_core::ids::TenantId;
 use mvidarr_core::ports::Platform;
-use mvidarr_core::repo::TenantRepo;
 
 use crate::ApiState;
-use crate::api_key::ApiKey;
 use crate::problem::ApiError;
+use crate::routes::spec::Access;
 
 /// The authenticated caller of a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     pub tenant: TenantId,
-    pub api_key: ApiKeyId,
+    pub principal: Principal,
 }
 
-impl<P: Platform> FromRequestParts<ApiState<P>> for Caller {
+/// The bearer credential of a request, if it has one. The scheme is case-insensitive
+/// (RFC 9110 §11.1).
+pub fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let scheme = value.get(..7)?;
+    scheme
+        .eq_ignore_ascii_case("bearer ")
+        .then(|| value[7..].trim())
+}
+
+/// Middleware on every non-public route.
+pub(crate) async fn authorize<P: Platform>(
+    State((state, access)): State<(ApiState<P>, Access)>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let (mut parts, body) = request.into_parts();
+    let credential = bearer(&parts).ok_or(ApiError::Unauthorized)?;
+    let principal = state.identity.authenticate(credential, Utc::now()).await?;
+    if let Access::Needs(permission) = access
+        && !principal.may(permission)
+    {
+        return Err(ApiError::Forbidden(format!(
+            "this needs the {permission} permission"
+        )));
+    }
+    parts.extensions.insert(Caller {
+        tenant: principal.tenant,
+        principal,
+    });
+    Ok(next.run(Request::from_parts(parts, body)).await)
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &ApiState<P>,
-    ) -> Result<Self, Self::Rejection> {
-        let presented = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            // The scheme is case-insensitive (RFC 9110 §11.1).
-            .and_then(|v| {
-                v.get(..7)
-                    .filter(|s| s.eq_ignore_ascii_case("bearer "))
-                    .map(|_| &v[7..])
-            })
-            .and_then(|v| ApiKey::parse(v.trim()))
-            .ok_or(ApiError::Unauthorized)?;
-        let record = TenantRepo::new(state.platform.table())
-            .api_key(presented.id)
-            .await?
-            .ok_or(ApiError::Unauthorized)?;
-        if !presented.matches(&record) {
-            return Err(ApiError::Unauthorized);
-        }
-        Ok(Caller {
-            tenant: record.tenant,
-            api_key: record.id,
-        })
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        // Only `authorize` puts it there: a handler asking for a caller on a public route
+        // gets none.
+        parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or(ApiError::Unauthorized)
     }
 }

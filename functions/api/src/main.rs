@@ -1,11 +1,15 @@
 //! Lambda: the REST API behind API Gateway (HTTP API, payload v2).
 
 use mvidarr_api::{ApiState, router};
-use mvidarr_lambda::{Error, init_tracing, platform_from_env};
+use std::sync::Arc;
+
+use mvidarr_lambda::{Error, identity_from_env, init_tracing, platform_from_env};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     init_tracing();
-    let app = router(ApiState::new(platform_from_env().await?));
+    let platform = platform_from_env().await?;
+    let identity = Arc::new(identity_from_env(platform.clone()).await?);
+    let app = router(ApiState::new(platform, identity));
     lambda_http::run(app).await
 }

@@ -3,6 +3,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use mvidarr_auth::service::AuthError;
 use mvidarr_core::ports::{BlobError, PipelineError, TableError};
 use mvidarr_core::repo::RepoError;
 use serde::Serialize;
@@ -11,6 +12,10 @@ use serde::Serialize;
 pub enum ApiError {
     #[error("missing or invalid credentials")]
     Unauthorized,
+    /// Like `Unauthorized` (the same body: a lock is no hint that the password was right),
+    /// with a `Retry-After`.
+    #[error("missing or invalid credentials")]
+    Locked { retry_after_secs: u64 },
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -42,7 +47,7 @@ struct Problem<'a> {
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized | ApiError::Locked { .. } => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -78,6 +83,12 @@ impl IntoResponse for ApiError {
         );
         if status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let ApiError::Locked { retry_after_secs } = self {
+            headers.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(retry_after_secs.max(1)),
+            );
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
@@ -118,5 +129,26 @@ impl From<BlobError> for ApiError {
 impl From<PipelineError> for ApiError {
     fn from(e: PipelineError) -> Self {
         ApiError::Unavailable(e.to_string())
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::InvalidCredentials => ApiError::Unauthorized,
+            AuthError::Locked { retry_after } => ApiError::Locked {
+                // Rounded up: retrying at the stated second must not hit the lock again.
+                retry_after_secs: retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0),
+            },
+            AuthError::Forbidden(m) => ApiError::Forbidden(m),
+            AuthError::NotFound(m) => ApiError::NotFound(format!("no {m}")),
+            AuthError::Invalid(m) => ApiError::BadRequest(m),
+            AuthError::WeakPassword(r) => ApiError::BadRequest(r.to_string()),
+            AuthError::Conflict(m) => ApiError::Conflict(m),
+            AuthError::Repo(e) => e.into(),
+            e @ (AuthError::Token(_) | AuthError::Envelope(_) | AuthError::Internal(_)) => {
+                ApiError::Internal(e.to_string())
+            }
+        }
     }
 }

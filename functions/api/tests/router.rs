@@ -3,27 +3,14 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use mvidarr_api::{ApiState, bootstrap_default_tenant, router};
-use mvidarr_core::asl::StateMachine;
-use mvidarr_core::ports::Platform;
-use mvidarr_store_local::{LocalConfig, LocalPlatform};
 use tower::ServiceExt;
 
-async fn app() -> (axum::Router, String, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let platform = LocalPlatform::open(
-        &LocalConfig {
-            data_dir: dir.path().to_owned(),
-            public_base_url: "http://127.0.0.1:9".into(),
-            ingest_max_receives: 5,
-        },
-        StateMachine::pipeline().unwrap(),
-    )
-    .unwrap();
-    let (_, key) = bootstrap_default_tenant(platform.table(), true)
-        .await
-        .unwrap();
-    (router(ApiState::new(platform)), key.unwrap(), dir)
+mod support;
+
+/// The router with tenant `default`'s owner key.
+async fn app() -> (axum::Router, String, support::TestApi) {
+    let api = support::TestApi::start().await;
+    (api.router.clone(), api.key.clone(), api)
 }
 
 async fn send(

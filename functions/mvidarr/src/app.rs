@@ -3,9 +3,11 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context;
 use mvidarr_api::{ApiState, bootstrap_default_tenant};
+use mvidarr_auth::service::{Identity, IdentityConfig};
 use mvidarr_core::asl::StateMachine;
 use mvidarr_core::ports::Platform;
 use mvidarr_core::upload::UploadLimits;
@@ -36,6 +38,9 @@ pub struct ServeArgs {
     /// How long a presigned upload URL stays valid, in seconds.
     #[arg(long, env = "MVIDARR_UPLOAD_URL_TTL", default_value_t = 3600)]
     pub upload_url_ttl: u64,
+    /// The `iss` of the access tokens this server signs (default: the URL it serves on).
+    #[arg(long, env = "MVIDARR_TOKEN_ISSUER")]
+    pub token_issuer: Option<String>,
     /// Deliveries of an ingest message before it goes to the dead-letter queue.
     #[arg(long, env = "MVIDARR_INGEST_MAX_RECEIVES", default_value_t = 5)]
     pub ingest_max_receives: u32,
@@ -63,6 +68,7 @@ impl ServeArgs {
 /// A built, not yet running, platform.
 pub struct App {
     pub platform: LocalPlatform,
+    pub identity: Arc<Identity<LocalPlatform>>,
     pub url: String,
     listener: TcpListener,
     args: ServeArgs,
@@ -97,8 +103,14 @@ impl App {
                 redelivered, renotified, "resuming work interrupted by a previous stop"
             );
         }
+        let issuer = args.token_issuer.clone().unwrap_or_else(|| url.clone());
+        let identity = Arc::new(
+            Identity::start(platform.clone(), IdentityConfig::new(&issuer))
+                .await
+                .context("loading the token-signing keys")?,
+        );
         let key_missing = !bootstrap_key_path(data).exists();
-        let (tenant, new_key) = bootstrap_default_tenant(platform.table(), key_missing).await?;
+        let (tenant, new_key) = bootstrap_default_tenant(&identity, key_missing).await?;
         if let Some(key) = new_key {
             let path = bootstrap_key_path(data);
             write_private(&path, key.as_bytes())
@@ -111,6 +123,7 @@ impl App {
         lock.advertise(&url)?;
         Ok(App {
             platform,
+            identity,
             url,
             listener,
             args,
@@ -126,7 +139,7 @@ impl App {
             .args
             .workers
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-        let mut api_state = ApiState::new(self.platform.clone());
+        let mut api_state = ApiState::new(self.platform.clone(), self.identity.clone());
         api_state.limits = self.args.limits();
         api_state.upload_url_ttl = std::time::Duration::from_secs(self.args.upload_url_ttl);
         let app = mvidarr_api::router(api_state)

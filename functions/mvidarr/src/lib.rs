@@ -6,4 +6,5 @@ pub mod blob_routes;
 pub mod data_dir;
 pub mod ingest;
 pub mod models;
+pub mod tenant;
 pub mod workers;

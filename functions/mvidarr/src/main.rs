@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use mvidarr::{app, ingest, models};
+use mvidarr::{app, ingest, models, tenant};
 
 #[derive(Parser)]
 #[command(
@@ -34,6 +34,8 @@ enum Command {
     /// List ONNX Runtime and the models: version, source wheel, licence, SHA-256 check, path.
     /// Exits non-zero when something is missing or differs from the registry.
     Models(models::ModelsArgs),
+    /// Manage tenants.
+    Tenant(tenant::TenantArgs),
 }
 
 #[tokio::main]
@@ -52,6 +54,9 @@ async fn main() -> ExitCode {
             .map(|()| ExitCode::SUCCESS),
         Command::Ingest(args) => ingest::run(&cli.data, args).await,
         Command::Models(args) => Ok(models::run(&args)),
+        Command::Tenant(args) => tenant::run(&cli.data, args)
+            .await
+            .map(|()| ExitCode::SUCCESS),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");

@@ -1,27 +1,72 @@
-//! Routes, one module per resource.
+//! Routes, one module per resource; [`spec`] holds the table that declares them all.
 
+mod api_keys;
 mod duplicates;
 mod health;
 mod media;
+mod session;
+pub mod spec;
 mod thumbnails;
 mod uploads;
+mod users;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::http::Method;
+use mvidarr_auth::Permission::*;
 use mvidarr_core::ports::Platform;
+use serde_json::json;
+use spec::Access::*;
+use spec::{Resource, RouteSpec};
 
 use crate::ApiState;
 use crate::problem::ApiError;
 
-pub fn router<P: Platform>() -> Router<ApiState<P>> {
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/v1/uploads", post(uploads::create::<P>))
-        .route("/v1/media", get(media::list::<P>))
-        .route("/v1/media/{id}", get(media::get::<P>))
-        .route("/v1/media/{id}/analysis", get(media::analysis::<P>))
-        .route("/v1/media/{id}/thumbnails", get(thumbnails::list::<P>))
-        .route("/v1/media/{id}/duplicates", get(duplicates::list::<P>))
+/// The declaration of every route: method, path, access, the resource its path names, handler.
+/// One line per route (rustfmt would spread each over seven).
+#[rustfmt::skip]
+fn declared<P: Platform>() -> Vec<RouteSpec<ApiState<P>>> {
+    use Method as M;
+    use RouteSpec as R;
+    use Resource as Of;
+    vec![
+        R::new(M::GET, "/healthz", Public, Of::None, health::healthz),
+        R::new(M::GET, "/.well-known/jwks.json", Public, Of::None, session::jwks::<P>),
+        R::new(M::POST, "/v1/auth/login", Public, Of::None, session::login::<P>)
+            .with_body(json!({"email": "nobody@example.com", "password": "not the password"})),
+        R::new(M::POST, "/v1/auth/mfa", Public, Of::None, session::complete_mfa::<P>)
+            .with_body(json!({"mfa_token": "mvm_junk", "code": "123456"})),
+        R::new(M::POST, "/v1/auth/refresh", Public, Of::None, session::refresh::<P>)
+            .with_body(json!({"refresh_token": "mvr_junk"})),
+        R::new(M::POST, "/v1/auth/invites/accept", Public, Of::None, session::accept_invite::<P>)
+            .with_body(json!({"token": "mvi_junk", "password": "correct horse battery staple 9"})),
+        R::new(M::POST, "/v1/auth/logout", Authenticated, Of::None, session::logout::<P>),
+        R::new(M::GET, "/v1/me", Authenticated, Of::None, session::me),
+        R::new(M::POST, "/v1/me/mfa/totp", Authenticated, Of::None, session::enrol_totp::<P>),
+        R::new(M::POST, "/v1/me/mfa/totp/confirm", Authenticated, Of::None, session::confirm_totp::<P>)
+            .with_body(json!({"code": "123456"})),
+        R::new(M::POST, "/v1/me/mfa/totp/disable", Authenticated, Of::None, session::disable_totp::<P>)
+            .with_body(json!({"code": "123456"})),
+        R::new(M::POST, "/v1/invites", Needs(AdminUsers), Of::None, users::invite::<P>)
+            .with_body(json!({"email": "new.person@example.com", "role": "viewer"})),
+        R::new(M::GET, "/v1/users", Needs(AdminUsers), Of::None, users::list::<P>),
+        R::new(M::PATCH, "/v1/users/{id}", Needs(AdminUsers), Of::User, users::update::<P>)
+            .with_body(json!({"role": "viewer"})),
+        R::new(M::POST, "/v1/api-keys", Needs(ApiKeysManage), Of::None, api_keys::create::<P>)
+            .with_body(json!({"name": "ci", "scopes": ["media:read"]})),
+        R::new(M::GET, "/v1/api-keys", Needs(ApiKeysManage), Of::None, api_keys::list::<P>),
+        R::new(M::DELETE, "/v1/api-keys/{id}", Needs(ApiKeysManage), Of::ApiKey, api_keys::revoke::<P>),
+        R::new(M::POST, "/v1/uploads", Needs(MediaWrite), Of::None, uploads::create::<P>)
+            .with_body(json!({"filename": "clip.mp4", "content_type": "video/mp4", "size": 1000})),
+        R::new(M::GET, "/v1/media", Needs(MediaRead), Of::None, media::list::<P>),
+        R::new(M::GET, "/v1/media/{id}", Needs(MediaRead), Of::Media, media::get::<P>),
+        R::new(M::GET, "/v1/media/{id}/analysis", Needs(MediaRead), Of::Media, media::analysis::<P>),
+        R::new(M::GET, "/v1/media/{id}/thumbnails", Needs(MediaRead), Of::Media, thumbnails::list::<P>),
+        R::new(M::GET, "/v1/media/{id}/duplicates", Needs(MediaRead), Of::Media, duplicates::list::<P>),
+    ]
+}
+
+pub fn router<P: Platform>(state: &ApiState<P>) -> Router<ApiState<P>> {
+    spec::build(state)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
 }
