@@ -228,4 +228,21 @@ async fn tokens_of_revoked_sessions_and_reused_refresh_tokens_are_refused() {
     api.call(Method::POST, "/v1/auth/logout", Some(access(&other)), None)
         .await;
     assert_eq!(status(&api, access(&other)).await, StatusCode::UNAUTHORIZED);
+
+    // The token of a deleted (erased) user, still within its 15 minutes.
+    let last = api.login("v@example.com").await;
+    let me = api.get("/v1/me", access(&last)).await.body["user"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let erased = api
+        .call(
+            Method::DELETE,
+            &format!("/v1/users/{me}"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(erased.status, StatusCode::NO_CONTENT);
+    assert_eq!(status(&api, access(&last)).await, StatusCode::UNAUTHORIZED);
 }

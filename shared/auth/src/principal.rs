@@ -45,10 +45,17 @@ impl Principal {
     }
 }
 
+impl Subject {
+    /// How a user appears as an actor (audit log, `created_by`), whichever session acted.
+    pub fn user_actor(id: UserId) -> String {
+        format!("user:{id}")
+    }
+}
+
 impl fmt::Display for Subject {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Subject::User { id, .. } => write!(f, "user:{id}"),
+            Subject::User { id, .. } => f.write_str(&Subject::user_actor(*id)),
             Subject::ApiKey { id } => write!(f, "key:{id}"),
         }
     }

@@ -4,6 +4,7 @@ mod api_keys;
 mod duplicates;
 mod health;
 mod media;
+mod privacy;
 mod session;
 pub mod spec;
 mod thumbnails;
@@ -46,11 +47,13 @@ fn declared<P: Platform>() -> Vec<RouteSpec<ApiState<P>>> {
             .with_body(json!({"code": "123456"})),
         R::new(M::POST, "/v1/me/mfa/totp/disable", Authenticated, Of::None, session::disable_totp::<P>)
             .with_body(json!({"code": "123456"})),
+        R::new(M::POST, "/v1/me/export", Authenticated, Of::None, privacy::export::<P>),
         R::new(M::POST, "/v1/invites", Needs(AdminUsers), Of::None, users::invite::<P>)
             .with_body(json!({"email": "new.person@example.com", "role": "viewer"})),
         R::new(M::GET, "/v1/users", Needs(AdminUsers), Of::None, users::list::<P>),
         R::new(M::PATCH, "/v1/users/{id}", Needs(AdminUsers), Of::User, users::update::<P>)
             .with_body(json!({"role": "viewer"})),
+        R::new(M::DELETE, "/v1/users/{id}", Needs(AdminUsers), Of::User, privacy::erase::<P>),
         R::new(M::POST, "/v1/api-keys", Needs(ApiKeysManage), Of::None, api_keys::create::<P>)
             .with_body(json!({"name": "ci", "scopes": ["media:read"]})),
         R::new(M::GET, "/v1/api-keys", Needs(ApiKeysManage), Of::None, api_keys::list::<P>),

@@ -103,7 +103,7 @@ impl<P: Platform> Identity<P> {
             .await
     }
 
-    fn check_may_grant(&self, by: &Principal, role: Role) -> Result<(), AuthError> {
+    pub(super) fn check_may_grant(&self, by: &Principal, role: Role) -> Result<(), AuthError> {
         // API keys act within their scopes but never hand out roles.
         match by.role {
             Some(own) if role <= own => Ok(()),
@@ -210,18 +210,13 @@ impl<P: Platform> Identity<P> {
             .ok_or_else(|| AuthError::NotFound(format!("user {user}")))?;
         self.check_may_grant(by, role)?;
         self.check_may_grant(by, target.role)?;
-        if target.role == Role::Owner && role != Role::Owner {
-            let owners = users
-                .list(by.tenant)
-                .await?
-                .into_iter()
-                .filter(|u| u.role == Role::Owner && u.status == UserStatus::Active)
-                .count();
-            if owners <= 1 {
-                return Err(AuthError::Conflict(
-                    "a tenant keeps at least one owner".into(),
-                ));
-            }
+        if target.role == Role::Owner
+            && role != Role::Owner
+            && self.active_owners(by.tenant).await? <= 1
+        {
+            return Err(AuthError::Conflict(
+                "a tenant keeps at least one owner".into(),
+            ));
         }
         target.role = role;
         target.updated_at = now;

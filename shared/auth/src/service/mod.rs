@@ -5,6 +5,7 @@
 mod api_keys;
 mod members;
 mod mfa;
+mod privacy;
 mod sessions;
 mod signing;
 
@@ -12,6 +13,7 @@ use signing::load_keyring;
 
 pub use api_keys::CreatedApiKey;
 pub use mfa::{SecondFactor, TotpEnrolment};
+pub use privacy::UserExport;
 pub use sessions::{Credentials, LoginOutcome};
 
 use std::sync::{Arc, Mutex, RwLock};

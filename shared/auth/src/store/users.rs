@@ -183,6 +183,26 @@ impl<'a, T: Table> UserRepo<'a, T> {
         Ok(())
     }
 
+    /// Remove every security record of a user: password, lockout, second factor, sessions.
+    pub async fn delete_security_records(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+    ) -> Result<usize, RepoError> {
+        let pk = keys::user_security_pk(tenant, user);
+        let mut deleted = 0;
+        loop {
+            let page = self.table.query(Query::partition(&pk).limit(100)).await?;
+            if page.items.is_empty() {
+                return Ok(deleted);
+            }
+            for item in page.items {
+                self.table.delete(&pk, &item.sk, Condition::Always).await?;
+                deleted += 1;
+            }
+        }
+    }
+
     pub async fn password(
         &self,
         tenant: TenantId,

@@ -3,7 +3,7 @@ use serde::{Deserialize, Serialize};
 use crate::Timestamp;
 use crate::ids::TenantId;
 use crate::keys::table as keys;
-use crate::ports::{Condition, Item, Table};
+use crate::ports::{Condition, Item, Table, WriteOp};
 
 use super::{RepoError, decode, encode};
 
@@ -26,12 +26,24 @@ impl<'a, T: Table> TenantRepo<'a, T> {
     /// Create a tenant unless one with that name exists (names are unique; the sort key is
     /// the name so the uniqueness is a conditional write, not a read-then-write race).
     pub async fn create(&self, tenant: &TenantRecord) -> Result<bool, RepoError> {
-        let item = Item::new(
+        let by_name = Item::new(
             keys::TENANTS_PK,
             format!("name/{}", tenant.name),
             encode(tenant),
         );
-        match self.table.put(item, Condition::Absent).await {
+        let by_id = Item::new(
+            keys::TENANTS_PK,
+            format!("id/{}", tenant.id),
+            encode(tenant),
+        );
+        let ops = [by_name, by_id]
+            .into_iter()
+            .map(|item| WriteOp::Put {
+                item,
+                condition: Condition::Absent,
+            })
+            .collect();
+        match self.table.transact_write(ops).await {
             Ok(()) => Ok(true),
             Err(e) if e.is_conflict() => Ok(false),
             Err(e) => Err(e.into()),
@@ -39,13 +51,19 @@ impl<'a, T: Table> TenantRepo<'a, T> {
     }
 
     pub async fn by_name(&self, name: &str) -> Result<Option<TenantRecord>, RepoError> {
-        match self
-            .table
-            .get(keys::TENANTS_PK, &format!("name/{name}"))
+        self.get(&format!("name/{name}")).await
+    }
+
+    /// Tenants made before ids were filed too are found by name only.
+    pub async fn by_id(&self, id: TenantId) -> Result<Option<TenantRecord>, RepoError> {
+        self.get(&format!("id/{id}")).await
+    }
+
+    async fn get(&self, sk: &str) -> Result<Option<TenantRecord>, RepoError> {
+        self.table
+            .get(keys::TENANTS_PK, sk)
             .await?
-        {
-            Some(item) => Ok(Some(decode(item)?)),
-            None => Ok(None),
-        }
+            .map(decode)
+            .transpose()
     }
 }

@@ -1,0 +1,190 @@
+//! GDPR: a person's data exported (Art. 15/20) and erased (Art. 17). Erasure removes personal
+//! data and every credential but keeps the user's id, so the audit chain — which holds only
+//! ids and commitments to personal data — stays valid and records the erasure itself.
+
+use super::*;
+use crate::store::{MfaRepo, TotpState};
+
+/// A user's data, as `POST /v1/me/export` returns it.
+#[derive(Debug, Serialize)]
+pub struct UserExport {
+    pub exported_at: DateTime<Utc>,
+    pub profile: UserRecord,
+    /// Every tenant this email is a user of (each is a separate account).
+    pub memberships: Vec<Membership>,
+    pub sessions: Vec<SessionExport>,
+    pub api_keys_created: Vec<ApiKeyExport>,
+    pub two_factor: TwoFactorExport,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Membership {
+    pub tenant: TenantId,
+    pub tenant_name: Option<String>,
+}
+
+/// A session without its secrets.
+#[derive(Debug, Serialize)]
+pub struct SessionExport {
+    pub id: SessionId,
+    pub role: Role,
+    pub amr: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub refreshed_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub revoked_reason: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ApiKeyExport {
+    pub id: ApiKeyId,
+    pub name: String,
+    pub scopes: Permissions,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TwoFactorExport {
+    pub totp_enabled: bool,
+    pub recovery_codes_left: usize,
+}
+
+impl<P: Platform> Identity<P> {
+    /// Everything stored about the calling user (secrets only as facts: no hashes, no seeds).
+    pub async fn export_user(
+        &self,
+        principal: &Principal,
+        now: DateTime<Utc>,
+    ) -> Result<UserExport, AuthError> {
+        let user_id = principal.user().ok_or_else(|| {
+            AuthError::Invalid("an API key has no personal data to export".into())
+        })?;
+        let table = self.platform.table();
+        let profile = self.active_user(principal.tenant, user_id).await?;
+        let tenants = TenantRepo::new(table);
+        let mut memberships = Vec::new();
+        for pointer in UserRepo::new(table)
+            .sign_in_pointers(&profile.email)
+            .await?
+        {
+            memberships.push(Membership {
+                tenant: pointer.tenant,
+                tenant_name: tenants.by_id(pointer.tenant).await?.map(|t| t.name),
+            });
+        }
+        let sessions = SessionRepo::new(table)
+            .list(principal.tenant, user_id)
+            .await?
+            .into_iter()
+            .map(|v| v.record)
+            .map(|s| SessionExport {
+                id: s.id,
+                role: s.role,
+                amr: s.amr,
+                created_at: s.created_at,
+                refreshed_at: s.refreshed_at,
+                expires_at: s.expires_at,
+                revoked_at: s.revoked_at,
+                revoked_reason: s.revoked_reason,
+            })
+            .collect();
+        let actor = principal.actor();
+        let api_keys_created = ApiKeyRepo::new(table)
+            .list(principal.tenant)
+            .await?
+            .into_iter()
+            .filter(|k| k.created_by.as_deref() == Some(actor.as_str()))
+            .map(|k| ApiKeyExport {
+                id: k.id,
+                name: k.name,
+                scopes: k.scopes,
+                created_at: k.created_at,
+                revoked_at: k.revoked_at,
+                last_used_at: k.last_used_at,
+            })
+            .collect();
+        let mfa = MfaRepo::new(table);
+        let two_factor = TwoFactorExport {
+            totp_enabled: mfa
+                .totp(principal.tenant, user_id)
+                .await?
+                .is_some_and(|t| t.record.state == TotpState::Enabled),
+            recovery_codes_left: mfa.recovery_codes_left(principal.tenant, user_id).await?,
+        };
+        Ok(UserExport {
+            exported_at: now,
+            profile,
+            memberships,
+            sessions,
+            api_keys_created,
+            two_factor,
+        })
+    }
+
+    /// Erase a user of the caller's tenant: their profile's personal data, sign-in pointer,
+    /// password, second factor and sessions are removed and the API keys they made revoked.
+    /// The id remains (as `erased`) so references to it, in the audit chain above all, still
+    /// resolve to "an erased user".
+    pub async fn erase_user(
+        &self,
+        by: &Principal,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<(), AuthError> {
+        let table = self.platform.table();
+        let users = UserRepo::new(table);
+        let Versioned {
+            record: target,
+            version,
+        } = users
+            .get(by.tenant, user)
+            .await?
+            .filter(|u| u.record.status == UserStatus::Active)
+            .ok_or_else(|| AuthError::NotFound(format!("user {user}")))?;
+        self.check_may_grant(by, target.role)?;
+        if target.role == Role::Owner && self.active_owners(by.tenant).await? <= 1 {
+            return Err(AuthError::Conflict(
+                "a tenant keeps at least one owner".into(),
+            ));
+        }
+        let email = target.email.clone();
+        let erased = UserRecord {
+            email: String::new(),
+            name: None,
+            status: UserStatus::Erased,
+            mfa: false,
+            updated_at: now,
+            ..target
+        };
+        if !users.update(&erased, version).await? {
+            return Err(AuthError::Conflict(
+                "the user changed meanwhile; retry".into(),
+            ));
+        }
+        users.delete_sign_in_pointer(&email, by.tenant).await?;
+        // Password, lockout, TOTP, recovery codes, challenges and sessions: every access
+        // token of theirs stops working with the sessions.
+        users.delete_security_records(by.tenant, user).await?;
+        let actor = Subject::user_actor(user);
+        let keys = ApiKeyRepo::new(table);
+        for key in keys.list(by.tenant).await? {
+            if key.created_by.as_deref() == Some(actor.as_str()) && !key.revoked {
+                self.revoke_api_key(by, key.id, now).await?;
+            }
+        }
+        tracing::info!(tenant = %by.tenant, %user, by = %by.actor(), "user erased");
+        Ok(())
+    }
+
+    pub(super) async fn active_owners(&self, tenant: TenantId) -> Result<usize, AuthError> {
+        Ok(UserRepo::new(self.platform.table())
+            .list(tenant)
+            .await?
+            .into_iter()
+            .filter(|u| u.role == Role::Owner && u.status == UserStatus::Active)
+            .count())
+    }
+}
