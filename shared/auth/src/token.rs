@@ -604,4 +604,21 @@ mod tests {
         assert!(!shown.contains(&URL_SAFE_NO_PAD.encode(key.pkcs8())));
         assert!(!shown.contains(&hex::encode(&key.pkcs8()[16..])));
     }
+
+    proptest::proptest! {
+        /// The verifier parses attacker-controlled input before any signature check: it must
+        /// refuse anything, of any length, without panicking.
+        #[test]
+        fn arbitrary_input_is_refused_without_panicking(
+            noise in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..9000),
+            parts in "[A-Za-z0-9_-]{0,400}\\.[A-Za-z0-9_-]{0,400}\\.[A-Za-z0-9_-]{0,120}",
+        ) {
+            let ring = keyring();
+            proptest::prop_assert!(ring.verify(&String::from_utf8_lossy(&noise)).is_err());
+            proptest::prop_assert!(ring.verify(&parts).is_err());
+            let header = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"EdDSA","typ":"at+jwt","kid":"{}"}}"#, ring.signing_kid().unwrap()));
+            let forged = format!("{header}.{parts}");
+            proptest::prop_assert!(ring.verify(&forged).is_err());
+        }
+    }
 }
