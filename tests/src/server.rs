@@ -166,12 +166,11 @@ impl ApiClient {
     }
 
     pub async fn get(&self, path: &str) -> anyhow::Result<(u16, Value)> {
-        let r = self
+        let request = self
             .http
             .get(format!("{}{path}", self.url))
-            .bearer_auth(&self.api_key)
-            .send()
-            .await?;
+            .bearer_auth(&self.api_key);
+        let r = send_politely(request).await?;
         let status = r.status().as_u16();
         Ok((status, r.json().await.unwrap_or(Value::Null)))
     }
@@ -182,13 +181,12 @@ impl ApiClient {
         content_type: &str,
         size: u64,
     ) -> anyhow::Result<(u16, Value)> {
-        let r = self
+        let request = self
             .http
             .post(format!("{}/v1/uploads", self.url))
             .bearer_auth(&self.api_key)
-            .json(&json!({ "filename": filename, "content_type": content_type, "size": size }))
-            .send()
-            .await?;
+            .json(&json!({ "filename": filename, "content_type": content_type, "size": size }));
+        let r = send_politely(request).await?;
         let status = r.status().as_u16();
         Ok((status, r.json().await.unwrap_or(Value::Null)))
     }
@@ -268,5 +266,26 @@ impl ApiClient {
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
+    }
+}
+
+/// Send, and when the API answers 429, wait as long as its `Retry-After` says and send again,
+/// as a well-behaved client does.
+async fn send_politely(request: reqwest::RequestBuilder) -> anyhow::Result<reqwest::Response> {
+    loop {
+        let attempt = request
+            .try_clone()
+            .context("a request with a streamed body cannot be retried")?;
+        let response = attempt.send().await?;
+        if response.status() != reqwest::StatusCode::TOO_MANY_REQUESTS {
+            return Ok(response);
+        }
+        let wait = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(1);
+        tokio::time::sleep(Duration::from_secs(wait.clamp(1, 60))).await;
     }
 }

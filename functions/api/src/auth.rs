@@ -14,7 +14,7 @@ use mvidarr_core::ids::TenantId;
 use mvidarr_core::ports::Platform;
 
 use crate::ApiState;
-use crate::problem::ApiError;
+use crate::problem::{ApiError, set_rate_limit_headers};
 use crate::routes::spec::Access;
 
 /// The authenticated caller of a request.
@@ -34,7 +34,8 @@ pub fn bearer(parts: &Parts) -> Option<&str> {
         .then(|| value[7..].trim())
 }
 
-/// Middleware on every non-public route.
+/// Middleware on every non-public route: authenticate (401), check the route's permission
+/// (403), spend one request of the caller's rate limit (429), then run the handler.
 pub(crate) async fn authorize<P: Platform>(
     State((state, access)): State<(ApiState<P>, Access)>,
     request: Request,
@@ -50,11 +51,17 @@ pub(crate) async fn authorize<P: Platform>(
             "this needs the {permission} permission"
         )));
     }
+    let decision = state.identity.rate_limit(&principal, Utc::now()).await?;
+    if !decision.allowed {
+        return Err(ApiError::RateLimited(decision));
+    }
     parts.extensions.insert(Caller {
         tenant: principal.tenant,
         principal,
     });
-    Ok(next.run(Request::from_parts(parts, body)).await)
+    let mut response = next.run(Request::from_parts(parts, body)).await;
+    set_rate_limit_headers(response.headers_mut(), &decision);
+    Ok(response)
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Caller {

@@ -1,12 +1,15 @@
 //! The embedded server's first run: a tenant `default` and an owner key to use it with.
 
 use chrono::Utc;
+use mvidarr_auth::ratelimit::Plan;
 use mvidarr_auth::service::{AuthError, Identity};
+use mvidarr_auth::store::SettingsRepo;
 use mvidarr_core::ids::TenantId;
 use mvidarr_core::ports::Platform;
 use mvidarr_core::repo::{RepoError, TenantRecord, TenantRepo};
 
-/// On first start: create tenant `default` and an API key with the owner's permissions.
+/// On first start: create tenant `default` (on the enterprise plan: the largest rate limits)
+/// and an API key with the owner's permissions.
 /// Returns the tenant and a new key when one was made (the caller shows and stores it; it is
 /// not kept here). `key_missing` asks for a fresh key for an existing tenant: the caller lost
 /// the file that held the key (or a crash came between creating the tenant and saving its
@@ -26,6 +29,10 @@ pub async fn bootstrap_default_tenant<P: Platform>(
                 created_at: Utc::now(),
             };
             if repo.create(&record).await? {
+                // The embedded server's own tenant: nobody to protect it from but its owner.
+                SettingsRepo::new(identity.platform().table())
+                    .set_plan(record.id, Plan::Enterprise)
+                    .await?;
                 record.id
             } else {
                 // Lost a race with another process creating it: use theirs.

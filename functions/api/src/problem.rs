@@ -3,6 +3,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use mvidarr_auth::ratelimit::Decision;
 use mvidarr_auth::service::AuthError;
 use mvidarr_core::ports::{BlobError, PipelineError, TableError};
 use mvidarr_core::repo::RepoError;
@@ -28,6 +29,9 @@ pub enum ApiError {
     Conflict(String),
     #[error("{0}")]
     MethodNotAllowed(String),
+    /// Over the caller's rate limit; the decision supplies `Retry-After` and `RateLimit-*`.
+    #[error("too many requests: retry after the time in Retry-After")]
+    RateLimited(Decision),
     /// A dependency is unavailable; the client may retry.
     #[error("service temporarily unavailable")]
     Unavailable(String),
@@ -54,6 +58,7 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -89,6 +94,9 @@ impl IntoResponse for ApiError {
                 header::RETRY_AFTER,
                 HeaderValue::from(retry_after_secs.max(1)),
             );
+        }
+        if let ApiError::RateLimited(decision) = &self {
+            set_rate_limit_headers(headers, decision);
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
@@ -145,10 +153,20 @@ impl From<AuthError> for ApiError {
             AuthError::Invalid(m) => ApiError::BadRequest(m),
             AuthError::WeakPassword(r) => ApiError::BadRequest(r.to_string()),
             AuthError::Conflict(m) => ApiError::Conflict(m),
+            AuthError::RateLimited(decision) => ApiError::RateLimited(decision),
             AuthError::Repo(e) => e.into(),
             e @ (AuthError::Token(_) | AuthError::Envelope(_) | AuthError::Internal(_)) => {
                 ApiError::Internal(e.to_string())
             }
+        }
+    }
+}
+
+/// `RateLimit-Limit`, `-Remaining`, `-Reset` (and `Retry-After` on a refusal).
+pub fn set_rate_limit_headers(headers: &mut axum::http::HeaderMap, decision: &Decision) {
+    for (name, value) in decision.headers() {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
         }
     }
 }

@@ -3,6 +3,8 @@
 
 mod support;
 
+use std::sync::OnceLock;
+
 use axum::body::Body;
 use axum::http::{HeaderValue, Request, StatusCode};
 use proptest::prelude::*;
@@ -10,11 +12,17 @@ use serde_json::json;
 use support::TestApi;
 use tower::ServiceExt;
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
+/// One runtime and one API for every case (starting one per case would dominate the run).
+fn shared() -> &'static (tokio::runtime::Runtime, TestApi) {
+    static SHARED: OnceLock<(tokio::runtime::Runtime, TestApi)> = OnceLock::new();
+    SHARED.get_or_init(|| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let api = rt.block_on(TestApi::start());
+        (rt, api)
+    })
 }
 
 /// Strings shaped like our credentials, with the structure intact but parts garbled, plus
@@ -39,9 +47,8 @@ proptest! {
 
     #[test]
     fn any_authorization_header_is_a_clean_401(value in credential_like(), scheme in "(Bearer|bearer|BEARER|Basic|)( |  |)") {
-        let rt = runtime();
+        let (rt, api) = shared();
         rt.block_on(async {
-            let api = TestApi::start().await;
             let header = format!("{scheme}{value}");
             let Ok(header) = HeaderValue::from_bytes(header.as_bytes()) else {
                 return Ok(()); // not sendable over HTTP at all
@@ -58,9 +65,8 @@ proptest! {
 
     #[test]
     fn any_token_in_a_sign_in_body_is_a_4xx(token in credential_like()) {
-        let rt = runtime();
+        let (rt, api) = shared();
         rt.block_on(async {
-            let api = TestApi::start().await;
             for (path, body) in [
                 ("/v1/auth/refresh", json!({"refresh_token": token})),
                 ("/v1/auth/mfa", json!({"mfa_token": token, "code": "123456"})),

@@ -1,5 +1,6 @@
 //! Routes, one module per resource; [`spec`] holds the table that declares them all.
 
+mod admin;
 mod api_keys;
 mod duplicates;
 mod health;
@@ -58,6 +59,13 @@ fn declared<P: Platform>() -> Vec<RouteSpec<ApiState<P>>> {
             .with_body(json!({"name": "ci", "scopes": ["media:read"]})),
         R::new(M::GET, "/v1/api-keys", Needs(ApiKeysManage), Of::None, api_keys::list::<P>),
         R::new(M::DELETE, "/v1/api-keys/{id}", Needs(ApiKeysManage), Of::ApiKey, api_keys::revoke::<P>),
+        R::new(M::GET, "/v1/audit", Needs(AuditRead), Of::None, admin::audit::<P>),
+        R::new(M::GET, "/v1/audit/verify", Needs(AuditRead), Of::None, admin::verify_audit::<P>),
+        R::new(M::GET, "/v1/settings", Needs(AdminSettings), Of::None, admin::settings::<P>),
+        R::new(M::PUT, "/v1/settings/plan", Needs(AdminSettings), Of::None, admin::set_plan::<P>)
+            .with_body(json!({"plan": "free"})),
+        R::new(M::PUT, "/v1/settings/retention", Needs(AdminSettings), Of::None, admin::set_retention::<P>)
+            .with_body(json!({"events_days": 365})),
         R::new(M::POST, "/v1/uploads", Needs(MediaWrite), Of::None, uploads::create::<P>)
             .with_body(json!({"filename": "clip.mp4", "content_type": "video/mp4", "size": 1000})),
         R::new(M::GET, "/v1/media", Needs(MediaRead), Of::None, media::list::<P>),

@@ -44,9 +44,17 @@ impl<P: Platform> Identity<P> {
         if expires_at.is_some_and(|e| e <= now) {
             return Err(AuthError::Invalid("expires_at is in the past".into()));
         }
-        Ok(self
+        let created = self
             .store_api_key(by.tenant, name.trim(), scopes, expires_at, &by.actor(), now)
-            .await?)
+            .await?;
+        self.audit(
+            by.tenant,
+            AuditDraft::new(now, by.actor(), actions::APIKEY_CREATED)
+                .target(format!("key:{}", created.record.id))
+                .detail("scopes", scopes.to_scope_string()),
+        )
+        .await;
+        Ok(created)
     }
 
     async fn store_api_key(
@@ -120,6 +128,12 @@ impl<P: Platform> Identity<P> {
             key.revoked = true;
             key.revoked_at = Some(now);
             if repo.update(&key, version).await? {
+                self.audit(
+                    by.tenant,
+                    AuditDraft::new(now, by.actor(), actions::APIKEY_REVOKED)
+                        .target(format!("key:{id}")),
+                )
+                .await;
                 return Ok(key);
             }
         }

@@ -99,8 +99,17 @@ impl<P: Platform> Identity<P> {
                 "that email is already a user here".into(),
             ));
         }
-        self.store_invite(by.tenant, email, role, &by.actor(), now)
-            .await
+        let token = self
+            .store_invite(by.tenant, email, role, &by.actor(), now)
+            .await?;
+        self.audit(
+            by.tenant,
+            AuditDraft::new(now, by.actor(), actions::USER_INVITED)
+                .detail("role", role.as_str())
+                .pii(normalize_email(email)),
+        )
+        .await;
+        Ok(token)
     }
 
     pub(super) fn check_may_grant(&self, by: &Principal, role: Role) -> Result<(), AuthError> {
@@ -218,6 +227,7 @@ impl<P: Platform> Identity<P> {
                 "a tenant keeps at least one owner".into(),
             ));
         }
+        let from = target.role;
         target.role = role;
         target.updated_at = now;
         if !users.update(&target, version).await? {
@@ -228,6 +238,14 @@ impl<P: Platform> Identity<P> {
         SessionRepo::new(self.platform.table())
             .update_all_live(by.tenant, user, now, |s| s.role = role)
             .await?;
+        self.audit(
+            by.tenant,
+            AuditDraft::new(now, by.actor(), actions::ROLE_CHANGED)
+                .target(Subject::user_actor(user))
+                .detail("from", from.as_str())
+                .detail("to", role.as_str()),
+        )
+        .await;
         Ok(target)
     }
 }

@@ -164,6 +164,11 @@ impl<P: Platform> Identity<P> {
                 "enrolment changed meanwhile; retry".into(),
             ));
         }
+        self.audit(
+            principal.tenant,
+            AuditDraft::new(now, principal.actor(), actions::MFA_ENROLLED).detail("method", "totp"),
+        )
+        .await;
         Ok(codes.codes().to_vec())
     }
 
@@ -206,6 +211,12 @@ impl<P: Platform> Identity<P> {
             user.updated_at = now;
             if users.update(&user, version).await? {
                 repo.remove_all(principal.tenant, user_id).await?;
+                self.audit(
+                    principal.tenant,
+                    AuditDraft::new(now, principal.actor(), actions::MFA_DISABLED)
+                        .detail("method", "totp"),
+                )
+                .await;
                 return Ok(());
             }
         }
@@ -299,6 +310,23 @@ impl<P: Platform> Identity<P> {
             .await?
         {
             return Err(AuthError::InvalidCredentials);
+        }
+        if method == "rec" {
+            self.audit(
+                user.tenant,
+                AuditDraft::new(
+                    now,
+                    Subject::user_actor(user.id),
+                    actions::MFA_RECOVERY_USED,
+                )
+                .detail(
+                    "codes_left",
+                    repo.recovery_codes_left(user.tenant, user.id)
+                        .await?
+                        .to_string(),
+                ),
+            )
+            .await;
         }
         let mut amr = challenge.amr;
         amr.push(method.into());

@@ -8,6 +8,7 @@ mod mfa;
 mod privacy;
 mod sessions;
 mod signing;
+mod tenancy;
 
 use signing::load_keyring;
 
@@ -15,6 +16,7 @@ pub use api_keys::CreatedApiKey;
 pub use mfa::{SecondFactor, TotpEnrolment};
 pub use privacy::UserExport;
 pub use sessions::{Credentials, LoginOutcome};
+pub use tenancy::TenantSettings;
 
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration as StdDuration, Instant};
@@ -27,15 +29,16 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 
 use crate::api_key::{PresentedKey, new_key};
+use crate::audit::actions;
 use crate::envelope::{self, EnvelopeError};
 use crate::password::{PasswordHasher, PasswordRejected, PasswordRules};
 use crate::policy::{Permissions, Role};
 use crate::principal::{Principal, Subject};
 use crate::secret::{OpaqueSecret, is_well_formed, matches_digest};
 use crate::store::{
-    ApiKeyRecord, ApiKeyRepo, InviteRecord, LockoutRecord, SessionRecord, SessionRepo,
-    SigningKeyRecord, SigningKeyRepo, SigningKeyState, UserRecord, UserRepo, UserStatus, Versioned,
-    normalize_email,
+    ApiKeyRecord, ApiKeyRepo, AuditDraft, AuditLog, InviteRecord, LockoutRecord, SessionRecord,
+    SessionRepo, SigningKeyRecord, SigningKeyRepo, SigningKeyState, UserRecord, UserRepo,
+    UserStatus, Versioned, normalize_email,
 };
 use crate::token::{
     ACCESS_TOKEN_SECONDS, CLOCK_LEEWAY_SECONDS, Keyring, SigningKey, TokenError, TokenSubject,
@@ -114,6 +117,8 @@ pub enum AuthError {
     WeakPassword(PasswordRejected),
     #[error("{0}")]
     Conflict(String),
+    #[error("too many requests")]
+    RateLimited(crate::ratelimit::Decision),
     #[error(transparent)]
     Repo(#[from] RepoError),
     #[error("token service: {0}")]
@@ -156,6 +161,7 @@ pub struct Identity<P: Platform> {
     keyring: RwLock<LoadedKeyring>,
     reload_gate: Mutex<Instant>,
     hashing: Arc<Semaphore>,
+    plans: tenancy::PlanCache,
 }
 
 impl<P: Platform> Identity<P> {
@@ -171,6 +177,7 @@ impl<P: Platform> Identity<P> {
             }),
             reload_gate: Mutex::new(Instant::now()),
             hashing: Arc::new(Semaphore::new(CONCURRENT_HASHES)),
+            plans: tenancy::PlanCache::default(),
         })
     }
 
@@ -253,6 +260,21 @@ impl<P: Platform> Identity<P> {
             role: None,
             permissions: record.scopes,
         })
+    }
+
+    // ---- audit ----
+
+    /// Record a security event in the tenant's audit chain. The action has happened by the
+    /// time it is recorded, so a failure to record is logged loudly rather than reported as
+    /// the action's failure (the client would retry an action that took effect).
+    pub(super) async fn audit(&self, tenant: TenantId, draft: AuditDraft) {
+        let action = draft.action.clone();
+        if let Err(e) = AuditLog::new(self.platform.table())
+            .append(tenant, draft)
+            .await
+        {
+            tracing::error!(%tenant, %action, error = %e, "could not append to the audit log");
+        }
     }
 
     // ---- passwords ----

@@ -114,6 +114,12 @@ impl<P: Platform> Identity<P> {
                 .is_some_and(|t| t.record.state == TotpState::Enabled),
             recovery_codes_left: mfa.recovery_codes_left(principal.tenant, user_id).await?,
         };
+        self.audit(
+            principal.tenant,
+            AuditDraft::new(now, principal.actor(), actions::DATA_EXPORTED)
+                .target(Subject::user_actor(user_id)),
+        )
+        .await;
         Ok(UserExport {
             exported_at: now,
             profile,
@@ -175,6 +181,18 @@ impl<P: Platform> Identity<P> {
                 self.revoke_api_key(by, key.id, now).await?;
             }
         }
+        // Personal data the audit log kept about them goes too; the entries' commitments stay,
+        // so the chain still verifies.
+        let erased_rows = AuditLog::new(table)
+            .erase_pii_where(by.tenant, |row| row.data == email)
+            .await?;
+        self.audit(
+            by.tenant,
+            AuditDraft::new(now, by.actor(), actions::USER_ERASED)
+                .target(Subject::user_actor(user))
+                .detail("audit_pii_erased", erased_rows.len().to_string()),
+        )
+        .await;
         tracing::info!(tenant = %by.tenant, %user, by = %by.actor(), "user erased");
         Ok(())
     }

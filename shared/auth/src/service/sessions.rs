@@ -86,6 +86,7 @@ impl<P: Platform> Identity<P> {
             self.verify_dummy(credentials.password).await;
             return Err(AuthError::InvalidCredentials);
         };
+        self.limit_logins(&user, now).await?;
         let lockout = users.lockout(user.tenant, user.id).await?;
         if let Some(until) = lockout.as_ref().and_then(|l| l.record.locked_until)
             && until > now
@@ -142,6 +143,18 @@ impl<P: Platform> Identity<P> {
                 .await?
             {
                 tracing::info!(user = %user.id, failures = record.failures, "sign-in failed");
+                let actor = Subject::user_actor(user.id);
+                let action = match record.locked_until {
+                    Some(_) => actions::LOGIN_LOCKED,
+                    None => actions::LOGIN_FAILED,
+                };
+                let mut draft = AuditDraft::new(now, &actor, action)
+                    .target(&actor)
+                    .detail("failures", record.failures.to_string());
+                if let Some(until) = record.locked_until {
+                    draft = draft.detail("locked_until", until.to_rfc3339());
+                }
+                self.audit(user.tenant, draft).await;
                 return Ok(match record.locked_until {
                     Some(until) => AuthError::Locked {
                         retry_after: (until - now).to_std().unwrap_or_default(),
@@ -161,8 +174,17 @@ impl<P: Platform> Identity<P> {
         now: DateTime<Utc>,
     ) -> Result<TokenPair, AuthError> {
         let secret = OpaqueSecret::generate();
+        let id = SessionId::generate();
+        let actor = Subject::user_actor(user.id);
+        self.audit(
+            user.tenant,
+            AuditDraft::new(now, &actor, actions::LOGIN_SUCCEEDED)
+                .target(format!("session:{id}"))
+                .detail("amr", amr.join(" ")),
+        )
+        .await;
         let session = SessionRecord {
-            id: SessionId::generate(),
+            id,
             tenant: user.tenant,
             user: user.id,
             role: user.role,
@@ -231,6 +253,17 @@ impl<P: Platform> Identity<P> {
                 session.revoke("refresh token reused", now);
                 if sessions.update(&session, version).await? {
                     tracing::warn!(session = %session.id, user = %session.user, "refresh token reused: session revoked");
+                    self.audit(
+                        session.tenant,
+                        AuditDraft::new(
+                            now,
+                            Subject::user_actor(session.user),
+                            actions::REFRESH_REUSED,
+                        )
+                        .target(format!("session:{}", session.id))
+                        .detail("generation", session.generation.to_string()),
+                    )
+                    .await;
                     return Err(AuthError::InvalidCredentials);
                 }
                 continue;
@@ -269,6 +302,13 @@ impl<P: Platform> Identity<P> {
             };
             s.revoke("signed out", now);
             if sessions.update(&s, version).await? {
+                self.audit(
+                    principal.tenant,
+                    AuditDraft::new(now, principal.actor(), actions::SESSION_REVOKED)
+                        .target(format!("session:{session}"))
+                        .detail("reason", "signed out"),
+                )
+                .await;
                 return Ok(());
             }
         }

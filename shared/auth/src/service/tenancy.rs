@@ -1,0 +1,161 @@
+//! A tenant's security administration: request rate limits per plan, settings (plan, event
+//! retention) and the audit log.
+
+use std::collections::HashMap;
+
+use super::*;
+use crate::ratelimit::{Decision, Plan};
+use crate::store::{
+    AuditOrder, AuditPage, RateLimiter, RetentionSettings, SettingsRepo, VerifyReport,
+};
+
+/// How long a tenant's plan is cached per process: a plan change takes effect within this.
+const PLAN_CACHE_SECONDS: u64 = 60;
+
+/// Plans read recently, so the request path does not read the settings every time.
+#[derive(Default)]
+pub(super) struct PlanCache(Mutex<HashMap<TenantId, (Plan, Instant)>>);
+
+impl PlanCache {
+    fn get(&self, tenant: TenantId) -> Option<Plan> {
+        let cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .get(&tenant)
+            .filter(|(_, at)| at.elapsed().as_secs() < PLAN_CACHE_SECONDS)
+            .map(|(plan, _)| *plan)
+    }
+
+    fn put(&self, tenant: TenantId, plan: Plan) {
+        let mut cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        cache.insert(tenant, (plan, Instant::now()));
+    }
+}
+
+/// What `GET /v1/settings` shows.
+#[derive(Debug, Serialize)]
+pub struct TenantSettings {
+    pub plan: Plan,
+    pub retention: RetentionSettings,
+}
+
+impl<P: Platform> Identity<P> {
+    pub async fn plan(&self, tenant: TenantId) -> Result<Plan, AuthError> {
+        if let Some(plan) = self.plans.get(tenant) {
+            return Ok(plan);
+        }
+        let plan = SettingsRepo::new(self.platform.table())
+            .plan(tenant)
+            .await?;
+        self.plans.put(tenant, plan);
+        Ok(plan)
+    }
+
+    /// Spend one request from the caller's bucket (one per user or key, sized by the
+    /// tenant's plan). Store-backed, so every process and Lambda instance shares it.
+    pub async fn rate_limit(
+        &self,
+        principal: &Principal,
+        now: DateTime<Utc>,
+    ) -> Result<Decision, AuthError> {
+        let limits = self.plan(principal.tenant).await?.limits();
+        Ok(RateLimiter::new(self.platform.table())
+            .check(
+                principal.tenant,
+                &principal.actor(),
+                &limits.requests,
+                now.timestamp_millis(),
+                1,
+            )
+            .await?)
+    }
+
+    /// Sign-in attempts of one account, whatever their outcome: slows guessing even below
+    /// the lockout threshold, and without locking the owner out.
+    pub(super) async fn limit_logins(
+        &self,
+        user: &UserRecord,
+        now: DateTime<Utc>,
+    ) -> Result<(), AuthError> {
+        let limits = self.plan(user.tenant).await?.limits();
+        let decision = RateLimiter::new(self.platform.table())
+            .check(
+                user.tenant,
+                &format!("login:{}", user.id),
+                &limits.logins,
+                now.timestamp_millis(),
+                1,
+            )
+            .await?;
+        if decision.allowed {
+            Ok(())
+        } else {
+            Err(AuthError::RateLimited(decision))
+        }
+    }
+
+    pub async fn settings(&self, by: &Principal) -> Result<TenantSettings, AuthError> {
+        let repo = SettingsRepo::new(self.platform.table());
+        Ok(TenantSettings {
+            plan: repo.plan(by.tenant).await?,
+            retention: repo.retention(by.tenant).await?,
+        })
+    }
+
+    pub async fn set_plan(
+        &self,
+        by: &Principal,
+        plan: Plan,
+        now: DateTime<Utc>,
+    ) -> Result<TenantSettings, AuthError> {
+        SettingsRepo::new(self.platform.table())
+            .set_plan(by.tenant, plan)
+            .await?;
+        self.plans.put(by.tenant, plan);
+        self.audit(
+            by.tenant,
+            AuditDraft::new(now, by.actor(), actions::SETTINGS_CHANGED)
+                .detail("plan", plan.as_str()),
+        )
+        .await;
+        self.settings(by).await
+    }
+
+    pub async fn set_retention(
+        &self,
+        by: &Principal,
+        events_days: u32,
+        now: DateTime<Utc>,
+    ) -> Result<TenantSettings, AuthError> {
+        let retention =
+            RetentionSettings::new(events_days).map_err(|e| AuthError::Invalid(e.to_string()))?;
+        SettingsRepo::new(self.platform.table())
+            .set_retention(by.tenant, retention)
+            .await?;
+        self.audit(
+            by.tenant,
+            AuditDraft::new(now, by.actor(), actions::SETTINGS_CHANGED)
+                .detail("events_retention_days", events_days.to_string()),
+        )
+        .await;
+        self.settings(by).await
+    }
+
+    /// The audit log, newest first.
+    pub async fn audit_page(
+        &self,
+        by: &Principal,
+        cursor: Option<String>,
+        limit: usize,
+    ) -> Result<AuditPage, AuthError> {
+        Ok(AuditLog::new(self.platform.table())
+            .page(by.tenant, AuditOrder::NewestFirst, cursor, limit)
+            .await?)
+    }
+
+    /// Walk the whole chain and say whether, and where, it was tampered with.
+    pub async fn verify_audit(&self, by: &Principal) -> Result<VerifyReport, AuthError> {
+        Ok(AuditLog::new(self.platform.table())
+            .verify(by.tenant)
+            .await?)
+    }
+}
