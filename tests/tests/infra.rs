@@ -1,8 +1,9 @@
 //! The deployment description agrees with the code: `template.yaml` lints clean, the pipeline
 //! definition is valid ASL, every Lambda binary has a function resource (and vice versa), every
 //! `${...}` placeholder of the definition is substituted with a function of the stack, and the
-//! definition's task names are the ones the embedded runner registers, and the table has the
-//! schema (keys, index, TTL attribute) the DynamoDB adapter uses.
+//! definition's task names are the ones the embedded runner registers, the table has the
+//! schema (keys, index, TTL attribute) the DynamoDB adapter uses, and the HTTP API runs every
+//! route but the API's public ones through the Lambda authorizer.
 //!
 //! Needs the project's `.venv` (`scripts/python/venv.sh`) for cfn-lint and statelint.
 
@@ -11,8 +12,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+use mvidarr_api::{Access, route_table};
 use mvidarr_core::asl::{ALL_ERRORS, State, StateMachine, TaskState};
 use mvidarr_store_aws::dynamodb::{EXPIRES_AT, GSI1_NAME, GSI1_PK, GSI1_SK, TABLE_PK, TABLE_SK};
+use mvidarr_store_local::LocalPlatform;
 use mvidarr_tests::aws::moto::repo_root;
 use serde_json::Value;
 
@@ -22,6 +25,14 @@ const EMBEDDED_BINARY: &str = "mvidarr";
 
 /// The error the task functions report for failures worth retrying.
 const TRANSIENT: &str = "Transient";
+
+/// The API's binary, and the Lambda authorizer's.
+const API_BINARY: &str = "mvidarr-api";
+const AUTHORIZER_BINARY: &str = "mvidarr-auth";
+
+/// What a `main` calls to start the identity service, which needs `TOKEN_ISSUER` and (to open
+/// the sealed signing keys) `KMS_KEY_ID`.
+const STARTS_IDENTITY: &str = "identity_from_env(";
 
 fn venv_tool(name: &str) -> PathBuf {
     let path = repo_root().join(".venv/bin").join(name);
@@ -201,42 +212,94 @@ fn statelint_accepts_the_pipeline() {
     );
 }
 
-/// Binary targets per package of the crates under functions/, from `cargo metadata`.
-fn function_binaries() -> BTreeMap<String, BTreeSet<String>> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let output = run(Command::new(cargo)
-        .args([
-            "metadata",
-            "--no-deps",
-            "--format-version",
-            "1",
-            "--offline",
-        ])
-        .current_dir(repo_root()));
-    assert!(output.status.success(), "cargo metadata: {}", text(&output));
-    let metadata: Value = serde_json::from_slice(&output.stdout).expect("cargo metadata JSON");
-    let functions_dir = std::fs::canonicalize(repo_root().join("functions")).expect("functions/");
-    let mut out = BTreeMap::new();
-    for package in metadata["packages"].as_array().expect("packages") {
-        let manifest = Path::new(package["manifest_path"].as_str().expect("manifest_path"));
-        let manifest = std::fs::canonicalize(manifest).unwrap_or_else(|_| manifest.to_owned());
-        if !manifest.starts_with(&functions_dir) {
-            continue;
-        }
-        let bins = package["targets"]
-            .as_array()
-            .expect("targets")
-            .iter()
-            .filter(|t| {
-                t["kind"]
+/// A binary target of a crate under functions/.
+struct FunctionBinary {
+    package: String,
+    name: String,
+    source: PathBuf,
+}
+
+/// The binary targets of the crates under functions/ (and those crates, even without one),
+/// from `cargo metadata`.
+fn function_targets() -> &'static (BTreeSet<String>, Vec<FunctionBinary>) {
+    static TARGETS: OnceLock<(BTreeSet<String>, Vec<FunctionBinary>)> = OnceLock::new();
+    TARGETS.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let output = run(Command::new(cargo)
+            .args([
+                "metadata",
+                "--no-deps",
+                "--format-version",
+                "1",
+                "--offline",
+            ])
+            .current_dir(repo_root()));
+        assert!(output.status.success(), "cargo metadata: {}", text(&output));
+        let metadata: Value = serde_json::from_slice(&output.stdout).expect("cargo metadata JSON");
+        let functions_dir =
+            std::fs::canonicalize(repo_root().join("functions")).expect("functions/");
+        let mut packages = BTreeSet::new();
+        let mut binaries = Vec::new();
+        for package in metadata["packages"].as_array().expect("packages") {
+            let manifest = Path::new(package["manifest_path"].as_str().expect("manifest_path"));
+            let manifest = std::fs::canonicalize(manifest).unwrap_or_else(|_| manifest.to_owned());
+            if !manifest.starts_with(&functions_dir) {
+                continue;
+            }
+            let name = package["name"].as_str().expect("name").to_owned();
+            for target in package["targets"].as_array().expect("targets") {
+                if target["kind"]
                     .as_array()
                     .is_some_and(|k| k.iter().any(|k| k == "bin"))
-            })
-            .map(|t| t["name"].as_str().expect("target name").to_owned())
-            .collect();
-        out.insert(package["name"].as_str().expect("name").to_owned(), bins);
+                {
+                    binaries.push(FunctionBinary {
+                        package: name.clone(),
+                        name: target["name"].as_str().expect("target name").to_owned(),
+                        source: PathBuf::from(target["src_path"].as_str().expect("src_path")),
+                    });
+                }
+            }
+            packages.insert(name);
+        }
+        (packages, binaries)
+    })
+}
+
+/// Binary targets per package of the crates under functions/.
+fn function_binaries() -> BTreeMap<String, BTreeSet<String>> {
+    let (packages, binaries) = function_targets();
+    let mut out: BTreeMap<String, BTreeSet<String>> = packages
+        .iter()
+        .map(|p| (p.clone(), BTreeSet::new()))
+        .collect();
+    for binary in binaries {
+        out.entry(binary.package.clone())
+            .or_default()
+            .insert(binary.name.clone());
     }
     out
+}
+
+/// The Lambda binaries whose `main` starts the identity service.
+fn identity_binaries() -> BTreeSet<String> {
+    function_targets()
+        .1
+        .iter()
+        .filter(|b| {
+            std::fs::read_to_string(&b.source)
+                .unwrap_or_else(|e| panic!("read {}: {e}", b.source.display()))
+                .contains(STARTS_IDENTITY)
+        })
+        .map(|b| b.name.clone())
+        .collect()
+}
+
+/// The function resource built from `binary`.
+fn function_of(binary: &str) -> (&'static str, &'static Value) {
+    resources_of("AWS::Serverless::Function")
+        .into_iter()
+        .find(|(_, f)| f["Metadata"]["BuildProperties"]["Binary"] == binary)
+        .unwrap_or_else(|| panic!("no function resource builds {binary}"))
 }
 
 #[test]
@@ -311,14 +374,36 @@ fn every_function_crate_has_a_resource_and_vice_versa() {
 #[test]
 fn functions_get_the_environment_the_code_reads() {
     let globals = &template()["Globals"]["Function"]["Environment"]["Variables"];
+    let identity = identity_binaries();
+    assert!(
+        identity.contains(API_BINARY) && identity.contains(AUTHORIZER_BINARY),
+        "the api and the authorizer start the identity service with {STARTS_IDENTITY}..): \
+         {identity:?}"
+    );
     let mut problems = Vec::new();
+    let mut issuers = BTreeMap::new();
     for (id, function) in resources_of("AWS::Serverless::Function") {
         let own = &function["Properties"]["Environment"]["Variables"];
-        let has = |name: &str| own.get(name).or_else(|| globals.get(name)).is_some();
+        let value = |name: &str| own.get(name).or_else(|| globals.get(name));
+        let has = |name: &str| value(name).is_some();
         let binary = function["Metadata"]["BuildProperties"]["Binary"]
             .as_str()
             .unwrap_or_default();
         let trigger = binary == "mvidarr-upload-trigger";
+        if identity.contains(binary) {
+            for name in ["TOKEN_ISSUER", "KMS_KEY_ID"] {
+                if !has(name) {
+                    problems.push(format!("{id}: no {name} (it starts the identity service)"));
+                }
+            }
+        } else if has("TOKEN_ISSUER") {
+            problems.push(format!(
+                "{id}: TOKEN_ISSUER given to a function that does not start the identity service"
+            ));
+        }
+        if let Some(issuer) = value("TOKEN_ISSUER") {
+            issuers.insert(id, issuer);
+        }
         for name in ["MEDIA_BUCKET", "TABLE_NAME", "RUST_LOG"] {
             if !has(name) {
                 problems.push(format!("{id}: no {name}"));
@@ -338,6 +423,13 @@ fn functions_get_the_environment_the_code_reads() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+    // Tokens the api signs are verified by the authorizer: one issuer for both.
+    let distinct: BTreeSet<String> = issuers.values().map(|v| v.to_string()).collect();
+    assert_eq!(
+        distinct.len(),
+        1,
+        "every function must get the same TOKEN_ISSUER: {issuers:#?}"
+    );
 }
 
 #[test]
@@ -657,4 +749,215 @@ fn the_table_has_the_adapters_keys_index_and_ttl_attribute() {
     let ttl = &properties["TimeToLiveSpecification"];
     assert_eq!(ttl["AttributeName"], EXPIRES_AT, "{id}: TTL attribute");
     assert_eq!(ttl["Enabled"], true, "{id}: TTL enabled");
+}
+
+/// The logical ids a template value refers to: `Ref`, `Fn::GetAtt` and `${Id}` / `${Id.Att}`
+/// in `Fn::Sub` (pseudo parameters, `${AWS::…}`, are not resources).
+fn referenced_ids(value: &Value, out: &mut BTreeSet<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map {
+                match (key.as_str(), inner) {
+                    ("Ref", Value::String(id)) => {
+                        out.insert(id.clone());
+                    }
+                    ("Fn::GetAtt", Value::Array(pair)) => {
+                        out.extend(pair.first().and_then(Value::as_str).map(str::to_owned));
+                    }
+                    ("Fn::Sub", Value::String(text)) => {
+                        out.extend(sub_ids(text));
+                    }
+                    ("Fn::Sub", Value::Array(parts)) => {
+                        if let Some(text) = parts.first().and_then(Value::as_str) {
+                            out.extend(sub_ids(text));
+                        }
+                        parts.iter().skip(1).for_each(|v| referenced_ids(v, out));
+                    }
+                    _ => referenced_ids(inner, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| referenced_ids(v, out)),
+        _ => {}
+    }
+}
+
+fn sub_ids(text: &str) -> impl Iterator<Item = String> {
+    placeholders(text)
+        .into_iter()
+        .filter(|p| !p.starts_with('!') && !p.starts_with("AWS::"))
+        .map(|p| p.split('.').next().unwrap_or_default().to_owned())
+}
+
+/// The API's routes integrate the api function and its authorizer is the auth function, so the
+/// API depends on both: a function that referred to the API (say, for its URL as the token
+/// issuer) would be a dependency cycle CloudFormation refuses. Only an event's `ApiId` may name it.
+#[test]
+fn no_function_refers_to_the_http_api() {
+    let apis = resources_of("AWS::Serverless::HttpApi");
+    assert!(!apis.is_empty(), "the template has an HTTP API");
+    let mut problems = Vec::new();
+    for (id, function) in resources_of("AWS::Serverless::Function") {
+        let mut outside_events = function.clone();
+        if let Some(properties) = outside_events["Properties"].as_object_mut() {
+            properties.remove("Events");
+        }
+        let mut ids = BTreeSet::new();
+        referenced_ids(&outside_events, &mut ids);
+        referenced_ids(&template()["Globals"]["Function"], &mut ids);
+        for api in apis.keys().filter(|api| ids.contains(**api)) {
+            problems.push(format!("{id} refers to {api}: a dependency cycle"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The statements of a function's `Policies`; SAM policy templates (`DynamoDBCrudPolicy`…)
+/// are returned by name.
+fn policy_statements(function: &Value) -> (Vec<&Value>, Vec<String>) {
+    let mut statements = Vec::new();
+    let mut templates = Vec::new();
+    for policy in function["Properties"]["Policies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        match policy.get("Statement") {
+            Some(Value::Array(list)) => statements.extend(list),
+            Some(one) => statements.push(one),
+            None => templates.extend(
+                policy
+                    .as_object()
+                    .into_iter()
+                    .flat_map(|o| o.keys().cloned()),
+            ),
+        }
+    }
+    (statements, templates)
+}
+
+fn actions(statement: &Value) -> Vec<&str> {
+    match &statement["Action"] {
+        Value::Array(list) => list.iter().filter_map(Value::as_str).collect(),
+        one => one.as_str().into_iter().collect(),
+    }
+}
+
+#[test]
+fn the_http_api_authorizes_with_the_auth_function_cached_per_credential() {
+    let (authorizer_id, authorizer_function) = function_of(AUTHORIZER_BINARY);
+    let apis = resources_of("AWS::Serverless::HttpApi");
+    assert_eq!(apis.len(), 1, "one HTTP API: {:?}", apis.keys());
+    let (api_id, api) = apis.into_iter().next().expect("an HTTP API");
+    let auth = &api["Properties"]["Auth"];
+    let default = auth["DefaultAuthorizer"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{api_id}: no Auth.DefaultAuthorizer"));
+    let authorizer = &auth["Authorizers"][default];
+    assert_eq!(
+        get_att(&authorizer["FunctionArn"], "Arn"),
+        Some(authorizer_id),
+        "{api_id}: the default authorizer is {authorizer_id}"
+    );
+    assert_eq!(authorizer["AuthorizerPayloadFormatVersion"], "2.0");
+    assert_eq!(
+        authorizer["EnableSimpleResponses"], true,
+        "the function answers {{isAuthorized, context}}"
+    );
+    assert_eq!(
+        authorizer["EnableFunctionDefaultPermissions"], true,
+        "without it API Gateway may not invoke the authorizer"
+    );
+    // The answer depends on the credential alone, so it is cached under it alone.
+    let identity = &authorizer["Identity"];
+    assert_eq!(identity["Headers"], serde_json::json!(["Authorization"]));
+    for source in ["QueryStrings", "StageVariables", "Context"] {
+        assert!(
+            identity.get(source).is_none(),
+            "{api_id}: {source} in the identity"
+        );
+    }
+    let ttl = identity["ReauthorizeEvery"].as_u64().unwrap_or(0);
+    assert!(
+        (1..=3600).contains(&ttl),
+        "{api_id}: ReauthorizeEvery {ttl} (HTTP APIs cache 1–3600 s)"
+    );
+
+    // It faces every credential sent to the API: it may read, and open the signing keys.
+    let (statements, templates) = policy_statements(authorizer_function);
+    assert!(
+        templates.is_empty(),
+        "{authorizer_id}: policy templates grant more than reads: {templates:?}"
+    );
+    let granted: BTreeSet<&str> = statements.iter().flat_map(|s| actions(s)).collect();
+    assert_eq!(
+        granted,
+        BTreeSet::from(["dynamodb:GetItem", "dynamodb:Query", "kms:Decrypt"]),
+        "{authorizer_id}: its actions"
+    );
+    let decrypt = statements
+        .iter()
+        .find(|s| actions(s).contains(&"kms:Decrypt"))
+        .expect("a kms:Decrypt statement");
+    assert!(
+        decrypt["Condition"]["StringLike"]
+            .get("kms:EncryptionContext:context")
+            .is_some(),
+        "{authorizer_id}: kms:Decrypt only with the record's encryption context"
+    );
+}
+
+/// The routes the API declares `Public` are exactly the template's routes without the
+/// authorizer: a new public route without its own event would be refused by API Gateway, and
+/// an event opening any other route would skip the authorizer.
+#[test]
+fn exactly_the_apis_public_routes_skip_the_authorizer() {
+    let public: BTreeSet<(String, String)> = route_table::<LocalPlatform>()
+        .into_iter()
+        .filter(|r| r.access == Access::Public)
+        .map(|r| (r.method.as_str().to_owned(), r.path.to_owned()))
+        .collect();
+    assert!(
+        public.contains(&("GET".into(), "/healthz".into())),
+        "{public:?}"
+    );
+
+    let (api_function, _) = function_of(API_BINARY);
+    let mut unauthorized = BTreeSet::new();
+    let mut problems = Vec::new();
+    for (id, function) in resources_of("AWS::Serverless::Function") {
+        let events = function["Properties"]["Events"].as_object();
+        for (name, event) in events.into_iter().flatten() {
+            if event["Type"] != "HttpApi" {
+                continue;
+            }
+            let properties = &event["Properties"];
+            match properties["Auth"]["Authorizer"].as_str() {
+                None => {}
+                Some("NONE") if id == api_function => {
+                    let method = properties["Method"].as_str().unwrap_or("ANY");
+                    let path = properties["Path"].as_str().unwrap_or_default();
+                    if !unauthorized.insert((method.to_ascii_uppercase(), path.to_owned())) {
+                        problems.push(format!("{id}.{name}: {method} {path} twice"));
+                    }
+                }
+                Some(other) => problems.push(format!(
+                    "{id}.{name}: Auth.Authorizer {other:?} (only the api's public routes \
+                     override the default authorizer, with NONE)"
+                )),
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert_eq!(
+        public,
+        unauthorized,
+        "Public routes vs events with Authorizer: NONE: {}",
+        differences(
+            "route_table (Access::Public)",
+            &public,
+            "template.yaml",
+            &unauthorized
+        )
+    );
 }

@@ -1,8 +1,9 @@
-//! The real Lambda binaries (`mvidarr-api`, `mvidarr-upload-trigger`, debug builds) under
-//! cargo-lambda's Lambda Runtime API emulator, answering events shaped like the ones API Gateway
-//! (HTTP API, payload v2) and SQS send (`tests/fixtures/events/`), with their resources on a
-//! moto server. This is the whole path the unit tests skip: `main` reading its environment, the
-//! runtime client polling `/next`, the event's JSON decoding, and the response's encoding.
+//! The real Lambda binaries (`mvidarr-api`, `mvidarr-auth`, `mvidarr-upload-trigger`, debug
+//! builds) under cargo-lambda's Lambda Runtime API emulator, answering events shaped like the
+//! ones API Gateway (HTTP API, payload v2, and its Lambda authorizer's requests) and SQS send
+//! (`tests/fixtures/events/`), with their resources (bucket, table, KMS key) on a moto server.
+//! This is the whole path the unit tests skip: `main` reading its environment, the runtime
+//! client polling `/next`, the event's JSON decoding, and the response's encoding.
 //!
 //! `cargo lambda watch --only-lambda-apis` serves the Runtime API without building or starting
 //! anything; each function is started here with the environment Lambda gives it, pointed at
@@ -15,24 +16,34 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use chrono::Utc;
+use mvidarr_auth::Role;
+use mvidarr_auth::service::{Identity, IdentityConfig};
+use mvidarr_store_aws::AwsSettings;
+use mvidarr_store_aws::platform::{AwsPlatform, AwsResources};
 use mvidarr_tests::aws::Moto;
 use mvidarr_tests::aws::dynamodb::new_table;
+use mvidarr_tests::aws::kms::new_key;
 use mvidarr_tests::aws::moto::{REGION, repo_root, unique_name};
 use mvidarr_tests::aws::s3::{create_bucket, s3_client};
-use serde_json::Value;
+use serde_json::{Value, json};
 use tempfile::TempDir;
 
 const API: &str = "mvidarr-api";
+const AUTHORIZER: &str = "mvidarr-auth";
 const UPLOAD_TRIGGER: &str = "mvidarr-upload-trigger";
+
+/// The `iss` of access tokens: the API's URL, as in the fixtures' `host`.
+const TOKEN_ISSUER: &str = "https://k3m9xq2v7d.execute-api.us-east-1.amazonaws.com";
 
 /// The longest one invocation may take (the first one includes the function's cold start).
 const INVOKE_TIMEOUT: Duration = Duration::from_secs(20);
 
 #[test]
 fn api_answers_http_api_v2_events() {
-    let (bucket, table) = moto_resources();
+    let resources = moto_resources();
     let mut lambda = Emulator::start();
-    lambda.start_function(API, &bucket, &table);
+    lambda.start_function(API, &resources);
 
     let health = lambda.invoke(API, "apigw-v2-healthz.json");
     assert_eq!(health["statusCode"], 200, "{health:#}");
@@ -55,9 +66,10 @@ fn api_answers_http_api_v2_events() {
 
 #[test]
 fn upload_trigger_reports_exactly_the_messages_to_retry() {
-    let (bucket, table) = moto_resources();
+    let resources = moto_resources();
+    let table = &resources.table;
     let mut lambda = Emulator::start();
-    lambda.start_function(UPLOAD_TRIGGER, &bucket, &table);
+    lambda.start_function(UPLOAD_TRIGGER, &resources);
 
     // Three messages, none an upload to ingest:
     // - S3's `s3:TestEvent` (sent when the notification is configured): acknowledged;
@@ -77,10 +89,77 @@ fn upload_trigger_reports_exactly_the_messages_to_retry() {
     // Nothing was recorded for any of them.
     let items = runtime().block_on(async {
         let client = mvidarr_tests::aws::dynamodb::dynamo_client(Moto::shared()).await;
-        client.scan().table_name(&table).send().await
+        client.scan().table_name(table).send().await
     });
     let items = items.unwrap_or_else(|e| panic!("scan {table}: {e:?}"));
     assert_eq!(items.count(), 0, "{:?}", items.items());
+}
+
+#[test]
+fn authorizer_answers_http_api_authorizer_requests() {
+    let resources = moto_resources();
+    // A tenant and its key, made through the identity service on the same table and KMS key
+    // (which also makes the first signing key, as the api would on its first cold start).
+    let (tenant, key) = runtime().block_on(async {
+        let identity = Identity::start(
+            resources.platform().await,
+            IdentityConfig::new(TOKEN_ISSUER),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("starting the identity service on moto: {e}"));
+        let now = Utc::now();
+        let (tenant, _invite) = identity
+            .create_tenant("emulator", "owner@emulator.example.com", now)
+            .await
+            .unwrap();
+        let key = identity
+            .system_api_key(tenant.id, "emulator test", now)
+            .await
+            .unwrap();
+        (tenant.id, key)
+    });
+    let mut lambda = Emulator::start();
+    lambda.start_function(AUTHORIZER, &resources);
+
+    // A JWT-shaped token no key of this deployment signed: refused, with nothing in context.
+    let junk = lambda.invoke(AUTHORIZER, "apigw-v2-authorizer-junk-bearer.json");
+    assert_eq!(
+        junk,
+        json!({ "isAuthorized": false, "context": {} }),
+        "{junk:#}"
+    );
+
+    // The same request with the key: allowed, naming the caller for the api.
+    let mut event: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture("apigw-v2-authorizer-junk-bearer.json")).unwrap(),
+    )
+    .unwrap();
+    let authorization = format!("Bearer {}", key.key);
+    event["headers"]["authorization"] = json!(authorization);
+    event["identitySource"] = json!([authorization]);
+    let allowed = lambda.invoke_with(AUTHORIZER, "apigw-v2-authorizer-api-key", &event);
+    assert_eq!(
+        allowed,
+        json!({
+            "isAuthorized": true,
+            "context": {
+                "tenant": tenant.to_string(),
+                "principal": format!("key:{}", key.record.id),
+                "kind": "api_key",
+                "role": "",
+                "permissions": Role::Owner.permissions().to_scope_string(),
+            }
+        }),
+        "{allowed:#}"
+    );
+    // Its logs name the key by id, never the key itself.
+    let log = lambda.function_log(AUTHORIZER);
+    assert!(log.contains("allowed"), "{log}");
+    let secret = key.key.rsplit_once('_').map(|(_, s)| s).unwrap_or(&key.key);
+    assert!(
+        !log.contains(secret),
+        "the key's secret is in the log:\n{log}"
+    );
 }
 
 fn assert_unauthorized(response: &Value) {
@@ -111,18 +190,54 @@ fn runtime() -> &'static tokio::runtime::Runtime {
     RT.get_or_init(|| tokio::runtime::Runtime::new().expect("tokio runtime"))
 }
 
-/// A new bucket and table (single-table schema) on the shared moto server, by name.
-fn moto_resources() -> (String, String) {
+/// What the stack gives a function, made on the shared moto server under names of its own.
+struct Resources {
+    bucket: String,
+    table: String,
+    kms_key_id: String,
+}
+
+impl Resources {
+    /// The AWS platform over them, as a function builds it from its environment.
+    async fn platform(&self) -> AwsPlatform {
+        AwsPlatform::connect(
+            &AwsSettings {
+                endpoint_url: Some(Moto::shared().endpoint.clone()),
+                region: Some(REGION.into()),
+                static_credentials: Some(("testing".into(), "testing".into())),
+            },
+            &AwsResources {
+                bucket: self.bucket.clone(),
+                table: self.table.clone(),
+                ingest_queue_url: None,
+                state_machine_arn: None,
+                kms_key_id: Some(self.kms_key_id.clone()),
+            },
+        )
+        .await
+    }
+}
+
+/// A new bucket, table (single-table schema) and KMS key on the shared moto server.
+fn moto_resources() -> Resources {
     runtime().block_on(async {
         let moto = Moto::shared();
         let bucket = unique_name("mvidarr-media");
         create_bucket(&s3_client(moto).await, &bucket).await;
         let table = new_table(moto).await;
-        (bucket, table.table_name().to_owned())
+        Resources {
+            bucket,
+            table: table.table_name().to_owned(),
+            kms_key_id: new_key(moto).await,
+        }
     })
 }
 
-/// The debug binaries of the two functions, built once per test process. `cargo test` builds
+fn fixture(event: &str) -> PathBuf {
+    repo_root().join("tests/fixtures/events").join(event)
+}
+
+/// The debug binaries of the functions, built once per test process. `cargo test` builds
 /// a package's binaries only for that package's own integration tests, and an old binary
 /// would test old code, so this always asks cargo (a no-op when they are up to date).
 fn binaries() -> &'static Path {
@@ -270,7 +385,7 @@ impl Emulator {
 
     /// Start the debug binary `name` as Lambda would: the Runtime API's address, the
     /// function's identity, the region and (test) credentials, and the stack's settings.
-    fn start_function(&mut self, name: &str, bucket: &str, table: &str) {
+    fn start_function(&mut self, name: &str, resources: &Resources) {
         let moto = Moto::shared();
         let mut command = Command::new(binaries().join(name));
         command
@@ -295,8 +410,10 @@ impl Emulator {
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_SESSION_TOKEN", "testing")
             .env("AWS_ENDPOINT_URL", &moto.endpoint)
-            .env("MEDIA_BUCKET", bucket)
-            .env("TABLE_NAME", table)
+            .env("MEDIA_BUCKET", &resources.bucket)
+            .env("TABLE_NAME", &resources.table)
+            .env("KMS_KEY_ID", &resources.kms_key_id)
+            .env("TOKEN_ISSUER", TOKEN_ISSUER)
             .env("MVIDARR_FFMPEG", repo_root().join("layers/dist/bin/ffmpeg"))
             .env("RUST_LOG", "info");
         self.functions
@@ -307,14 +424,24 @@ impl Emulator {
     /// function's response as JSON. Fails (with every process's output) when the invocation
     /// errs, a function exits, or no answer comes within [`INVOKE_TIMEOUT`].
     fn invoke(&mut self, function: &str, event: &str) -> Value {
-        let data = repo_root().join("tests/fixtures/events").join(event);
+        self.invoke_file(function, event, &fixture(event))
+    }
+
+    /// As [`Emulator::invoke`], with an event made by the test (saved under `name`).
+    fn invoke_with(&mut self, function: &str, name: &str, event: &Value) -> Value {
+        let path = self.logs.path().join(format!("{name}.json"));
+        std::fs::write(&path, event.to_string()).expect("write the event");
+        self.invoke_file(function, name, &path)
+    }
+
+    fn invoke_file(&mut self, function: &str, event: &str, data: &Path) -> Value {
         let mut command = Command::new(cargo_lambda());
         command
             .current_dir(repo_root())
             .args(["lambda", "invoke", "--invoke-address", "127.0.0.1"])
             .args(["--invoke-port", &self.port.to_string()])
             .args(["--output-format", "json", "--data-file"])
-            .arg(&data)
+            .arg(data)
             .arg(function);
         let name = format!("invoke-{function}-{event}");
         let stdout_path = self.logs.path().join(format!("{name}.out"));
@@ -359,6 +486,15 @@ impl Emulator {
         self.functions.iter_mut().find_map(|f| {
             matches!(f.child.try_wait(), Ok(Some(_)) | Err(_)).then(|| f.name.clone())
         })
+    }
+
+    /// What the function `name` has logged so far.
+    fn function_log(&self, name: &str) -> String {
+        self.functions
+            .iter()
+            .filter(|f| f.name == name)
+            .map(Process::output)
+            .collect()
     }
 
     fn logs(&self) -> String {
