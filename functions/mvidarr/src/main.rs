@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use mvidarr::{app, ingest, models, tenant};
+use mvidarr::{admin, app, ingest, models};
 
 #[derive(Parser)]
 #[command(
@@ -35,7 +35,9 @@ enum Command {
     /// Exits non-zero when something is missing or differs from the registry.
     Models(models::ModelsArgs),
     /// Manage tenants.
-    Tenant(tenant::TenantArgs),
+    Tenant(admin::TenantArgs),
+    /// Manage the access-token signing keys.
+    SigningKey(admin::SigningKeyArgs),
 }
 
 #[tokio::main]
@@ -54,7 +56,10 @@ async fn main() -> ExitCode {
             .map(|()| ExitCode::SUCCESS),
         Command::Ingest(args) => ingest::run(&cli.data, args).await,
         Command::Models(args) => Ok(models::run(&args)),
-        Command::Tenant(args) => tenant::run(&cli.data, args)
+        Command::Tenant(args) => admin::tenant(&cli.data, args)
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        Command::SigningKey(args) => admin::signing_key(&cli.data, args)
             .await
             .map(|()| ExitCode::SUCCESS),
     };

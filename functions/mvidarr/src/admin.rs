@@ -1,5 +1,6 @@
-//! `mvidarr tenant create NAME --owner EMAIL`: a new tenant and an invitation for its owner.
-//! Works on the data directory directly, whether or not a server is running on it.
+//! Administration on the data directory directly, whether or not a server is running on it:
+//! `mvidarr tenant create NAME --owner EMAIL` (a new tenant and an invitation for its owner)
+//! and `mvidarr signing-key rotate`.
 
 use std::path::Path;
 
@@ -29,7 +30,36 @@ pub enum TenantCommand {
     },
 }
 
-pub async fn run(data: &Path, args: TenantArgs) -> anyhow::Result<()> {
+#[derive(clap::Args, Debug)]
+pub struct SigningKeyArgs {
+    #[command(subcommand)]
+    pub command: SigningKeyCommand,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum SigningKeyCommand {
+    /// Sign new access tokens with a fresh key; the old one verifies its tokens until they
+    /// expire (15 minutes), so nobody is signed out. A running server picks it up within a
+    /// minute.
+    Rotate,
+}
+
+pub async fn signing_key(data: &Path, args: SigningKeyArgs) -> anyhow::Result<()> {
+    let (identity, _) = open(data).await?;
+    match args.command {
+        SigningKeyCommand::Rotate => {
+            let kid = identity
+                .rotate_signing_key(Utc::now())
+                .await
+                .context("rotating the signing key")?;
+            println!("new signing key {kid}; the previous one verifies for 15 more minutes");
+        }
+    }
+    Ok(())
+}
+
+/// The identity service on the data directory, and the URL a running server serves on.
+async fn open(data: &Path) -> anyhow::Result<(Identity<LocalPlatform>, String)> {
     // The running server's URL, for the instructions (tokens are not minted here).
     let url = std::fs::read(server_info_path(data))
         .ok()
@@ -46,6 +76,11 @@ pub async fn run(data: &Path, args: TenantArgs) -> anyhow::Result<()> {
     let identity = Identity::start(platform, IdentityConfig::new(&url))
         .await
         .context("loading the token-signing keys")?;
+    Ok((identity, url))
+}
+
+pub async fn tenant(data: &Path, args: TenantArgs) -> anyhow::Result<()> {
+    let (identity, url) = open(data).await?;
     match args.command {
         TenantCommand::Create { name, owner } => {
             let (tenant, invite) = identity
