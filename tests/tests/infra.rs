@@ -31,8 +31,10 @@ const API_BINARY: &str = "mvidarr-api";
 const AUTHORIZER_BINARY: &str = "mvidarr-auth";
 
 /// What a `main` calls to start the identity service, which needs `TOKEN_ISSUER` and (to open
-/// the sealed signing keys) `KMS_KEY_ID`.
+/// the sealed signing keys) `KMS_KEY_ID`; and to start it as a verifier, which needs only the
+/// issuer.
 const STARTS_IDENTITY: &str = "identity_from_env(";
+const STARTS_VERIFIER: &str = "verifier_from_env(";
 
 fn venv_tool(name: &str) -> PathBuf {
     let path = repo_root().join(".venv/bin").join(name);
@@ -280,17 +282,18 @@ fn function_binaries() -> BTreeMap<String, BTreeSet<String>> {
     out
 }
 
-/// The Lambda binaries whose `main` starts the identity service.
-fn identity_binaries() -> BTreeSet<String> {
+/// The Lambda binaries whose `main` starts the identity service, each with whether it opens
+/// sealed keys (a full service) or only verifies.
+fn identity_binaries() -> BTreeMap<String, bool> {
     function_targets()
         .1
         .iter()
-        .filter(|b| {
-            std::fs::read_to_string(&b.source)
-                .unwrap_or_else(|e| panic!("read {}: {e}", b.source.display()))
-                .contains(STARTS_IDENTITY)
+        .filter_map(|b| {
+            let source = std::fs::read_to_string(&b.source)
+                .unwrap_or_else(|e| panic!("read {}: {e}", b.source.display()));
+            let full = source.contains(STARTS_IDENTITY);
+            (full || source.contains(STARTS_VERIFIER)).then(|| (b.name.clone(), full))
         })
-        .map(|b| b.name.clone())
         .collect()
 }
 
@@ -376,9 +379,9 @@ fn functions_get_the_environment_the_code_reads() {
     let globals = &template()["Globals"]["Function"]["Environment"]["Variables"];
     let identity = identity_binaries();
     assert!(
-        identity.contains(API_BINARY) && identity.contains(AUTHORIZER_BINARY),
-        "the api and the authorizer start the identity service with {STARTS_IDENTITY}..): \
-         {identity:?}"
+        identity.get(API_BINARY) == Some(&true) && identity.get(AUTHORIZER_BINARY) == Some(&false),
+        "the api starts the identity service with {STARTS_IDENTITY}..) and the authorizer \
+         with {STARTS_VERIFIER}..): {identity:?}"
     );
     let mut problems = Vec::new();
     let mut issuers = BTreeMap::new();
@@ -390,8 +393,14 @@ fn functions_get_the_environment_the_code_reads() {
             .as_str()
             .unwrap_or_default();
         let trigger = binary == "mvidarr-upload-trigger";
-        if identity.contains(binary) {
-            for name in ["TOKEN_ISSUER", "KMS_KEY_ID"] {
+        if let Some(&full) = identity.get(binary) {
+            // A verifier opens no sealed key: it needs no key service.
+            let needed: &[&str] = if full {
+                &["TOKEN_ISSUER", "KMS_KEY_ID"]
+            } else {
+                &["TOKEN_ISSUER"]
+            };
+            for name in needed {
                 if !has(name) {
                     problems.push(format!("{id}: no {name} (it starts the identity service)"));
                 }
@@ -883,7 +892,7 @@ fn the_http_api_authorizes_with_the_auth_function_cached_per_credential() {
         "{api_id}: ReauthorizeEvery {ttl} (HTTP APIs cache 1–3600 s)"
     );
 
-    // It faces every credential sent to the API: it may read, and open the signing keys.
+    // It faces every credential sent to the API: it may read the table, nothing else.
     let (statements, templates) = policy_statements(authorizer_function);
     assert!(
         templates.is_empty(),
@@ -892,18 +901,8 @@ fn the_http_api_authorizes_with_the_auth_function_cached_per_credential() {
     let granted: BTreeSet<&str> = statements.iter().flat_map(|s| actions(s)).collect();
     assert_eq!(
         granted,
-        BTreeSet::from(["dynamodb:GetItem", "dynamodb:Query", "kms:Decrypt"]),
+        BTreeSet::from(["dynamodb:GetItem", "dynamodb:Query"]),
         "{authorizer_id}: its actions"
-    );
-    let decrypt = statements
-        .iter()
-        .find(|s| actions(s).contains(&"kms:Decrypt"))
-        .expect("a kms:Decrypt statement");
-    assert!(
-        decrypt["Condition"]["StringLike"]
-            .get("kms:EncryptionContext:context")
-            .is_some(),
-        "{authorizer_id}: kms:Decrypt only with the record's encryption context"
     );
 }
 

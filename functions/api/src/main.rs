@@ -9,7 +9,7 @@ use mvidarr_lambda::{Error, identity_from_env, init_tracing, platform_from_env};
 async fn main() -> Result<(), Error> {
     init_tracing();
     let platform = platform_from_env().await?;
-    let identity = Arc::new(identity_from_env(platform.clone()).await?);
+    let identity = Arc::new(identity_from_env(platform.clone())?);
     let app = router(ApiState::new(platform, identity));
     lambda_http::run(app).await
 }

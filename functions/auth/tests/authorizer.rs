@@ -5,7 +5,7 @@ mod support;
 
 use chrono::{Duration, Utc};
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
-use mvidarr_auth::{Permission, Role};
+use mvidarr_auth::{Permission, Permissions, Role};
 use mvidarr_auth_fn::{AuthorizerError, AuthorizerResponse, CallerKind, handle};
 use serde_json::{Value, json};
 use support::{World, allowed, assert_refused, bearer, event};
@@ -267,4 +267,43 @@ async fn responses_serialize_to_the_simple_response_shape() {
         let back: AuthorizerResponse = serde_json::from_str(&text).unwrap();
         assert_eq!(back, response);
     }
+}
+
+#[tokio::test]
+async fn the_authorizer_writes_nothing_and_holds_no_private_key() {
+    let world = World::new().await;
+    let created = world
+        .identity
+        .create_api_key(
+            &world.owner,
+            "fresh",
+            Permissions::from_iter([Permission::MediaRead]),
+            None,
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let allowed = world.authorize(Some(&bearer(&created.key))).await.unwrap();
+    assert!(allowed.is_authorized);
+    // The API records a key's last use; the authorizer (read-only in the stack) does not try.
+    let listed = world.identity.list_api_keys(&world.owner).await.unwrap();
+    let key = listed.iter().find(|k| k.id == created.record.id).unwrap();
+    assert_eq!(key.last_used_at, None);
+    // It verifies tokens but cannot mint one.
+    assert!(
+        world
+            .verifier
+            .keyring()
+            .await
+            .unwrap()
+            .signing_kid()
+            .is_none()
+    );
+    assert!(
+        world
+            .authorize(Some(&bearer(&world.owner_token)))
+            .await
+            .unwrap()
+            .is_authorized
+    );
 }

@@ -23,7 +23,10 @@ pub fn init_tracing() {
     tracing_subscriber::fmt()
         .json()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info".into())
+                // At trace, lambda_runtime logs every raw event: bearer tokens, passwords.
+                .add_directive("lambda_runtime=info".parse().expect("a valid directive")),
         )
         .with_current_span(true)
         .with_span_list(false)
@@ -45,11 +48,27 @@ pub async fn platform_from_env() -> Result<AwsPlatform, Error> {
     Ok(AwsPlatform::connect(&settings, &resources).await)
 }
 
-/// The identity service (API and authorizer), from the same platform. `TOKEN_ISSUER` is the
-/// API's public URL, the `iss` of every access token.
-pub async fn identity_from_env(platform: AwsPlatform) -> Result<Identity<AwsPlatform>, Error> {
-    let issuer = std::env::var("TOKEN_ISSUER").map_err(|_| "TOKEN_ISSUER is not set")?;
-    Ok(Identity::start(platform, IdentityConfig::new(&issuer)).await?)
+/// The identity service, from the same platform. `TOKEN_ISSUER` is the `iss` of every access
+/// token. No AWS call here: the signing keys are read on the first request that needs them,
+/// so init stays free of network calls.
+pub fn identity_from_env(platform: AwsPlatform) -> Result<Identity<AwsPlatform>, Error> {
+    Ok(Identity::new(
+        platform,
+        IdentityConfig::new(&issuer_from_env()?),
+    ))
+}
+
+/// The identity service as the Lambda authorizer uses it: authenticate only, no writes and
+/// no private key (its role may read the table, nothing more).
+pub fn verifier_from_env(platform: AwsPlatform) -> Result<Identity<AwsPlatform>, Error> {
+    Ok(Identity::new(
+        platform,
+        IdentityConfig::verifier(&issuer_from_env()?),
+    ))
+}
+
+fn issuer_from_env() -> Result<String, Error> {
+    Ok(std::env::var("TOKEN_ISSUER").map_err(|_| "TOKEN_ISSUER is not set")?)
 }
 
 /// A step's error as Lambda reports it: `errorType` is what the state machine's

@@ -230,10 +230,12 @@ pub async fn me(caller: Caller) -> Json<serde_json::Value> {
     Json(body)
 }
 
-pub async fn jwks<P: Platform>(State(state): State<ApiState<P>>) -> impl IntoResponse {
+pub async fn jwks<P: Platform>(
+    State(state): State<ApiState<P>>,
+) -> Result<impl IntoResponse, ApiError> {
     // Short enough that a rotation's new key is seen well before the old one retires.
-    (
+    Ok((
         [(CACHE_CONTROL, "public, max-age=300")],
-        Json(state.identity.keyring().await.jwks()),
-    )
+        Json(state.identity.keyring().await?.jwks()),
+    ))
 }

@@ -10,8 +10,6 @@ mod sessions;
 mod signing;
 mod tenancy;
 
-use signing::load_keyring;
-
 pub use api_keys::CreatedApiKey;
 pub use mfa::{SecondFactor, TotpEnrolment};
 pub use privacy::UserExport;
@@ -84,6 +82,9 @@ pub struct IdentityConfig {
     /// How long a sign-in lasts without signing in again (refresh tokens stop working after).
     pub session_lifetime: Duration,
     pub invite_lifetime: Duration,
+    /// Authenticate only: never make a signing key, never open a private one, never write
+    /// (the Lambda authorizer, whose role may only read the table and may not decrypt).
+    pub verify_only: bool,
 }
 
 impl IdentityConfig {
@@ -95,6 +96,15 @@ impl IdentityConfig {
             lockout: LockoutPolicy::default(),
             session_lifetime: Duration::days(30),
             invite_lifetime: Duration::days(7),
+            verify_only: false,
+        }
+    }
+
+    /// For a process that only authenticates requests (see [`IdentityConfig::verify_only`]).
+    pub fn verifier(issuer: &str) -> Self {
+        Self {
+            verify_only: true,
+            ..Self::new(issuer)
         }
     }
 }
@@ -158,7 +168,8 @@ struct LoadedKeyring {
 pub struct Identity<P: Platform> {
     platform: P,
     config: IdentityConfig,
-    keyring: RwLock<LoadedKeyring>,
+    /// `None` until first needed: a Lambda's init makes no AWS call.
+    keyring: RwLock<Option<LoadedKeyring>>,
     reload_gate: Mutex<Instant>,
     hashing: Arc<Semaphore>,
     plans: tenancy::PlanCache,
@@ -166,19 +177,23 @@ pub struct Identity<P: Platform> {
 
 impl<P: Platform> Identity<P> {
     /// Load the signing keys (making the first one on a new deployment).
+    /// The service, with its signing keys loaded (the first one made on a new deployment).
     pub async fn start(platform: P, config: IdentityConfig) -> Result<Self, AuthError> {
-        let keyring = load_keyring(&platform, &config, true).await?;
-        Ok(Self {
+        let identity = Self::new(platform, config);
+        identity.keyring().await?;
+        Ok(identity)
+    }
+
+    /// The service without any I/O yet: the signing keys are loaded on first use.
+    pub fn new(platform: P, config: IdentityConfig) -> Self {
+        Self {
             platform,
             config,
-            keyring: RwLock::new(LoadedKeyring {
-                keyring: Arc::new(keyring),
-                loaded_at: Instant::now(),
-            }),
+            keyring: RwLock::new(None),
             reload_gate: Mutex::new(Instant::now()),
             hashing: Arc::new(Semaphore::new(CONCURRENT_HASHES)),
             plans: tenancy::PlanCache::default(),
-        })
+        }
     }
 
     pub fn config(&self) -> &IdentityConfig {
@@ -201,10 +216,10 @@ impl<P: Platform> Identity<P> {
         if PresentedKey::looks_like(credential) {
             return self.authenticate_key(credential, now).await;
         }
-        let claims = match self.keyring().await.verify(credential) {
+        let claims = match self.keyring().await?.verify(credential) {
             Err(TokenError::UnknownKey) if self.may_reload_for_unknown_kid() => {
                 self.reload_keyring().await?;
-                self.keyring().await.verify(credential)
+                self.keyring().await?.verify(credential)
             }
             other => other,
         }
@@ -243,10 +258,12 @@ impl<P: Platform> Identity<P> {
         if !presented.matches(&record.secret_sha256) || !record.is_usable(now) {
             return Err(AuthError::InvalidCredentials);
         }
-        // Last use is worth knowing to the minute, not worth a write per request.
-        if record
-            .last_used_at
-            .is_none_or(|t| now - t > Duration::minutes(1))
+        // Last use is worth knowing to the minute, not worth a write per request (and a
+        // verifier leaves it to the API, which authenticates the same request again).
+        if !self.config.verify_only
+            && record
+                .last_used_at
+                .is_none_or(|t| now - t > Duration::minutes(1))
         {
             let mut touched = record.clone();
             touched.last_used_at = Some(now);

@@ -219,7 +219,7 @@ impl<P: Platform> Identity<P> {
         };
         let (access_token, _) = self
             .keyring()
-            .await
+            .await?
             .mint(&subject, now.timestamp())
             .map_err(AuthError::Token)?;
         Ok(TokenPair {

@@ -9,27 +9,37 @@ const UNKNOWN_KID_RELOAD_GAP: StdDuration = StdDuration::from_secs(5);
 impl<P: Platform> Identity<P> {
     // ---- signing keys ----
 
-    /// The current keyring, re-read from the store when it is older than a minute.
-    pub async fn keyring(&self) -> Arc<Keyring> {
-        let (keyring, stale) = {
-            let loaded = self.keyring.read().unwrap_or_else(|e| e.into_inner());
-            (
-                loaded.keyring.clone(),
-                loaded.loaded_at.elapsed() > KEYRING_MAX_AGE,
-            )
-        };
-        if stale && let Err(e) = self.reload_keyring().await {
-            tracing::warn!(error = %e, "could not reload the signing keys; using the ones loaded");
+    /// The current keyring: loaded on first use (making the first key of a new deployment),
+    /// re-read from the store when older than a minute to pick up a rotation made elsewhere.
+    pub async fn keyring(&self) -> Result<Arc<Keyring>, AuthError> {
+        let loaded = self
+            .keyring
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|l| (l.keyring.clone(), l.loaded_at.elapsed() > KEYRING_MAX_AGE));
+        match loaded {
+            Some((keyring, false)) => Ok(keyring),
+            Some((keyring, true)) => match self.reload_keyring().await {
+                Ok(fresh) => Ok(fresh),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not reload the signing keys; using the ones loaded");
+                    Ok(keyring)
+                }
+            },
+            None => {
+                let keyring = Arc::new(load_keyring(&self.platform, &self.config, true).await?);
+                self.install(keyring.clone());
+                Ok(keyring)
+            }
         }
-        if stale {
-            return self
-                .keyring
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .keyring
-                .clone();
-        }
-        keyring
+    }
+
+    fn install(&self, keyring: Arc<Keyring>) {
+        *self.keyring.write().unwrap_or_else(|e| e.into_inner()) = Some(LoadedKeyring {
+            keyring,
+            loaded_at: Instant::now(),
+        });
     }
 
     pub(super) fn may_reload_for_unknown_kid(&self) -> bool {
@@ -41,13 +51,10 @@ impl<P: Platform> Identity<P> {
         true
     }
 
-    pub(super) async fn reload_keyring(&self) -> Result<(), AuthError> {
-        let keyring = load_keyring(&self.platform, &self.config, false).await?;
-        *self.keyring.write().unwrap_or_else(|e| e.into_inner()) = LoadedKeyring {
-            keyring: Arc::new(keyring),
-            loaded_at: Instant::now(),
-        };
-        Ok(())
+    pub(super) async fn reload_keyring(&self) -> Result<Arc<Keyring>, AuthError> {
+        let keyring = Arc::new(load_keyring(&self.platform, &self.config, false).await?);
+        self.install(keyring.clone());
+        Ok(keyring)
     }
 
     /// Start signing with a new key. The old one keeps verifying the tokens it signed until
@@ -104,35 +111,26 @@ async fn create_signing_key<P: Platform>(
 }
 
 /// Read the signing keys: the newest active one signs, every live one verifies. With
-/// `create_if_missing`, a deployment without keys makes its first one.
-pub(super) async fn load_keyring<P: Platform>(
+/// `create_if_missing`, a deployment without keys makes its first one. A verifier neither
+/// makes one nor opens the private key.
+async fn load_keyring<P: Platform>(
     platform: &P,
     config: &IdentityConfig,
     create_if_missing: bool,
 ) -> Result<Keyring, AuthError> {
     let now = Utc::now();
-    let repo = SigningKeyRepo::new(platform.table());
-    let mut records: Vec<SigningKeyRecord> = repo
-        .all()
-        .await?
-        .into_iter()
-        .map(|v| v.record)
-        .filter(|k| k.verifies_at(now))
-        .collect();
-    if create_if_missing && !records.iter().any(|k| k.state == SigningKeyState::Active) {
+    let mut records = live_keys(platform, now).await?;
+    if create_if_missing
+        && !config.verify_only
+        && !records.iter().any(|k| k.state == SigningKeyState::Active)
+    {
         create_signing_key(platform, now).await?;
-        records = repo
-            .all()
-            .await?
-            .into_iter()
-            .map(|v| v.record)
-            .filter(|k| k.verifies_at(now))
-            .collect();
+        records = live_keys(platform, now).await?;
     }
     // Two processes starting at once may each make one: the newest wins, both verify.
     let active = records
         .iter()
-        .filter(|k| k.state == SigningKeyState::Active)
+        .filter(|k| k.state == SigningKeyState::Active && !config.verify_only)
         .max_by_key(|k| k.kid);
     let signing = match active {
         Some(record) => {
@@ -157,4 +155,17 @@ pub(super) async fn load_keyring<P: Platform>(
         signing,
         verifying,
     ))
+}
+
+async fn live_keys<P: Platform>(
+    platform: &P,
+    now: DateTime<Utc>,
+) -> Result<Vec<SigningKeyRecord>, AuthError> {
+    Ok(SigningKeyRepo::new(platform.table())
+        .all()
+        .await?
+        .into_iter()
+        .map(|v| v.record)
+        .filter(|k| k.verifies_at(now))
+        .collect())
 }
