@@ -1,6 +1,7 @@
-//! Administration on the data directory directly, whether or not a server is running on it:
-//! `mvidarr tenant create NAME --owner EMAIL` (a new tenant and an invitation for its owner)
-//! and `mvidarr signing-key rotate`.
+//! Administration, on the data directory directly (whether or not a server is running on it)
+//! or, with `--aws`, on the AWS stack the environment names: `mvidarr tenant create NAME
+//! --owner EMAIL` (a new tenant and an invitation for its owner) and `mvidarr signing-key
+//! rotate`. The same identity service does it either way.
 
 use std::path::Path;
 
@@ -8,12 +9,25 @@ use anyhow::Context;
 use chrono::Utc;
 use mvidarr_auth::service::{Identity, IdentityConfig};
 use mvidarr_core::asl::StateMachine;
+use mvidarr_core::ports::Platform;
 use mvidarr_store_local::{LocalConfig, LocalPlatform};
 
 use crate::data_dir::{ServerInfo, server_info_path};
 
+/// Where an administrative command acts.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct TargetArgs {
+    /// Act on the deployed AWS stack instead of the data directory: its table, bucket and key
+    /// from `TABLE_NAME`, `MEDIA_BUCKET`, `KMS_KEY_ID` and `TOKEN_ISSUER` (the stack's outputs
+    /// and parameter), credentials and region as the AWS CLI finds them.
+    #[arg(long, global = true)]
+    pub aws: bool,
+}
+
 #[derive(clap::Args, Debug)]
 pub struct TenantArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
     #[command(subcommand)]
     pub command: TenantCommand,
 }
@@ -32,6 +46,8 @@ pub enum TenantCommand {
 
 #[derive(clap::Args, Debug)]
 pub struct SigningKeyArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
     #[command(subcommand)]
     pub command: SigningKeyCommand,
 }
@@ -45,21 +61,31 @@ pub enum SigningKeyCommand {
 }
 
 pub async fn signing_key(data: &Path, args: SigningKeyArgs) -> anyhow::Result<()> {
-    let (identity, _) = open(data).await?;
-    match args.command {
-        SigningKeyCommand::Rotate => {
-            let kid = identity
-                .rotate_signing_key(Utc::now())
-                .await
-                .context("rotating the signing key")?;
-            println!("new signing key {kid}; the previous one verifies for 15 more minutes");
-        }
+    if args.target.aws {
+        return rotate(&aws_identity().await?).await;
     }
+    rotate(&open_local(data).await?.0).await
+}
+
+async fn rotate<P: Platform>(identity: &Identity<P>) -> anyhow::Result<()> {
+    let kid = identity
+        .rotate_signing_key(Utc::now())
+        .await
+        .context("rotating the signing key")?;
+    println!("new signing key {kid}; the previous one verifies for 15 more minutes");
     Ok(())
 }
 
+/// The identity service on the AWS stack the environment names, as the API function runs it.
+async fn aws_identity() -> anyhow::Result<Identity<impl Platform>> {
+    let platform = mvidarr_lambda::platform_from_env()
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    mvidarr_lambda::identity_from_env(platform).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
 /// The identity service on the data directory, and the URL a running server serves on.
-async fn open(data: &Path) -> anyhow::Result<(Identity<LocalPlatform>, String)> {
+async fn open_local(data: &Path) -> anyhow::Result<(Identity<LocalPlatform>, String)> {
     // The running server's URL, for the instructions (tokens are not minted here).
     let url = std::fs::read(server_info_path(data))
         .ok()
@@ -80,8 +106,21 @@ async fn open(data: &Path) -> anyhow::Result<(Identity<LocalPlatform>, String)> 
 }
 
 pub async fn tenant(data: &Path, args: TenantArgs) -> anyhow::Result<()> {
-    let (identity, url) = open(data).await?;
-    match args.command {
+    if args.target.aws {
+        let identity = aws_identity().await?;
+        let url = std::env::var("API_URL").unwrap_or_else(|_| "$API_URL".into());
+        return tenant_on(&identity, &url, args.command).await;
+    }
+    let (identity, url) = open_local(data).await?;
+    tenant_on(&identity, &url, args.command).await
+}
+
+async fn tenant_on<P: Platform>(
+    identity: &Identity<P>,
+    url: &str,
+    command: TenantCommand,
+) -> anyhow::Result<()> {
+    match command {
         TenantCommand::Create { name, owner } => {
             let (tenant, invite) = identity
                 .create_tenant(&name, &owner, Utc::now())

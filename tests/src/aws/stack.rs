@@ -27,6 +27,8 @@ use crate::fixtures;
 /// Every resource of one stack, created on moto under names of this test's own.
 pub struct Stack {
     pub platform: AwsPlatform,
+    /// The names the platform was built from (what a function's environment would say).
+    pub resources: AwsResources,
     pub s3: aws_sdk_s3::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub sfn: aws_sdk_sfn::Client,
@@ -118,23 +120,25 @@ impl Stack {
         .await
         .unwrap();
 
+        let resources = AwsResources {
+            bucket,
+            table,
+            ingest_queue_url: Some(queue_url.clone()),
+            state_machine_arn: Some(state_machine_arn.clone()),
+            kms_key_id: Some(super::kms::new_key(moto).await),
+        };
         let platform = AwsPlatform::connect(
             &AwsSettings {
                 endpoint_url: Some(moto.endpoint.clone()),
                 region: Some(REGION.into()),
                 static_credentials: Some(("testing".into(), "testing".into())),
             },
-            &AwsResources {
-                bucket,
-                table,
-                ingest_queue_url: Some(queue_url.clone()),
-                state_machine_arn: Some(state_machine_arn.clone()),
-                kms_key_id: Some(super::kms::new_key(moto).await),
-            },
+            &resources,
         )
         .await;
         let mut stack = Stack {
             platform,
+            resources,
             s3,
             sqs: sqs_client,
             sfn: sfn_client,

@@ -76,6 +76,13 @@ impl<P: Platform> Identity<P> {
         let token = self
             .store_invite(tenant.id, owner_email, Role::Owner, "system", now)
             .await?;
+        self.audit(
+            tenant.id,
+            AuditDraft::new(now, "system", actions::USER_INVITED)
+                .detail("role", Role::Owner.as_str())
+                .pii(normalize_email(owner_email)),
+        )
+        .await;
         Ok((tenant, token))
     }
 
