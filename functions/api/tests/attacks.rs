@@ -206,21 +206,8 @@ async fn tokens_of_revoked_sessions_and_reused_refresh_tokens_are_refused() {
     let (_, owner) = api.tenant_with_owner("acme").await;
     api.add_user(&owner, "v@example.com", Role::Viewer).await;
     let tokens = api.login("v@example.com").await;
-    let next = api
-        .post(
-            "/v1/auth/refresh",
-            None,
-            json!({"refresh_token": refresh(&tokens)}),
-        )
-        .await
-        .body;
-    let reuse = api
-        .post(
-            "/v1/auth/refresh",
-            None,
-            json!({"refresh_token": refresh(&tokens)}),
-        )
-        .await;
+    let next = api.use_refresh_token(refresh(&tokens)).await.body;
+    let reuse = api.use_refresh_token(refresh(&tokens)).await;
     assert_eq!(reuse.status, StatusCode::UNAUTHORIZED);
     assert_eq!(status(&api, access(&next)).await, StatusCode::UNAUTHORIZED);
 

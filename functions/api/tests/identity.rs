@@ -40,13 +40,7 @@ async fn an_invited_user_signs_in_refreshes_and_signs_out() {
         StatusCode::OK
     );
 
-    let renewed = api
-        .post(
-            "/v1/auth/refresh",
-            None,
-            json!({"refresh_token": refresh(&tokens)}),
-        )
-        .await;
+    let renewed = api.use_refresh_token(refresh(&tokens)).await;
     assert_eq!(renewed.status, StatusCode::OK, "{}", renewed.body);
     assert_eq!(renewed.headers["cache-control"], "no-store");
     assert_ne!(refresh(&renewed.body), refresh(&tokens));
@@ -71,13 +65,7 @@ async fn an_invited_user_signs_in_refreshes_and_signs_out() {
             StatusCode::UNAUTHORIZED
         );
     }
-    let again = api
-        .post(
-            "/v1/auth/refresh",
-            None,
-            json!({"refresh_token": refresh(&renewed.body)}),
-        )
-        .await;
+    let again = api.use_refresh_token(refresh(&renewed.body)).await;
     assert_eq!(again.status, StatusCode::UNAUTHORIZED);
 }
 
@@ -87,31 +75,12 @@ async fn a_reused_refresh_token_revokes_the_whole_session() {
     let (_, owner) = api.tenant_with_owner("acme").await;
     api.add_user(&owner, "v@example.com", Role::Viewer).await;
     let first = api.login("v@example.com").await;
-    let second = api
-        .post(
-            "/v1/auth/refresh",
-            None,
-            json!({"refresh_token": refresh(&first)}),
-        )
-        .await
-        .body;
+    let second = api.use_refresh_token(refresh(&first)).await.body;
     // The thief (or a broken client) replays the first refresh token.
-    let replay = api
-        .post(
-            "/v1/auth/refresh",
-            None,
-            json!({"refresh_token": refresh(&first)}),
-        )
-        .await;
+    let replay = api.use_refresh_token(refresh(&first)).await;
     assert_eq!(replay.status, StatusCode::UNAUTHORIZED);
     // The legitimate holder of the newest token is out too, and so is its access token.
-    let legit = api
-        .post(
-            "/v1/auth/refresh",
-            None,
-            json!({"refresh_token": refresh(&second)}),
-        )
-        .await;
+    let legit = api.use_refresh_token(refresh(&second)).await;
     assert_eq!(legit.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         api.get("/v1/me", access(&second)).await.status,
@@ -135,14 +104,10 @@ async fn junk_refresh_tokens_revoke_nothing() {
     // Same session, wrong secret: refused, and the real token still works.
     let forged = format!("{}{}", &genuine[..genuine.len() - 43], "A".repeat(43));
     for junk in ["", "mvr_x", forged.as_str()] {
-        let r = api
-            .post("/v1/auth/refresh", None, json!({"refresh_token": junk}))
-            .await;
+        let r = api.use_refresh_token(junk).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{junk}");
     }
-    let ok = api
-        .post("/v1/auth/refresh", None, json!({"refresh_token": genuine}))
-        .await;
+    let ok = api.use_refresh_token(genuine).await;
     assert_eq!(ok.status, StatusCode::OK);
 }
 

@@ -69,22 +69,10 @@ async fn no_password_token_key_or_code_is_ever_logged() {
     .await;
     let tokens = api.login("v@example.com").await;
     secrets.extend([access(&tokens).to_owned(), refresh(&tokens).to_owned()]);
-    let renewed = api
-        .post(
-            "/v1/auth/refresh",
-            None,
-            json!({"refresh_token": refresh(&tokens)}),
-        )
-        .await
-        .body;
+    let renewed = api.use_refresh_token(refresh(&tokens)).await.body;
     secrets.extend([access(&renewed).to_owned(), refresh(&renewed).to_owned()]);
     // Reuse (revokes the family: logged as a warning, without the token).
-    api.post(
-        "/v1/auth/refresh",
-        None,
-        json!({"refresh_token": refresh(&tokens)}),
-    )
-    .await;
+    api.use_refresh_token(refresh(&tokens)).await;
 
     let session = api.login("v@example.com").await;
     secrets.extend([access(&session).to_owned(), refresh(&session).to_owned()]);

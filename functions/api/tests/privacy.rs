@@ -88,13 +88,7 @@ async fn erasure_removes_personal_data_and_every_credential_at_once() {
         api.get("/v1/me", access(&tokens)).await.status,
         StatusCode::UNAUTHORIZED
     );
-    let r = api
-        .post(
-            "/v1/auth/refresh",
-            None,
-            json!({"refresh_token": refresh(&tokens)}),
-        )
-        .await;
+    let r = api.use_refresh_token(refresh(&tokens)).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     let r = api
         .post(

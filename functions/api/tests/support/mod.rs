@@ -106,6 +106,12 @@ impl TestApi {
         self.call(Method::POST, path, bearer, Some(body)).await
     }
 
+    /// `POST /v1/auth/refresh` with `token`.
+    pub async fn use_refresh_token(&self, token: &str) -> Reply {
+        self.post("/v1/auth/refresh", None, json!({ "refresh_token": token }))
+            .await
+    }
+
     /// Invite `email` to the tenant of `inviter` with `role` and accept it; returns the new
     /// user's id.
     pub async fn add_user(&self, inviter: &str, email: &str, role: Role) -> String {

@@ -197,6 +197,35 @@ impl<P: Platform> Identity<P> {
         Ok(user)
     }
 
+    /// An active user of the caller's tenant whose role the caller may take away (theirs is
+    /// at least as high) and replace with `new_role` (`None`: erasure), provided the tenant
+    /// keeps an owner.
+    pub(super) async fn user_to_change(
+        &self,
+        by: &Principal,
+        user: UserId,
+        new_role: Option<Role>,
+    ) -> Result<Versioned<UserRecord>, AuthError> {
+        let target = UserRepo::new(self.platform.table())
+            .get(by.tenant, user)
+            .await?
+            .filter(|u| u.record.status == UserStatus::Active)
+            .ok_or_else(|| AuthError::NotFound(format!("user {user}")))?;
+        self.check_may_grant(by, target.record.role)?;
+        if let Some(role) = new_role {
+            self.check_may_grant(by, role)?;
+        }
+        if target.record.role == Role::Owner
+            && new_role != Some(Role::Owner)
+            && self.active_owners(by.tenant).await? <= 1
+        {
+            return Err(AuthError::Conflict(
+                "a tenant keeps at least one owner".into(),
+            ));
+        }
+        Ok(target)
+    }
+
     pub async fn list_users(&self, by: &Principal) -> Result<Vec<UserRecord>, AuthError> {
         Ok(UserRepo::new(self.platform.table())
             .list(by.tenant)
@@ -219,21 +248,7 @@ impl<P: Platform> Identity<P> {
         let Versioned {
             record: mut target,
             version,
-        } = users
-            .get(by.tenant, user)
-            .await?
-            .filter(|u| u.record.status == UserStatus::Active)
-            .ok_or_else(|| AuthError::NotFound(format!("user {user}")))?;
-        self.check_may_grant(by, role)?;
-        self.check_may_grant(by, target.role)?;
-        if target.role == Role::Owner
-            && role != Role::Owner
-            && self.active_owners(by.tenant).await? <= 1
-        {
-            return Err(AuthError::Conflict(
-                "a tenant keeps at least one owner".into(),
-            ));
-        }
+        } = self.user_to_change(by, user, Some(role)).await?;
         let from = target.role;
         target.role = role;
         target.updated_at = now;

@@ -124,18 +124,15 @@ impl<P: Platform> Identity<P> {
     ) -> Result<Vec<String>, AuthError> {
         let user_id = Self::user_of(principal)?;
         let repo = MfaRepo::new(self.platform.table());
-        let Versioned {
-            record: mut totp,
-            version,
-        } = repo
-            .totp(principal.tenant, user_id)
-            .await?
-            .filter(|t| t.record.state == TotpState::Pending)
-            .ok_or_else(|| AuthError::Conflict("no enrolment waiting for confirmation".into()))?;
-        let step = self
-            .check_totp(principal.tenant, user_id, &totp, code, now)
-            .await?
-            .ok_or_else(|| AuthError::Invalid("that code is not valid now".into()))?;
+        let (
+            Versioned {
+                record: mut totp,
+                version,
+            },
+            step,
+        ) = self
+            .totp_code_in_state(principal.tenant, user_id, TotpState::Pending, code, now)
+            .await?;
         let users = UserRepo::new(self.platform.table());
         let Versioned {
             record: mut user,
@@ -181,18 +178,15 @@ impl<P: Platform> Identity<P> {
     ) -> Result<(), AuthError> {
         let user_id = Self::user_of(principal)?;
         let repo = MfaRepo::new(self.platform.table());
-        let Versioned {
-            record: mut totp,
-            version,
-        } = repo
-            .totp(principal.tenant, user_id)
-            .await?
-            .filter(|t| t.record.state == TotpState::Enabled)
-            .ok_or_else(|| AuthError::Conflict("two-factor sign-in is not on".into()))?;
-        let step = self
-            .check_totp(principal.tenant, user_id, &totp, code, now)
-            .await?
-            .ok_or_else(|| AuthError::Invalid("that code is not valid now".into()))?;
+        let (
+            Versioned {
+                record: mut totp,
+                version,
+            },
+            step,
+        ) = self
+            .totp_code_in_state(principal.tenant, user_id, TotpState::Enabled, code, now)
+            .await?;
         // Spend the code first, so it cannot be replayed while the rest is removed.
         totp.last_step = Some(step);
         if !repo
@@ -221,6 +215,32 @@ impl<P: Platform> Identity<P> {
             }
         }
         Err(AuthError::Conflict("the user kept changing; retry".into()))
+    }
+
+    /// The user's TOTP record, which must be in `state`, and the step `code` matches.
+    async fn totp_code_in_state(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        state: TotpState,
+        code: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(Versioned<TotpRecord>, u64), AuthError> {
+        let totp = MfaRepo::new(self.platform.table())
+            .totp(tenant, user)
+            .await?
+            .filter(|t| t.record.state == state)
+            .ok_or_else(|| {
+                AuthError::Conflict(match state {
+                    TotpState::Pending => "no enrolment waiting for confirmation".into(),
+                    TotpState::Enabled => "two-factor sign-in is not on".into(),
+                })
+            })?;
+        let step = self
+            .check_totp(tenant, user, &totp.record, code, now)
+            .await?
+            .ok_or_else(|| AuthError::Invalid("that code is not valid now".into()))?;
+        Ok((totp, step))
     }
 
     /// The matched step of a valid, unused code (`None` if the code is wrong or used).

@@ -145,17 +145,7 @@ impl<P: Platform> Identity<P> {
         let Versioned {
             record: target,
             version,
-        } = users
-            .get(by.tenant, user)
-            .await?
-            .filter(|u| u.record.status == UserStatus::Active)
-            .ok_or_else(|| AuthError::NotFound(format!("user {user}")))?;
-        self.check_may_grant(by, target.role)?;
-        if target.role == Role::Owner && self.active_owners(by.tenant).await? <= 1 {
-            return Err(AuthError::Conflict(
-                "a tenant keeps at least one owner".into(),
-            ));
-        }
+        } = self.user_to_change(by, user, None).await?;
         let email = target.email.clone();
         let erased = UserRecord {
             email: String::new(),
