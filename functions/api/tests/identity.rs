@@ -664,3 +664,59 @@ async fn turning_two_factor_off_needs_a_fresh_code() {
     let me = api.get("/v1/me", &owner).await;
     assert_eq!(me.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn changing_the_password_needs_the_current_one_and_ends_the_other_sessions() {
+    let api = TestApi::start().await;
+    let (_, owner) = api.tenant_with_owner("acme").await;
+    api.add_user(&owner, "v@example.com", Role::Viewer).await;
+    let here = api.login("v@example.com").await;
+    let elsewhere = api.login("v@example.com").await;
+    let change = |current: &'static str, new: &'static str| {
+        api.post(
+            "/v1/me/password",
+            Some(access(&here)),
+            json!({"current_password": current, "new_password": new}),
+        )
+    };
+    let wrong = change("not my password", "a brand new long passphrase 7").await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN, "{}", wrong.body);
+    let weak = change(PASSWORD, "short").await;
+    assert_eq!(weak.status, StatusCode::BAD_REQUEST);
+    let ok = change(PASSWORD, "a brand new long passphrase 7").await;
+    assert_eq!(ok.status, StatusCode::NO_CONTENT, "{}", ok.body);
+    // This session goes on; the other one ended; the old password no longer signs in.
+    assert_eq!(
+        api.get("/v1/me", access(&here)).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        api.get("/v1/me", access(&elsewhere)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let old = api
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"email": "v@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(old.status, StatusCode::UNAUTHORIZED);
+    let new = api
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"email": "v@example.com", "password": "a brand new long passphrase 7"}),
+        )
+        .await;
+    assert_eq!(new.status, StatusCode::OK);
+    // An API key has no password.
+    let by_key = api
+        .post(
+            "/v1/me/password",
+            Some(&api.key),
+            json!({"current_password": "x", "new_password": "y"}),
+        )
+        .await;
+    assert_eq!(by_key.status, StatusCode::BAD_REQUEST);
+}

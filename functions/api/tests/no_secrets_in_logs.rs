@@ -140,6 +140,17 @@ async fn no_password_token_key_or_code_is_ever_logged() {
     )
     .await;
 
+    let new_password = "another long passphrase for the logs test";
+    secrets.push(new_password.into());
+    let changed = api
+        .post(
+            "/v1/me/password",
+            Some(access(&done.body)),
+            json!({"current_password": PASSWORD, "new_password": new_password}),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::NO_CONTENT);
+
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(
         logs.len() > 1000,

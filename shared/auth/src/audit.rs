@@ -30,6 +30,7 @@ pub mod actions {
     pub const LOGIN_SUCCEEDED: &str = "login.succeeded";
     pub const LOGIN_FAILED: &str = "login.failed";
     pub const LOGIN_LOCKED: &str = "login.locked";
+    pub const PASSWORD_CHANGED: &str = "password.changed";
     pub const MFA_ENROLLED: &str = "mfa.enrolled";
     pub const MFA_DISABLED: &str = "mfa.disabled";
     pub const MFA_RECOVERY_USED: &str = "mfa.recovery_used";
@@ -45,10 +46,11 @@ pub mod actions {
     pub const SETTINGS_CHANGED: &str = "settings.changed";
     pub const SIGNING_KEY_ROTATED: &str = "signing_key.rotated";
 
-    pub const ALL: [&str; 17] = [
+    pub const ALL: [&str; 18] = [
         LOGIN_SUCCEEDED,
         LOGIN_FAILED,
         LOGIN_LOCKED,
+        PASSWORD_CHANGED,
         MFA_ENROLLED,
         MFA_DISABLED,
         MFA_RECOVERY_USED,

@@ -43,6 +43,8 @@ fn declared<P: Platform>() -> Vec<RouteSpec<ApiState<P>>> {
             .with_body(json!({"token": "mvi_junk", "password": "correct horse battery staple 9"})),
         R::new(M::POST, "/v1/auth/logout", Authenticated, Of::None, session::logout::<P>),
         R::new(M::GET, "/v1/me", Authenticated, Of::None, session::me),
+        R::new(M::POST, "/v1/me/password", Authenticated, Of::None, session::change_password::<P>)
+            .with_body(json!({"current_password": "not it", "new_password": "correct horse battery staple 10"})),
         R::new(M::POST, "/v1/me/mfa/totp", Authenticated, Of::None, session::enrol_totp::<P>),
         R::new(M::POST, "/v1/me/mfa/totp/confirm", Authenticated, Of::None, session::confirm_totp::<P>)
             .with_body(json!({"code": "123456"})),

@@ -160,6 +160,31 @@ fn no_store(tokens: TokenPair) -> impl IntoResponse {
     ([(CACHE_CONTROL, "no-store")], Json(tokens))
 }
 
+/// Never printed (it holds passwords).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    current_password: String,
+    new_password: String,
+}
+
+pub async fn change_password<P: Platform>(
+    State(state): State<ApiState<P>>,
+    caller: Caller,
+    ApiJson(req): ApiJson<PasswordChange>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .identity
+        .change_password(
+            &caller.principal,
+            &req.current_password,
+            &req.new_password,
+            Utc::now(),
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 pub async fn logout<P: Platform>(
     State(state): State<ApiState<P>>,
     caller: Caller,

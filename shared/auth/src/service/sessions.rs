@@ -88,13 +88,9 @@ impl<P: Platform> Identity<P> {
         };
         self.limit_logins(&user, now).await?;
         let lockout = users.lockout(user.tenant, user.id).await?;
-        if let Some(until) = lockout.as_ref().and_then(|l| l.record.locked_until)
-            && until > now
-        {
+        if let Some(locked) = lock_in_force(&lockout, now) {
             self.verify_dummy(credentials.password).await;
-            return Err(AuthError::Locked {
-                retry_after: (until - now).to_std().unwrap_or_default(),
-            });
+            return Err(locked);
         }
         let phc = users
             .password(user.tenant, user.id)
@@ -284,6 +280,57 @@ impl<P: Platform> Identity<P> {
         }))
     }
 
+    /// Change the caller's password. The current one must be given (a wrong one counts
+    /// towards the lockout, so a stolen session cannot guess it); every other session of the
+    /// user ends, the caller's own stays.
+    pub async fn change_password(
+        &self,
+        principal: &Principal,
+        current: &str,
+        new: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), AuthError> {
+        let Subject::User { id, session } = principal.subject else {
+            return Err(AuthError::Invalid("an API key has no password".into()));
+        };
+        let user = self.active_user(principal.tenant, id).await?;
+        let users = UserRepo::new(self.platform.table());
+        let lockout = users.lockout(user.tenant, user.id).await?;
+        if let Some(locked) = lock_in_force(&lockout, now) {
+            return Err(locked);
+        }
+        let phc = users
+            .password(user.tenant, user.id)
+            .await?
+            .map(|p| p.phc)
+            .unwrap_or_default();
+        if !self.verify_password(current, &phc).await {
+            return Err(match self.record_failure(&user, lockout, now).await? {
+                locked @ AuthError::Locked { .. } => locked,
+                _ => AuthError::Forbidden("the current password is not right".into()),
+            });
+        }
+        PasswordRules::check(new, &user.email, &["mvidarr"]).map_err(AuthError::WeakPassword)?;
+        if lockout.is_some() {
+            users.clear_lockout(user.tenant, user.id).await?;
+        }
+        self.set_password(&user, new, now).await?;
+        let ended = SessionRepo::new(self.platform.table())
+            .update_all_live(user.tenant, user.id, now, |s| {
+                if s.id != session {
+                    s.revoke("password changed", now);
+                }
+            })
+            .await?;
+        self.audit(
+            user.tenant,
+            AuditDraft::new(now, principal.actor(), actions::PASSWORD_CHANGED)
+                .detail("other_sessions_ended", ended.saturating_sub(1).to_string()),
+        )
+        .await;
+        Ok(())
+    }
+
     /// End the caller's session: its access tokens stop working at once.
     pub async fn logout(&self, principal: &Principal, now: DateTime<Utc>) -> Result<(), AuthError> {
         let Subject::User { id, session } = principal.subject else {
@@ -314,6 +361,17 @@ impl<P: Platform> Identity<P> {
         }
         Err(AuthError::Conflict("the session kept changing".into()))
     }
+}
+
+/// The lock on an account, if one is in force at `now`.
+fn lock_in_force(
+    lockout: &Option<Versioned<LockoutRecord>>,
+    now: DateTime<Utc>,
+) -> Option<AuthError> {
+    let until = lockout.as_ref()?.record.locked_until?;
+    (until > now).then(|| AuthError::Locked {
+        retry_after: (until - now).to_std().unwrap_or_default(),
+    })
 }
 
 #[cfg(test)]
