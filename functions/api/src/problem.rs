@@ -107,6 +107,9 @@ impl IntoResponse for ApiError {
 
 impl From<RepoError> for ApiError {
     fn from(e: RepoError) -> Self {
+        if let RepoError::Table(TableError::BadCursor) = e {
+            return ApiError::BadRequest("invalid cursor".into());
+        }
         if e.is_transient() {
             ApiError::Unavailable(e.to_string())
         } else {
@@ -155,6 +158,8 @@ impl From<AuthError> for ApiError {
             AuthError::Conflict(m) => ApiError::Conflict(m),
             AuthError::RateLimited(decision) => ApiError::RateLimited(decision),
             AuthError::Repo(e) => e.into(),
+            AuthError::Envelope(e) if e.is_retryable() => ApiError::Unavailable(e.to_string()),
+            AuthError::UnknownSigningKey => ApiError::Unauthorized,
             e @ (AuthError::Token(_) | AuthError::Envelope(_) | AuthError::Internal(_)) => {
                 ApiError::Internal(e.to_string())
             }

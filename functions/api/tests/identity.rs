@@ -720,3 +720,47 @@ async fn changing_the_password_needs_the_current_one_and_ends_the_other_sessions
         .await;
     assert_eq!(by_key.status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_guesses_each_spend_one_of_a_challenges_attempts() {
+    let api = TestApi::start().await;
+    let (_, owner) = api.tenant_with_owner("acme").await;
+    let enrol = api
+        .call(Method::POST, "/v1/me/mfa/totp", Some(&owner), None)
+        .await;
+    let secret = TotpSecret::from_base32(enrol.body["secret"].as_str().unwrap()).unwrap();
+    let t0 = current_step();
+    api.post(
+        "/v1/me/mfa/totp/confirm",
+        Some(&owner),
+        json!({"code": code(&secret, t0, 0)}),
+    )
+    .await;
+    let challenge = api
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"email": "owner@acme.example.com", "password": PASSWORD}),
+        )
+        .await;
+    let token = challenge.body["mfa_token"].as_str().unwrap().to_owned();
+    let guesses = (0..20).map(|i| {
+        api.post(
+            "/v1/auth/mfa",
+            None,
+            json!({"mfa_token": token, "code": format!("{:06}", 100_000 + i)}),
+        )
+    });
+    for r in futures_util::future::join_all(guesses).await {
+        assert_ne!(r.status, StatusCode::OK);
+    }
+    // Twenty guesses at once spent the challenge: the right code is refused now.
+    let right = api
+        .post(
+            "/v1/auth/mfa",
+            None,
+            json!({"mfa_token": token, "code": code(&secret, t0, 1)}),
+        )
+        .await;
+    assert_eq!(right.status, StatusCode::UNAUTHORIZED);
+}

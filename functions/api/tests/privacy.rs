@@ -36,7 +36,11 @@ async fn the_export_holds_the_users_data_and_no_secret() {
     let body = &export.body;
     assert_eq!(body["profile"]["email"], "ada@example.com");
     assert_eq!(body["profile"]["role"], "admin");
-    assert_eq!(body["memberships"][0]["tenant_name"], "acme");
+    assert_eq!(body["tenant"]["tenant_name"], "acme");
+    assert!(
+        body.get("memberships").is_none(),
+        "other tenants are other accounts"
+    );
     assert_eq!(body["sessions"].as_array().unwrap().len(), 1);
     assert_eq!(body["api_keys_created"][0]["name"], "ada's script");
     assert_eq!(body["two_factor"]["totp_enabled"], false);

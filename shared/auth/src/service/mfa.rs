@@ -6,8 +6,8 @@ use crate::recovery::{self, RecoveryCodes};
 use crate::store::{MfaChallenge, MfaRepo, TotpRecord, TotpState};
 use crate::totp::{self, TotpSecret};
 
-/// How long a password-verified sign-in waits for its second factor, and how many wrong codes
-/// it takes before the challenge is void.
+/// How long a password-verified sign-in waits for its second factor, and how many answers it
+/// takes before the challenge is void.
 const CHALLENGE_SECONDS: i64 = 300;
 const CHALLENGE_ATTEMPTS: u32 = 5;
 
@@ -274,7 +274,7 @@ impl<P: Platform> Identity<P> {
         let challenge = MfaChallenge {
             secret_sha256: secret.sha256_hex(),
             amr: vec!["pwd".into()],
-            failures: 0,
+            attempts: 0,
             expires_at: now + Duration::seconds(CHALLENGE_SECONDS),
         };
         MfaRepo::new(self.platform.table())
@@ -292,16 +292,7 @@ impl<P: Platform> Identity<P> {
     ) -> Result<TokenPair, AuthError> {
         let token = ChallengeToken::parse(mfa_token).ok_or(AuthError::InvalidCredentials)?;
         let repo = MfaRepo::new(self.platform.table());
-        let Versioned {
-            record: mut challenge,
-            version,
-        } = repo
-            .challenge(token.tenant, token.user, &token.id)
-            .await?
-            .filter(|c| {
-                matches_digest(&token.secret, &c.record.secret_sha256) && c.record.expires_at > now
-            })
-            .ok_or(AuthError::InvalidCredentials)?;
+        let (challenge, version) = self.charge_attempt(&token, now).await?;
         let user = self.active_user(token.tenant, token.user).await?;
         let method = match factor {
             SecondFactor::Totp(code) => self.spend_totp(&user, code, now).await?.then_some("otp"),
@@ -314,15 +305,11 @@ impl<P: Platform> Identity<P> {
             },
         };
         let Some(method) = method else {
-            challenge.failures += 1;
-            if challenge.failures >= CHALLENGE_ATTEMPTS {
-                repo.consume_challenge(user.tenant, user.id, &token.id, version)
-                    .await?;
-            } else {
-                repo.put_challenge(user.tenant, user.id, &token.id, &challenge, Some(version))
-                    .await?;
-            }
-            return Err(AuthError::InvalidCredentials);
+            // A wrong second factor counts towards the account's lockout like a wrong password.
+            let lockout = UserRepo::new(self.platform.table())
+                .lockout(user.tenant, user.id)
+                .await?;
+            return Err(self.record_failure(&user, lockout, now).await?);
         };
         // One challenge, one session, however many requests race with a valid code.
         if !repo
@@ -331,6 +318,9 @@ impl<P: Platform> Identity<P> {
         {
             return Err(AuthError::InvalidCredentials);
         }
+        UserRepo::new(self.platform.table())
+            .clear_lockout(user.tenant, user.id)
+            .await?;
         if method == "rec" {
             self.audit(
                 user.tenant,
@@ -351,6 +341,52 @@ impl<P: Platform> Identity<P> {
         let mut amr = challenge.amr;
         amr.push(method.into());
         self.open_session(&user, amr, now).await
+    }
+
+    /// Spend one of a challenge's attempts before its answer is looked at: the count is a
+    /// compare-and-set, so concurrent guesses each pay for theirs (counting after the check
+    /// let all but one of a burst go uncounted). Returns the challenge and the version it
+    /// now has; an exhausted, expired or unknown challenge is refused.
+    async fn charge_attempt(
+        &self,
+        token: &ChallengeToken,
+        now: DateTime<Utc>,
+    ) -> Result<(MfaChallenge, u64), AuthError> {
+        let repo = MfaRepo::new(self.platform.table());
+        for _ in 0..10 {
+            let Versioned {
+                record: mut challenge,
+                version,
+            } = repo
+                .challenge(token.tenant, token.user, &token.id)
+                .await?
+                .filter(|c| {
+                    matches_digest(&token.secret, &c.record.secret_sha256)
+                        && c.record.expires_at > now
+                })
+                .ok_or(AuthError::InvalidCredentials)?;
+            if challenge.attempts >= CHALLENGE_ATTEMPTS {
+                repo.consume_challenge(token.tenant, token.user, &token.id, version)
+                    .await?;
+                return Err(AuthError::InvalidCredentials);
+            }
+            challenge.attempts += 1;
+            if repo
+                .put_challenge(
+                    token.tenant,
+                    token.user,
+                    &token.id,
+                    &challenge,
+                    Some(version),
+                )
+                .await?
+            {
+                return Ok((challenge, version + 1));
+            }
+        }
+        Err(AuthError::Conflict(
+            "the sign-in challenge kept changing; retry".into(),
+        ))
     }
 
     /// Accept a TOTP code once: the step is recorded with a compare-and-set, so the same code

@@ -129,6 +129,12 @@ pub enum AuthError {
     Conflict(String),
     #[error("too many requests")]
     RateLimited(crate::ratelimit::Decision),
+    /// A well-signed-looking token names a key this process does not know, and it re-read
+    /// the keys too recently to look again. The API answers 401 (the client signs in again);
+    /// the authorizer fails the invocation instead of denying, since a cached Deny would hold
+    /// for a good token made with a key from a rotation elsewhere.
+    #[error("invalid credentials")]
+    UnknownSigningKey,
     #[error(transparent)]
     Repo(#[from] RepoError),
     #[error("token service: {0}")]
@@ -170,7 +176,8 @@ pub struct Identity<P: Platform> {
     config: IdentityConfig,
     /// `None` until first needed: a Lambda's init makes no AWS call.
     keyring: RwLock<Option<LoadedKeyring>>,
-    reload_gate: Mutex<Instant>,
+    /// When an unknown `kid` last made us re-read the keys.
+    reload_gate: Mutex<Option<Instant>>,
     hashing: Arc<Semaphore>,
     plans: tenancy::PlanCache,
 }
@@ -190,7 +197,7 @@ impl<P: Platform> Identity<P> {
             platform,
             config,
             keyring: RwLock::new(None),
-            reload_gate: Mutex::new(Instant::now()),
+            reload_gate: Mutex::new(None),
             hashing: Arc::new(Semaphore::new(CONCURRENT_HASHES)),
             plans: tenancy::PlanCache::default(),
         }
@@ -221,6 +228,9 @@ impl<P: Platform> Identity<P> {
                 self.reload_keyring().await?;
                 self.keyring().await?.verify(credential)
             }
+            // A key made by a rotation elsewhere may not be loaded yet, and the keys were
+            // re-read too recently to look again (junk naming random keys can keep it so).
+            Err(TokenError::UnknownKey) => return Err(AuthError::UnknownSigningKey),
             other => other,
         }
         .map_err(|e| {

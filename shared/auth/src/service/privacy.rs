@@ -10,8 +10,9 @@ use crate::store::{MfaRepo, TotpState};
 pub struct UserExport {
     pub exported_at: DateTime<Utc>,
     pub profile: UserRecord,
-    /// Every tenant this email is a user of (each is a separate account).
-    pub memberships: Vec<Membership>,
+    /// The tenant this account belongs to. (The same email may be a user of other tenants:
+    /// those are other accounts, and which they are is not this caller's to learn.)
+    pub tenant: Membership,
     pub sessions: Vec<SessionExport>,
     pub api_keys_created: Vec<ApiKeyExport>,
     pub two_factor: TwoFactorExport,
@@ -64,17 +65,13 @@ impl<P: Platform> Identity<P> {
         })?;
         let table = self.platform.table();
         let profile = self.active_user(principal.tenant, user_id).await?;
-        let tenants = TenantRepo::new(table);
-        let mut memberships = Vec::new();
-        for pointer in UserRepo::new(table)
-            .sign_in_pointers(&profile.email)
-            .await?
-        {
-            memberships.push(Membership {
-                tenant: pointer.tenant,
-                tenant_name: tenants.by_id(pointer.tenant).await?.map(|t| t.name),
-            });
-        }
+        let tenant = Membership {
+            tenant: principal.tenant,
+            tenant_name: TenantRepo::new(table)
+                .by_id(principal.tenant)
+                .await?
+                .map(|t| t.name),
+        };
         let sessions = SessionRepo::new(table)
             .list(principal.tenant, user_id)
             .await?
@@ -123,7 +120,7 @@ impl<P: Platform> Identity<P> {
         Ok(UserExport {
             exported_at: now,
             profile,
-            memberships,
+            tenant,
             sessions,
             api_keys_created,
             two_factor,

@@ -116,7 +116,7 @@ impl<P: Platform> Identity<P> {
         ))
     }
 
-    async fn record_failure(
+    pub(super) async fn record_failure(
         &self,
         user: &UserRecord,
         mut lockout: Option<Versioned<LockoutRecord>>,

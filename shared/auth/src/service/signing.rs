@@ -44,10 +44,10 @@ impl<P: Platform> Identity<P> {
 
     pub(super) fn may_reload_for_unknown_kid(&self) -> bool {
         let mut last = self.reload_gate.lock().unwrap_or_else(|e| e.into_inner());
-        if last.elapsed() < UNKNOWN_KID_RELOAD_GAP {
+        if last.is_some_and(|at| at.elapsed() < UNKNOWN_KID_RELOAD_GAP) {
             return false;
         }
-        *last = Instant::now();
+        *last = Some(Instant::now());
         true
     }
 
@@ -74,8 +74,15 @@ impl<P: Platform> Identity<P> {
         } in old
         {
             record.state = SigningKeyState::Retiring;
-            record.verify_until =
-                Some(now + Duration::seconds(ACCESS_TOKEN_SECONDS + CLOCK_LEEWAY_SECONDS as i64));
+            // Other processes sign with the old key until their keyring is reloaded (at most
+            // KEYRING_MAX_AGE later): their last tokens must verify to the end too.
+            record.verify_until = Some(
+                now + Duration::seconds(
+                    ACCESS_TOKEN_SECONDS
+                        + CLOCK_LEEWAY_SECONDS as i64
+                        + KEYRING_MAX_AGE.as_secs() as i64,
+                ),
+            );
             // A concurrent rotation retiring it too is fine.
             repo.update(&record, version).await?;
         }

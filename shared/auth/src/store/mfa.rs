@@ -40,14 +40,15 @@ impl TotpRecord {
 pub struct MfaChallenge {
     pub secret_sha256: String,
     pub amr: Vec<String>,
-    pub failures: u32,
+    /// Answers tried so far, right or wrong (each is charged before it is checked).
+    pub attempts: u32,
     pub expires_at: DateTime<Utc>,
 }
 
 impl std::fmt::Debug for MfaChallenge {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MfaChallenge")
-            .field("failures", &self.failures)
+            .field("attempts", &self.attempts)
             .field("expires_at", &self.expires_at)
             .finish_non_exhaustive()
     }
