@@ -473,11 +473,10 @@ async fn two_factor_sign_in_with_totp_and_single_use_recovery_codes() {
     api.add_user(&owner, "v@example.com", Role::Viewer).await;
     let session = api.login("v@example.com").await;
     let enrol = api
-        .call(
-            Method::POST,
+        .post(
             "/v1/me/mfa/totp",
             Some(access(&session)),
-            None,
+            json!({"password": PASSWORD}),
         )
         .await;
     assert_eq!(enrol.status, StatusCode::CREATED, "{}", enrol.body);
@@ -625,7 +624,11 @@ async fn turning_two_factor_off_needs_a_fresh_code() {
     let api = TestApi::start().await;
     let (_, owner) = api.tenant_with_owner("acme").await;
     let enrol = api
-        .call(Method::POST, "/v1/me/mfa/totp", Some(&owner), None)
+        .post(
+            "/v1/me/mfa/totp",
+            Some(&owner),
+            json!({"password": PASSWORD}),
+        )
         .await;
     let secret = TotpSecret::from_base32(enrol.body["secret"].as_str().unwrap()).unwrap();
     let t0 = current_step();
@@ -638,15 +641,31 @@ async fn turning_two_factor_off_needs_a_fresh_code() {
         .await;
     assert_eq!(confirm.status, StatusCode::OK);
     let again = api
-        .call(Method::POST, "/v1/me/mfa/totp", Some(&owner), None)
+        .post(
+            "/v1/me/mfa/totp",
+            Some(&owner),
+            json!({"password": PASSWORD}),
+        )
         .await;
     assert_eq!(again.status, StatusCode::CONFLICT, "enrolling twice");
+    let no_password = api
+        .post(
+            "/v1/me/mfa/totp/disable",
+            Some(&owner),
+            json!({"password": "not my password at all", "code": code(&secret, t0, 1)}),
+        )
+        .await;
+    assert_eq!(
+        no_password.status,
+        StatusCode::FORBIDDEN,
+        "a stolen session turned it off"
+    );
     for (steps, why) in [(-1, "an older code"), (0, "the code already spent")] {
         let r = api
             .post(
                 "/v1/me/mfa/totp/disable",
                 Some(&owner),
-                json!({"code": code(&secret, t0, steps)}),
+                json!({"password": PASSWORD, "code": code(&secret, t0, steps)}),
             )
             .await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{why} turned it off");
@@ -655,7 +674,7 @@ async fn turning_two_factor_off_needs_a_fresh_code() {
         .post(
             "/v1/me/mfa/totp/disable",
             Some(&owner),
-            json!({"code": code(&secret, t0, 1)}),
+            json!({"password": PASSWORD, "code": code(&secret, t0, 1)}),
         )
         .await;
     assert_eq!(off.status, StatusCode::NO_CONTENT, "{}", off.body);
@@ -726,7 +745,11 @@ async fn concurrent_guesses_each_spend_one_of_a_challenges_attempts() {
     let api = TestApi::start().await;
     let (_, owner) = api.tenant_with_owner("acme").await;
     let enrol = api
-        .call(Method::POST, "/v1/me/mfa/totp", Some(&owner), None)
+        .post(
+            "/v1/me/mfa/totp",
+            Some(&owner),
+            json!({"password": PASSWORD}),
+        )
         .await;
     let secret = TotpSecret::from_base32(enrol.body["secret"].as_str().unwrap()).unwrap();
     let t0 = current_step();
@@ -763,4 +786,61 @@ async fn concurrent_guesses_each_spend_one_of_a_challenges_attempts() {
         )
         .await;
     assert_eq!(right.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn keys_follow_their_makers_demotion_and_revocation() {
+    let api = TestApi::start().await;
+    let (_, owner) = api.tenant_with_owner("acme").await;
+    let admin_id = api.add_user(&owner, "admin@example.com", Role::Admin).await;
+    let admin = api.login("admin@example.com").await;
+    let made = api
+        .post(
+            "/v1/api-keys",
+            Some(access(&admin)),
+            json!({"name": "admin's", "scopes": ["admin:users", "media:read", "api-keys:manage"]}),
+        )
+        .await;
+    let key = made.body["key"].as_str().unwrap().to_owned();
+    // A key made by that key, without an expiry of its own.
+    let child = api
+        .post(
+            "/v1/api-keys",
+            Some(&key),
+            json!({"name": "child", "scopes": ["media:read"]}),
+        )
+        .await;
+    assert_eq!(child.status, StatusCode::CREATED, "{}", child.body);
+    let child_key = child.body["key"].as_str().unwrap().to_owned();
+    assert_eq!(api.get("/v1/users", &key).await.status, StatusCode::OK);
+
+    // Demoted to viewer: the key keeps only what a viewer may do.
+    api.call(
+        Method::PATCH,
+        &format!("/v1/users/{admin_id}"),
+        Some(&owner),
+        Some(json!({"role": "viewer"})),
+    )
+    .await;
+    assert_eq!(
+        api.get("/v1/users", &key).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(api.get("/v1/media", &key).await.status, StatusCode::OK);
+
+    // Revoking the maker revokes what it made.
+    let id = made.body["id"].as_str().unwrap();
+    let revoked = api
+        .call(
+            Method::DELETE,
+            &format!("/v1/api-keys/{id}"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        api.get("/v1/media", &child_key).await.status,
+        StatusCode::UNAUTHORIZED
+    );
 }

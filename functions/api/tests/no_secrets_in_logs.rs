@@ -77,11 +77,10 @@ async fn no_password_token_key_or_code_is_ever_logged() {
     let session = api.login("v@example.com").await;
     secrets.extend([access(&session).to_owned(), refresh(&session).to_owned()]);
     let enrol = api
-        .call(
-            Method::POST,
+        .post(
             "/v1/me/mfa/totp",
             Some(access(&session)),
-            None,
+            json!({"password": PASSWORD}),
         )
         .await;
     let base32 = enrol.body["secret"].as_str().unwrap().to_owned();

@@ -45,11 +45,12 @@ fn declared<P: Platform>() -> Vec<RouteSpec<ApiState<P>>> {
         R::new(M::GET, "/v1/me", Authenticated, Of::None, session::me),
         R::new(M::POST, "/v1/me/password", Authenticated, Of::None, session::change_password::<P>)
             .with_body(json!({"current_password": "not it", "new_password": "correct horse battery staple 10"})),
-        R::new(M::POST, "/v1/me/mfa/totp", Authenticated, Of::None, session::enrol_totp::<P>),
+        R::new(M::POST, "/v1/me/mfa/totp", Authenticated, Of::None, session::enrol_totp::<P>)
+            .with_body(json!({"password": "not it"})),
         R::new(M::POST, "/v1/me/mfa/totp/confirm", Authenticated, Of::None, session::confirm_totp::<P>)
             .with_body(json!({"code": "123456"})),
         R::new(M::POST, "/v1/me/mfa/totp/disable", Authenticated, Of::None, session::disable_totp::<P>)
-            .with_body(json!({"code": "123456"})),
+            .with_body(json!({"password": "not it", "code": "123456"})),
         R::new(M::POST, "/v1/me/export", Authenticated, Of::None, privacy::export::<P>),
         R::new(M::POST, "/v1/invites", Needs(AdminUsers), Of::None, users::invite::<P>)
             .with_body(json!({"email": "new.person@example.com", "role": "viewer"})),

@@ -85,14 +85,23 @@ pub async fn complete_mfa<P: Platform>(
     Ok(no_store(tokens))
 }
 
-/// Start two-factor enrolment: the secret for the authenticator app (shown once).
+/// Never printed (it holds the password).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordAgain {
+    password: String,
+}
+
+/// Start two-factor enrolment (the password again): the secret for the authenticator app
+/// (shown once).
 pub async fn enrol_totp<P: Platform>(
     State(state): State<ApiState<P>>,
     caller: Caller,
+    ApiJson(req): ApiJson<PasswordAgain>,
 ) -> Result<impl IntoResponse, ApiError> {
     let enrolment = state
         .identity
-        .enrol_totp(&caller.principal, Utc::now())
+        .enrol_totp(&caller.principal, &req.password, Utc::now())
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -126,14 +135,22 @@ pub async fn confirm_totp<P: Platform>(
     ))
 }
 
+/// Never printed (it holds the password).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DisableTotp {
+    password: String,
+    code: String,
+}
+
 pub async fn disable_totp<P: Platform>(
     State(state): State<ApiState<P>>,
     caller: Caller,
-    ApiJson(req): ApiJson<TotpCode>,
+    ApiJson(req): ApiJson<DisableTotp>,
 ) -> Result<StatusCode, ApiError> {
     state
         .identity
-        .disable_totp(&caller.principal, &req.code, Utc::now())
+        .disable_totp(&caller.principal, &req.password, &req.code, Utc::now())
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

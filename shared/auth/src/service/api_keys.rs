@@ -44,6 +44,21 @@ impl<P: Platform> Identity<P> {
         if expires_at.is_some_and(|e| e <= now) {
             return Err(AuthError::Invalid("expires_at is in the past".into()));
         }
+        // A key made by a key lives no longer than its maker (and is revoked with it).
+        let expires_at = match by.subject {
+            Subject::ApiKey { id } => {
+                let maker = ApiKeyRepo::new(self.platform.table())
+                    .get(id)
+                    .await?
+                    .ok_or(AuthError::InvalidCredentials)?
+                    .record;
+                match (expires_at, maker.expires_at) {
+                    (Some(wanted), Some(limit)) => Some(wanted.min(limit)),
+                    (wanted, limit) => wanted.or(limit),
+                }
+            }
+            Subject::User { .. } => expires_at,
+        };
         let created = self
             .store_api_key(by.tenant, name.trim(), scopes, expires_at, &by.actor(), now)
             .await?;
@@ -106,8 +121,28 @@ impl<P: Platform> Identity<P> {
             .await?)
     }
 
-    /// Revoke a key of the caller's tenant; it stops working on its next use.
+    /// Revoke a key of the caller's tenant; it stops working on its next use, and so do the
+    /// keys it made (and theirs).
     pub async fn revoke_api_key(
+        &self,
+        by: &Principal,
+        id: ApiKeyId,
+        now: DateTime<Utc>,
+    ) -> Result<ApiKeyRecord, AuthError> {
+        let revoked = self.revoke_one(by, id, now).await?;
+        let mut makers = vec![format!("key:{id}")];
+        while let Some(maker) = makers.pop() {
+            for child in self.list_api_keys(by).await? {
+                if child.created_by.as_deref() == Some(maker.as_str()) && !child.revoked {
+                    self.revoke_one(by, child.id, now).await?;
+                    makers.push(format!("key:{}", child.id));
+                }
+            }
+        }
+        Ok(revoked)
+    }
+
+    async fn revoke_one(
         &self,
         by: &Principal,
         id: ApiKeyId,
@@ -138,5 +173,45 @@ impl<P: Platform> Identity<P> {
             }
         }
         Err(AuthError::Conflict("the key kept changing; retry".into()))
+    }
+
+    /// After a user's role changed: the keys they made keep only what the new role allows
+    /// (a key left with nothing is revoked).
+    pub(super) async fn narrow_keys_of(
+        &self,
+        by: &Principal,
+        user: UserId,
+        role: Role,
+        now: DateTime<Utc>,
+    ) -> Result<(), AuthError> {
+        let maker = Subject::user_actor(user);
+        let repo = ApiKeyRepo::new(self.platform.table());
+        for key in self.list_api_keys(by).await? {
+            if key.created_by.as_deref() != Some(maker.as_str()) || key.revoked {
+                continue;
+            }
+            let allowed = key.scopes.intersection(role.permissions());
+            if allowed == key.scopes {
+                continue;
+            }
+            if allowed.is_empty() {
+                self.revoke_api_key(by, key.id, now).await?;
+                continue;
+            }
+            for _ in 0..5 {
+                let Some(Versioned {
+                    record: mut current,
+                    version,
+                }) = repo.get_in(by.tenant, key.id).await?
+                else {
+                    break;
+                };
+                current.scopes = current.scopes.intersection(role.permissions());
+                if repo.update(&current, version).await? {
+                    break;
+                }
+            }
+        }
+        Ok(())
     }
 }

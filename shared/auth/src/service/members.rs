@@ -260,6 +260,7 @@ impl<P: Platform> Identity<P> {
         SessionRepo::new(self.platform.table())
             .update_all_live(by.tenant, user, now, |s| s.role = role)
             .await?;
+        self.narrow_keys_of(by, user, role, now).await?;
         self.audit(
             by.tenant,
             AuditDraft::new(now, by.actor(), actions::ROLE_CHANGED)

@@ -66,14 +66,17 @@ impl<P: Platform> Identity<P> {
         })
     }
 
-    /// Start TOTP enrolment (again, if a previous one was never confirmed).
+    /// Start TOTP enrolment (again, if a previous one was never confirmed). The password is
+    /// asked again: a stolen session alone must not bind its own authenticator.
     pub async fn enrol_totp(
         &self,
         principal: &Principal,
+        password: &str,
         now: DateTime<Utc>,
     ) -> Result<TotpEnrolment, AuthError> {
         let user_id = Self::user_of(principal)?;
         let user = self.active_user(principal.tenant, user_id).await?;
+        self.confirm_password(&user, password, now).await?;
         let repo = MfaRepo::new(self.platform.table());
         let existing = repo.totp(principal.tenant, user_id).await?;
         if existing
@@ -169,14 +172,18 @@ impl<P: Platform> Identity<P> {
         Ok(codes.codes().to_vec())
     }
 
-    /// Turn TOTP off; a current code is required, so a stolen session alone cannot do it.
+    /// Turn TOTP off; the password and a current code are required, so a stolen session
+    /// alone cannot do it.
     pub async fn disable_totp(
         &self,
         principal: &Principal,
+        password: &str,
         code: &str,
         now: DateTime<Utc>,
     ) -> Result<(), AuthError> {
         let user_id = Self::user_of(principal)?;
+        let user = self.active_user(principal.tenant, user_id).await?;
+        self.confirm_password(&user, password, now).await?;
         let repo = MfaRepo::new(self.platform.table());
         let (
             Versioned {
@@ -236,10 +243,17 @@ impl<P: Platform> Identity<P> {
                     TotpState::Enabled => "two-factor sign-in is not on".into(),
                 })
             })?;
-        let step = self
+        let Some(step) = self
             .check_totp(tenant, user, &totp.record, code, now)
             .await?
-            .ok_or_else(|| AuthError::Invalid("that code is not valid now".into()))?;
+        else {
+            // Counted like a wrong password: a stolen session cannot try codes forever.
+            let users = UserRepo::new(self.platform.table());
+            let lockout = users.lockout(tenant, user).await?;
+            let record = self.active_user(tenant, user).await?;
+            self.record_failure(&record, lockout, now).await?;
+            return Err(AuthError::Invalid("that code is not valid now".into()));
+        };
         Ok((totp, step))
     }
 
@@ -293,7 +307,10 @@ impl<P: Platform> Identity<P> {
         let token = ChallengeToken::parse(mfa_token).ok_or(AuthError::InvalidCredentials)?;
         let repo = MfaRepo::new(self.platform.table());
         let (challenge, version) = self.charge_attempt(&token, now).await?;
-        let user = self.active_user(token.tenant, token.user).await?;
+        let Versioned {
+            record: user,
+            version: user_version,
+        } = self.versioned_user(token.tenant, token.user).await?;
         let method = match factor {
             SecondFactor::Totp(code) => self.spend_totp(&user, code, now).await?.then_some("otp"),
             SecondFactor::RecoveryCode(code) => match recovery::normalize(code) {
@@ -340,7 +357,7 @@ impl<P: Platform> Identity<P> {
         }
         let mut amr = challenge.amr;
         amr.push(method.into());
-        self.open_session(&user, amr, now).await
+        self.open_session(&user, user_version, amr, now).await
     }
 
     /// Spend one of a challenge's attempts before its answer is looked at: the count is a

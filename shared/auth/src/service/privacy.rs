@@ -131,6 +131,10 @@ impl<P: Platform> Identity<P> {
     /// password, second factor and sessions are removed and the API keys they made revoked.
     /// The id remains (as `erased`) so references to it, in the audit chain above all, still
     /// resolve to "an erased user".
+    ///
+    /// The user is marked erased first (a sign-in racing the erasure then fails its check of
+    /// the user's version) and the email is blanked last, so an erasure interrupted half way
+    /// can be run again and finishes.
     pub async fn erase_user(
         &self,
         by: &Principal,
@@ -139,24 +143,33 @@ impl<P: Platform> Identity<P> {
     ) -> Result<(), AuthError> {
         let table = self.platform.table();
         let users = UserRepo::new(table);
+        let found = users
+            .get(by.tenant, user)
+            .await?
+            .ok_or_else(|| AuthError::NotFound(format!("user {user}")))?;
         let Versioned {
-            record: target,
-            version,
-        } = self.user_to_change(by, user, None).await?;
-        let email = target.email.clone();
-        let erased = UserRecord {
-            email: String::new(),
-            name: None,
-            status: UserStatus::Erased,
-            mfa: false,
-            updated_at: now,
-            ..target
+            record: mut target,
+            mut version,
+        } = match found.record.status {
+            UserStatus::Active => self.user_to_change(by, user, None).await?,
+            // An erasure that stopped half way: finish it.
+            UserStatus::Erased if !found.record.email.is_empty() => {
+                self.check_may_grant(by, found.record.role)?;
+                found
+            }
+            UserStatus::Erased => return Err(AuthError::NotFound(format!("user {user}"))),
         };
-        if !users.update(&erased, version).await? {
-            return Err(AuthError::Conflict(
-                "the user changed meanwhile; retry".into(),
-            ));
+        let changed_meanwhile = || AuthError::Conflict("the user changed meanwhile; retry".into());
+        if target.status == UserStatus::Active {
+            target.status = UserStatus::Erased;
+            target.mfa = false;
+            target.updated_at = now;
+            if !users.update(&target, version).await? {
+                return Err(changed_meanwhile());
+            }
+            version += 1;
         }
+        let email = target.email.clone();
         users.delete_sign_in_pointer(&email, by.tenant).await?;
         // Password, lockout, TOTP, recovery codes, challenges and sessions: every access
         // token of theirs stops working with the sessions.
@@ -173,6 +186,11 @@ impl<P: Platform> Identity<P> {
         let erased_rows = AuditLog::new(table)
             .erase_pii_where(by.tenant, |row| row.data == email)
             .await?;
+        target.email = String::new();
+        target.name = None;
+        if !users.update(&target, version).await? {
+            return Err(changed_meanwhile());
+        }
         self.audit(
             by.tenant,
             AuditDraft::new(now, by.actor(), actions::USER_ERASED)

@@ -76,12 +76,16 @@ impl<P: Platform> Identity<P> {
                 ));
             }
         };
-        let user = match pointer {
-            Some(p) => users.get(p.tenant, p.user).await?.map(|v| v.record),
+        let found = match pointer {
+            Some(p) => users.get(p.tenant, p.user).await?,
             None => None,
         }
-        .filter(|u| u.status == UserStatus::Active);
-        let Some(user) = user else {
+        .filter(|u| u.record.status == UserStatus::Active);
+        let Some(Versioned {
+            record: user,
+            version: user_version,
+        }) = found
+        else {
             // Same work as a real check, so timing does not tell whether the account exists.
             self.verify_dummy(credentials.password).await;
             return Err(AuthError::InvalidCredentials);
@@ -112,7 +116,8 @@ impl<P: Platform> Identity<P> {
             });
         }
         Ok(LoginOutcome::Tokens(
-            self.open_session(&user, vec!["pwd".into()], now).await?,
+            self.open_session(&user, user_version, vec!["pwd".into()], now)
+                .await?,
         ))
     }
 
@@ -163,22 +168,19 @@ impl<P: Platform> Identity<P> {
         Ok(AuthError::InvalidCredentials)
     }
 
+    /// A new session for `user` as read at `user_version`. It is created only if the user is
+    /// still that version: a role change or an erasure racing the sign-in wins, and the
+    /// sign-in is refused rather than given a session with the old role.
     pub(super) async fn open_session(
         &self,
         user: &UserRecord,
+        user_version: u64,
         amr: Vec<String>,
         now: DateTime<Utc>,
     ) -> Result<TokenPair, AuthError> {
         let secret = OpaqueSecret::generate();
         let id = SessionId::generate();
-        let actor = Subject::user_actor(user.id);
-        self.audit(
-            user.tenant,
-            AuditDraft::new(now, &actor, actions::LOGIN_SUCCEEDED)
-                .target(format!("session:{id}"))
-                .detail("amr", amr.join(" ")),
-        )
-        .await;
+        let detail_amr = amr.join(" ");
         let session = SessionRecord {
             id,
             tenant: user.tenant,
@@ -194,9 +196,21 @@ impl<P: Platform> Identity<P> {
             revoked_at: None,
             revoked_reason: None,
         };
-        SessionRepo::new(self.platform.table())
-            .create(&session)
-            .await?;
+        if !SessionRepo::new(self.platform.table())
+            .create_for(&session, user_version)
+            .await?
+        {
+            return Err(AuthError::Conflict(
+                "your account changed while you signed in; sign in again".into(),
+            ));
+        }
+        self.audit(
+            user.tenant,
+            AuditDraft::new(now, Subject::user_actor(user.id), actions::LOGIN_SUCCEEDED)
+                .target(format!("session:{id}"))
+                .detail("amr", detail_amr),
+        )
+        .await;
         self.tokens(&session, &secret, now).await
     }
 
@@ -268,6 +282,8 @@ impl<P: Platform> Identity<P> {
             if !matches_digest(&presented.secret, &session.secret_sha256) || !session.is_live(now) {
                 return Err(AuthError::InvalidCredentials);
             }
+            // The user as they are now: an erased user gets nothing, a changed role applies.
+            session.role = self.active_user(session.tenant, session.user).await?.role;
             let next = OpaqueSecret::generate();
             session.rotate(next.sha256_hex(), now);
             if sessions.update(&session, version).await? {
@@ -294,26 +310,8 @@ impl<P: Platform> Identity<P> {
             return Err(AuthError::Invalid("an API key has no password".into()));
         };
         let user = self.active_user(principal.tenant, id).await?;
-        let users = UserRepo::new(self.platform.table());
-        let lockout = users.lockout(user.tenant, user.id).await?;
-        if let Some(locked) = lock_in_force(&lockout, now) {
-            return Err(locked);
-        }
-        let phc = users
-            .password(user.tenant, user.id)
-            .await?
-            .map(|p| p.phc)
-            .unwrap_or_default();
-        if !self.verify_password(current, &phc).await {
-            return Err(match self.record_failure(&user, lockout, now).await? {
-                locked @ AuthError::Locked { .. } => locked,
-                _ => AuthError::Forbidden("the current password is not right".into()),
-            });
-        }
         PasswordRules::check(new, &user.email, &["mvidarr"]).map_err(AuthError::WeakPassword)?;
-        if lockout.is_some() {
-            users.clear_lockout(user.tenant, user.id).await?;
-        }
+        self.confirm_password(&user, current, now).await?;
         self.set_password(&user, new, now).await?;
         let ended = SessionRepo::new(self.platform.table())
             .update_all_live(user.tenant, user.id, now, |s| {
@@ -328,6 +326,41 @@ impl<P: Platform> Identity<P> {
                 .detail("other_sessions_ended", ended.saturating_sub(1).to_string()),
         )
         .await;
+        Ok(())
+    }
+
+    /// A signed-in user proves it is them again (changing the password or the second factor):
+    /// a wrong password counts towards the lockout, so a stolen session cannot guess it. The
+    /// refusals are 403s: the session itself is fine.
+    pub(super) async fn confirm_password(
+        &self,
+        user: &UserRecord,
+        password: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), AuthError> {
+        let users = UserRepo::new(self.platform.table());
+        let lockout = users.lockout(user.tenant, user.id).await?;
+        let too_many = |e: AuthError| match e {
+            AuthError::Locked { retry_after } => AuthError::Forbidden(format!(
+                "too many wrong attempts: try again in {} s",
+                retry_after.as_secs().max(1)
+            )),
+            _ => AuthError::Forbidden("the current password is not right".into()),
+        };
+        if let Some(locked) = lock_in_force(&lockout, now) {
+            return Err(too_many(locked));
+        }
+        let phc = users
+            .password(user.tenant, user.id)
+            .await?
+            .map(|p| p.phc)
+            .unwrap_or_default();
+        if !self.verify_password(password, &phc).await {
+            return Err(too_many(self.record_failure(user, lockout, now).await?));
+        }
+        if lockout.is_some() {
+            users.clear_lockout(user.tenant, user.id).await?;
+        }
         Ok(())
     }
 

@@ -4,11 +4,11 @@
 use chrono::{DateTime, Utc};
 use mvidarr_core::ids::{SessionId, TenantId, UserId};
 use mvidarr_core::keys::table as keys;
-use mvidarr_core::ports::{Item, Query, Table};
+use mvidarr_core::ports::{Condition, Item, Query, Table, WriteOp};
 use mvidarr_core::repo::{RepoError, encode};
 use serde::{Deserialize, Serialize};
 
-use super::{Versioned, put_over, query_versioned, versioned};
+use super::{Versioned, put_over, query_versioned, versioned, won};
 use crate::policy::Role;
 
 /// How many earlier refresh secrets are remembered to recognise a replay.
@@ -86,14 +86,25 @@ impl<'a, T: Table> SessionRepo<'a, T> {
         Self { table }
     }
 
-    pub async fn create(&self, session: &SessionRecord) -> Result<(), RepoError> {
-        if !put_over(self.table, item(session), None).await? {
-            return Err(RepoError::Contended {
-                what: format!("session {}", session.id),
-                attempts: 1,
-            });
-        }
-        Ok(())
+    /// Create a session, provided its user's item is still at `user_version`; `Ok(false)`
+    /// if the user changed (a role change or erasure won the race).
+    pub async fn create_for(
+        &self,
+        session: &SessionRecord,
+        user_version: u64,
+    ) -> Result<bool, RepoError> {
+        let ops = vec![
+            WriteOp::Put {
+                item: item(session),
+                condition: Condition::Absent,
+            },
+            WriteOp::Check {
+                pk: keys::users_pk(session.tenant),
+                sk: session.user.to_string(),
+                condition: Condition::VersionIs(user_version),
+            },
+        ];
+        won(self.table.transact_write(ops).await)
     }
 
     pub async fn get(
