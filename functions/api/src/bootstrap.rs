@@ -3,7 +3,6 @@
 use chrono::Utc;
 use mvidarr_auth::ratelimit::Plan;
 use mvidarr_auth::service::{AuthError, Identity};
-use mvidarr_auth::store::SettingsRepo;
 use mvidarr_core::ids::TenantId;
 use mvidarr_core::ports::Platform;
 use mvidarr_core::repo::{RepoError, TenantRecord, TenantRepo};
@@ -30,8 +29,8 @@ pub async fn bootstrap_default_tenant<P: Platform>(
             };
             if repo.create(&record).await? {
                 // The embedded server's own tenant: nobody to protect it from but its owner.
-                SettingsRepo::new(identity.platform().table())
-                    .set_plan(record.id, Plan::Enterprise)
+                identity
+                    .set_plan(record.id, Plan::Enterprise, Utc::now())
                     .await?;
                 record.id
             } else {

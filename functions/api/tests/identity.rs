@@ -180,6 +180,29 @@ async fn unknown_emails_and_wrong_passwords_get_the_same_answer() {
         .await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     assert_eq!((wrong.status, &wrong.body), (unknown.status, &unknown.body));
+    // Sign-in attempts are limited per email, whether or not the account exists, so who
+    // gets a 429 first tells nothing either.
+    let mut first_429 = Vec::new();
+    for email in ["v@example.com", "x@example.com"] {
+        let mut n = 1;
+        loop {
+            n += 1;
+            let r = api
+                .post(
+                    "/v1/auth/login",
+                    None,
+                    json!({"email": email, "password": "nope"}),
+                )
+                .await;
+            if r.status == StatusCode::TOO_MANY_REQUESTS {
+                assert!(r.headers.get("retry-after").is_some());
+                break;
+            }
+            assert!(n < 50, "no limit on sign-in attempts for {email}");
+        }
+        first_429.push(n);
+    }
+    assert_eq!(first_429[0], first_429[1]);
 }
 
 #[tokio::test]

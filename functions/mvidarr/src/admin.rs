@@ -7,9 +7,11 @@ use std::path::Path;
 
 use anyhow::Context;
 use chrono::Utc;
+use mvidarr_auth::ratelimit::Plan;
 use mvidarr_auth::service::{Identity, IdentityConfig};
 use mvidarr_core::asl::StateMachine;
 use mvidarr_core::ports::Platform;
+use mvidarr_core::repo::TenantRepo;
 use mvidarr_store_local::{LocalConfig, LocalPlatform};
 
 use crate::data_dir::{ServerInfo, server_info_path};
@@ -41,6 +43,12 @@ pub enum TenantCommand {
         /// The owner's email; they choose their password when accepting the invitation.
         #[arg(long)]
         owner: String,
+    },
+    /// Put a tenant on a plan (free, pro, enterprise): its rate limits and quotas.
+    SetPlan {
+        /// The tenant's name.
+        name: String,
+        plan: Plan,
     },
 }
 
@@ -130,6 +138,21 @@ async fn tenant_on<P: Platform>(
             println!("owner invitation for {owner} (shown once, valid 7 days):\n{invite}");
             println!(
                 "accept it with:\n  curl -X POST {url}/v1/auth/invites/accept -H 'content-type: application/json' \\\n    -d '{{\"token\": \"{invite}\", \"password\": \"<a long passphrase>\"}}'"
+            );
+        }
+        TenantCommand::SetPlan { name, plan } => {
+            let tenant = TenantRepo::new(identity.platform().table())
+                .by_name(&name)
+                .await?
+                .with_context(|| format!("no tenant {name}"))?;
+            identity
+                .set_plan(tenant.id, plan, Utc::now())
+                .await
+                .context("setting the plan")?;
+            println!(
+                "tenant {name} ({}) is on the {} plan",
+                tenant.id,
+                plan.as_str()
             );
         }
     }

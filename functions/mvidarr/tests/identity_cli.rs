@@ -59,6 +59,9 @@ async fn a_tenant_made_on_the_command_line_is_signed_in_to_over_http() {
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("exists"));
 
+    let plan = mvidarr(&data, &["tenant", "set-plan", "acme", "pro"]);
+    assert!(plan.contains("on the pro plan"), "{plan}");
+
     let password = "a long and unguessable passphrase 42";
     let (status, user) = post(
         &format!("{}/v1/auth/invites/accept", server.url),
@@ -80,6 +83,8 @@ async fn a_tenant_made_on_the_command_line_is_signed_in_to_over_http() {
     let (status, me) = client.get("/v1/me").await.unwrap();
     assert_eq!(status, 200);
     assert_eq!(me["role"], "owner");
+    let (_, settings) = client.get("/v1/settings").await.unwrap();
+    assert_eq!(settings["plan"], "pro", "{settings}");
     // The new tenant sees none of tenant `default`'s things, and the default key none of its.
     let (_, media) = client.get("/v1/media").await.unwrap();
     assert_eq!(media["items"].as_array().unwrap().len(), 0);

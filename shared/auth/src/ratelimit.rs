@@ -100,6 +100,16 @@ const LOGINS: Limit = Limit {
     refill_per_minute: 1,
 };
 
+impl std::str::FromStr for Plan {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Plan::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| format!("unknown plan {s:?}: free, pro or enterprise"))
+    }
+}
+
 impl Plan {
     pub const ALL: [Plan; 3] = [Plan::Free, Plan::Pro, Plan::Enterprise];
 

@@ -103,6 +103,10 @@ pub mod table {
     pub fn login_pk(email_digest: &str) -> String {
         format!("login/{email_digest}")
     }
+    /// Global: a rate-limit bucket that belongs to no tenant (sign-in attempts per email).
+    pub fn global_rate_limit_pk(key: &str) -> String {
+        format!("ratelimit/{key}")
+    }
     /// Global: the token-signing keys (public half plus the sealed private key).
     pub const SIGNING_KEYS_PK: &str = "signing-keys";
 

@@ -1,10 +1,9 @@
 //! Tenant administration: `GET /v1/audit`, `GET /v1/audit/verify`, `GET /v1/settings`,
-//! `PUT /v1/settings/plan`, `PUT /v1/settings/retention`.
+//! `PUT /v1/settings/retention` (the plan is the operator's: `mvidarr tenant set-plan`).
 
 use axum::Json;
 use axum::extract::{Query, State};
 use chrono::Utc;
-use mvidarr_auth::ratelimit::Plan;
 use mvidarr_auth::service::TenantSettings;
 use mvidarr_auth::store::VerifyReport;
 use mvidarr_core::ports::Platform;
@@ -53,25 +52,6 @@ pub async fn settings<P: Platform>(
     caller: Caller,
 ) -> Result<Json<TenantSettings>, ApiError> {
     Ok(Json(state.identity.settings(&caller.principal).await?))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PlanChange {
-    plan: Plan,
-}
-
-pub async fn set_plan<P: Platform>(
-    State(state): State<ApiState<P>>,
-    caller: Caller,
-    ApiJson(req): ApiJson<PlanChange>,
-) -> Result<Json<TenantSettings>, ApiError> {
-    Ok(Json(
-        state
-            .identity
-            .set_plan(&caller.principal, req.plan, Utc::now())
-            .await?,
-    ))
 }
 
 #[derive(Deserialize)]

@@ -65,8 +65,6 @@ fn declared<P: Platform>() -> Vec<RouteSpec<ApiState<P>>> {
         R::new(M::GET, "/v1/audit", Needs(AuditRead), Of::None, admin::audit::<P>),
         R::new(M::GET, "/v1/audit/verify", Needs(AuditRead), Of::None, admin::verify_audit::<P>),
         R::new(M::GET, "/v1/settings", Needs(AdminSettings), Of::None, admin::settings::<P>),
-        R::new(M::PUT, "/v1/settings/plan", Needs(AdminSettings), Of::None, admin::set_plan::<P>)
-            .with_body(json!({"plan": "free"})),
         R::new(M::PUT, "/v1/settings/retention", Needs(AdminSettings), Of::None, admin::set_retention::<P>)
             .with_body(json!({"events_days": 365})),
         R::new(M::POST, "/v1/uploads", Needs(MediaWrite), Of::None, uploads::create::<P>)

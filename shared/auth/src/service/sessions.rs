@@ -61,6 +61,7 @@ impl<P: Platform> Identity<P> {
         credentials: &Credentials<'_>,
         now: DateTime<Utc>,
     ) -> Result<LoginOutcome, AuthError> {
+        self.limit_logins(credentials.email, now).await?;
         let users = UserRepo::new(self.platform.table());
         let pointers = users.sign_in_pointers(credentials.email).await?;
         let pointer = match (pointers.as_slice(), credentials.tenant) {
@@ -90,7 +91,6 @@ impl<P: Platform> Identity<P> {
             self.verify_dummy(credentials.password).await;
             return Err(AuthError::InvalidCredentials);
         };
-        self.limit_logins(&user, now).await?;
         let lockout = users.lockout(user.tenant, user.id).await?;
         if let Some(locked) = lock_in_force(&lockout, now) {
             self.verify_dummy(credentials.password).await;

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use super::*;
 use crate::ratelimit::{Decision, Plan};
+use crate::store::email_digest;
 use crate::store::{
     AuditOrder, AuditPage, RateLimiter, RetentionSettings, SettingsRepo, VerifyReport,
 };
@@ -69,19 +70,19 @@ impl<P: Platform> Identity<P> {
             .await?)
     }
 
-    /// Sign-in attempts of one account, whatever their outcome: slows guessing even below
-    /// the lockout threshold, and without locking the owner out.
+    /// Sign-in attempts per email, whatever their outcome and whether or not the account
+    /// exists: slows guessing below the lockout threshold, answers alike for real and unknown
+    /// emails (no enumeration by who gets a 429), and bounds the Argon2 work an unknown email
+    /// can cause.
     pub(super) async fn limit_logins(
         &self,
-        user: &UserRecord,
+        email: &str,
         now: DateTime<Utc>,
     ) -> Result<(), AuthError> {
-        let limits = self.plan(user.tenant).await?.limits();
         let decision = RateLimiter::new(self.platform.table())
-            .check(
-                user.tenant,
-                &format!("login:{}", user.id),
-                &limits.logins,
+            .check_global(
+                &format!("login/{}", email_digest(email)),
+                &Plan::default().limits().logins,
                 now.timestamp_millis(),
                 1,
             )
@@ -101,23 +102,24 @@ impl<P: Platform> Identity<P> {
         })
     }
 
+    /// Put a tenant on a plan. The operator's decision (billing), not the tenant's: there is
+    /// no API route for it, only `mvidarr tenant set-plan`.
     pub async fn set_plan(
         &self,
-        by: &Principal,
+        tenant: TenantId,
         plan: Plan,
         now: DateTime<Utc>,
-    ) -> Result<TenantSettings, AuthError> {
+    ) -> Result<(), AuthError> {
         SettingsRepo::new(self.platform.table())
-            .set_plan(by.tenant, plan)
+            .set_plan(tenant, plan)
             .await?;
-        self.plans.put(by.tenant, plan);
+        self.plans.put(tenant, plan);
         self.audit(
-            by.tenant,
-            AuditDraft::new(now, by.actor(), actions::SETTINGS_CHANGED)
-                .detail("plan", plan.as_str()),
+            tenant,
+            AuditDraft::new(now, "system", actions::SETTINGS_CHANGED).detail("plan", plan.as_str()),
         )
         .await;
-        self.settings(by).await
+        Ok(())
     }
 
     pub async fn set_retention(

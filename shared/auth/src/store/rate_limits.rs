@@ -63,7 +63,35 @@ impl<'a, T: Table> RateLimiter<'a, T> {
         now_ms: i64,
         cost: u32,
     ) -> Result<Decision, RepoError> {
-        let pk = keys::rate_limit_pk(tenant, principal_key);
+        self.check_bucket(
+            keys::rate_limit_pk(tenant, principal_key),
+            limit,
+            now_ms,
+            cost,
+        )
+        .await
+    }
+
+    /// As [`RateLimiter::check`], for a bucket that belongs to no tenant (sign-in attempts
+    /// per email, before anyone knows which tenant, or whether the account exists).
+    pub async fn check_global(
+        &self,
+        key: &str,
+        limit: &Limit,
+        now_ms: i64,
+        cost: u32,
+    ) -> Result<Decision, RepoError> {
+        self.check_bucket(keys::global_rate_limit_pk(key), limit, now_ms, cost)
+            .await
+    }
+
+    async fn check_bucket(
+        &self,
+        pk: String,
+        limit: &Limit,
+        now_ms: i64,
+        cost: u32,
+    ) -> Result<Decision, RepoError> {
         let mut read = self.read(&pk).await?;
         for attempt in 1..=CHECK_ATTEMPTS {
             let decision = take(read.bucket, limit, now_ms, cost);
@@ -77,12 +105,11 @@ impl<'a, T: Table> RateLimiter<'a, T> {
             if put_over(self.table, item, read.version).await? {
                 return Ok(decision);
             }
-            tracing::debug!(%tenant, principal_key, attempt, "rate-limit bucket changed under us");
+            tracing::debug!(pk, attempt, "rate-limit bucket changed under us");
             read = self.read(&pk).await?;
         }
         tracing::warn!(
-            %tenant,
-            principal_key,
+            pk,
             attempts = CHECK_ATTEMPTS,
             "rate-limit bucket contended; refusing"
         );
