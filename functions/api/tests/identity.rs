@@ -867,3 +867,41 @@ async fn keys_follow_their_makers_demotion_and_revocation() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_owners_demoting_each_other_at_once_leave_one_owner() {
+    let api = TestApi::start().await;
+    let api = &api;
+    for round in 0..5 {
+        let (_, first) = api.tenant_with_owner(&format!("race{round}")).await;
+        let second_email = format!("second{round}@example.com");
+        let second_id = api.add_user(&first, &second_email, Role::Owner).await;
+        let second = access(&api.login(&second_email).await).to_owned();
+        let first_id = api.get("/v1/me", &first).await.body["user"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let demote = |token: String, target: String| async move {
+            api.call(
+                Method::PATCH,
+                &format!("/v1/users/{target}"),
+                Some(&token),
+                Some(json!({"role": "admin"})),
+            )
+            .await
+            .status
+        };
+        let (a, b) = tokio::join!(
+            demote(first.clone(), second_id),
+            demote(second.clone(), first_id)
+        );
+        let users = api.get("/v1/users", &first).await.body;
+        let owners = users["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|u| u["role"] == "owner")
+            .count();
+        assert_eq!(owners, 1, "round {round}: {a} and {b} left {owners} owners");
+    }
+}

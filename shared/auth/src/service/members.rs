@@ -1,6 +1,7 @@
 //! Tenants, invitations and roles.
 
 use super::*;
+use mvidarr_core::ports::table::MAX_TRANSACT_ITEMS;
 
 /// An invitation link's token: `mvi_{tenant}_{invite}_{secret}`.
 struct InviteToken {
@@ -200,12 +201,16 @@ impl<P: Platform> Identity<P> {
     /// An active user of the caller's tenant whose role the caller may take away (theirs is
     /// at least as high) and replace with `new_role` (`None`: erasure), provided the tenant
     /// keeps an owner.
+    ///
+    /// Returns the user and, when an owner is being removed, the other owners as read: the
+    /// write must keep them unchanged ([`UserRepo::update_keeping`]), so that two owners
+    /// removing each other at once cannot leave the tenant without one.
     pub(super) async fn user_to_change(
         &self,
         by: &Principal,
         user: UserId,
         new_role: Option<Role>,
-    ) -> Result<Versioned<UserRecord>, AuthError> {
+    ) -> Result<(Versioned<UserRecord>, Vec<(UserId, u64)>), AuthError> {
         let target = UserRepo::new(self.platform.table())
             .get(by.tenant, user)
             .await?
@@ -215,15 +220,28 @@ impl<P: Platform> Identity<P> {
         if let Some(role) = new_role {
             self.check_may_grant(by, role)?;
         }
-        if target.record.role == Role::Owner
-            && new_role != Some(Role::Owner)
-            && self.active_owners(by.tenant).await? <= 1
-        {
+        if target.record.role != Role::Owner || new_role == Some(Role::Owner) {
+            return Ok((target, Vec::new()));
+        }
+        let other_owners: Vec<(UserId, u64)> = UserRepo::new(self.platform.table())
+            .list_versioned(by.tenant)
+            .await?
+            .into_iter()
+            .filter(|u| {
+                u.record.role == Role::Owner
+                    && u.record.status == UserStatus::Active
+                    && u.record.id != user
+            })
+            // A transaction holds 100 writes; past a few dozen owners the race is moot.
+            .take(MAX_TRANSACT_ITEMS - 1)
+            .map(|u| (u.record.id, u.version))
+            .collect();
+        if other_owners.is_empty() {
             return Err(AuthError::Conflict(
                 "a tenant keeps at least one owner".into(),
             ));
         }
-        Ok(target)
+        Ok((target, other_owners))
     }
 
     pub async fn list_users(&self, by: &Principal) -> Result<Vec<UserRecord>, AuthError> {
@@ -245,14 +263,20 @@ impl<P: Platform> Identity<P> {
         now: DateTime<Utc>,
     ) -> Result<UserRecord, AuthError> {
         let users = UserRepo::new(self.platform.table());
-        let Versioned {
-            record: mut target,
-            version,
-        } = self.user_to_change(by, user, Some(role)).await?;
+        let (
+            Versioned {
+                record: mut target,
+                version,
+            },
+            other_owners,
+        ) = self.user_to_change(by, user, Some(role)).await?;
         let from = target.role;
         target.role = role;
         target.updated_at = now;
-        if !users.update(&target, version).await? {
+        if !users
+            .update_keeping(&target, version, &other_owners)
+            .await?
+        {
             return Err(AuthError::Conflict(
                 "the user changed meanwhile; retry".into(),
             ));

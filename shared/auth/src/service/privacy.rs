@@ -147,15 +147,18 @@ impl<P: Platform> Identity<P> {
             .get(by.tenant, user)
             .await?
             .ok_or_else(|| AuthError::NotFound(format!("user {user}")))?;
-        let Versioned {
-            record: mut target,
-            mut version,
-        } = match found.record.status {
+        let (
+            Versioned {
+                record: mut target,
+                mut version,
+            },
+            other_owners,
+        ) = match found.record.status {
             UserStatus::Active => self.user_to_change(by, user, None).await?,
             // An erasure that stopped half way: finish it.
             UserStatus::Erased if !found.record.email.is_empty() => {
                 self.check_may_grant(by, found.record.role)?;
-                found
+                (found, Vec::new())
             }
             UserStatus::Erased => return Err(AuthError::NotFound(format!("user {user}"))),
         };
@@ -164,7 +167,10 @@ impl<P: Platform> Identity<P> {
             target.status = UserStatus::Erased;
             target.mfa = false;
             target.updated_at = now;
-            if !users.update(&target, version).await? {
+            if !users
+                .update_keeping(&target, version, &other_owners)
+                .await?
+            {
                 return Err(changed_meanwhile());
             }
             version += 1;
@@ -200,14 +206,5 @@ impl<P: Platform> Identity<P> {
         .await;
         tracing::info!(tenant = %by.tenant, %user, by = %by.actor(), "user erased");
         Ok(())
-    }
-
-    pub(super) async fn active_owners(&self, tenant: TenantId) -> Result<usize, AuthError> {
-        Ok(UserRepo::new(self.platform.table())
-            .list(tenant)
-            .await?
-            .into_iter()
-            .filter(|u| u.role == Role::Owner && u.status == UserStatus::Active)
-            .count())
     }
 }

@@ -8,7 +8,7 @@ use mvidarr_core::repo::{RepoError, decode, encode, query_all};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{Versioned, put_over, versioned, won};
+use super::{Versioned, put_over, query_versioned, versioned, won};
 use crate::policy::Role;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,6 +130,41 @@ impl<'a, T: Table> UserRepo<'a, T> {
             .await?
             .map(versioned)
             .transpose()
+    }
+
+    /// The tenant's users with the versions they were read at.
+    pub async fn list_versioned(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Vec<Versioned<UserRecord>>, RepoError> {
+        query_versioned(
+            self.table,
+            Query::partition(keys::users_pk(tenant)).limit(1000),
+        )
+        .await
+    }
+
+    /// Write back a user read at `version`, provided the users in `unchanged` are still at
+    /// the versions given (in one transaction); `Ok(false)` otherwise. The last-owner rule
+    /// rests on it: two owners demoting each other at once cannot both succeed.
+    pub async fn update_keeping(
+        &self,
+        user: &UserRecord,
+        version: u64,
+        unchanged: &[(UserId, u64)],
+    ) -> Result<bool, RepoError> {
+        let mut item = self.item(user);
+        item.version = version + 1;
+        let mut ops = vec![WriteOp::Put {
+            item,
+            condition: Condition::VersionIs(version),
+        }];
+        ops.extend(unchanged.iter().map(|(id, v)| WriteOp::Check {
+            pk: keys::users_pk(user.tenant),
+            sk: id.to_string(),
+            condition: Condition::VersionIs(*v),
+        }));
+        self.transact(ops).await
     }
 
     pub async fn list(&self, tenant: TenantId) -> Result<Vec<UserRecord>, RepoError> {
@@ -347,4 +382,66 @@ fn new_user_ops(user: &UserRecord, phc: &str) -> Vec<WriteOp> {
             condition: Condition::Always,
         },
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+    use crate::store::test_tables::sqlite;
+
+    fn owner(tenant: TenantId, email: &str) -> UserRecord {
+        UserRecord {
+            id: UserId::generate(),
+            tenant,
+            email: email.into(),
+            name: None,
+            role: Role::Owner,
+            status: UserStatus::Active,
+            mfa: false,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        }
+    }
+
+    #[tokio::test]
+    async fn two_owners_demoting_each_other_from_the_same_reads_cannot_both_win() {
+        let (table, _dir) = sqlite();
+        let repo = UserRepo::new(&table);
+        let tenant = TenantId::generate();
+        let (a, b) = (owner(tenant, "a@x.example"), owner(tenant, "b@x.example"));
+        assert!(repo.create(&a, "phc").await.unwrap());
+        assert!(repo.create(&b, "phc").await.unwrap());
+        let va = repo.get(tenant, a.id).await.unwrap().unwrap().version;
+        let vb = repo.get(tenant, b.id).await.unwrap().unwrap().version;
+        // Each read the other as the last other owner; both write.
+        let demoted_b = UserRecord {
+            role: Role::Admin,
+            ..b.clone()
+        };
+        let demoted_a = UserRecord {
+            role: Role::Admin,
+            ..a.clone()
+        };
+        assert!(
+            repo.update_keeping(&demoted_b, vb, &[(a.id, va)])
+                .await
+                .unwrap()
+        );
+        assert!(
+            !repo
+                .update_keeping(&demoted_a, va, &[(b.id, vb)])
+                .await
+                .unwrap()
+        );
+        let owners = repo
+            .list(tenant)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|u| u.role == Role::Owner)
+            .count();
+        assert_eq!(owners, 1);
+    }
 }
