@@ -202,3 +202,28 @@ async fn requests_are_rate_limited_per_caller_with_headers() {
         .await;
     assert_eq!(good.body["retention"]["events_days"], 30, "{}", good.body);
 }
+
+#[tokio::test]
+async fn upload_starts_are_limited_per_tenant_by_plan() {
+    let api = TestApi::start().await;
+    let (_, owner) = api.tenant_with_owner("acme").await;
+    let upload = json!({"filename": "a.mp4", "content_type": "video/mp4", "size": 1000});
+    let mut started = 0;
+    let refused = loop {
+        let r = api.post("/v1/uploads", Some(&owner), upload.clone()).await;
+        if r.status != StatusCode::CREATED {
+            break r;
+        }
+        started += 1;
+        assert!(started < 100, "no limit on upload starts");
+    };
+    assert_eq!(
+        refused.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        refused.body
+    );
+    assert!(refused.headers.get("retry-after").is_some());
+    // The free plan's burst.
+    assert_eq!(started, 10);
+}

@@ -78,14 +78,14 @@ pub enum Plan {
 /// What a plan allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanLimits {
-    /// API requests, per tenant.
+    /// API requests, per caller (each user and each API key has a bucket of its own).
     pub requests: Limit,
-    /// Login attempts, per account, whatever their outcome: slows password guessing without
+    /// Sign-in attempts, per email, whatever their outcome: slows password guessing without
     /// locking the owner out (lockout is a separate rule).
     pub logins: Limit,
     /// Upload starts (presigned URLs handed out), per tenant.
     pub uploads: Limit,
-    /// Bytes of media a tenant may keep.
+    /// Bytes of media a tenant may keep (not enforced yet: it needs the tenant's usage).
     pub storage_bytes: u64,
     /// The largest single upload.
     pub max_upload_bytes: u64,

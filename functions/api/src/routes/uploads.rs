@@ -68,6 +68,12 @@ pub async fn create<P: Platform>(
     ApiJson(req): ApiJson<NewUpload>,
 ) -> Result<(StatusCode, Json<UploadTicket>), ApiError> {
     req.check(state.limits.max_bytes)?;
+    // One of the plan's upload starts; the plan's size limit too, if smaller.
+    let plan_max = state
+        .identity
+        .start_upload(&caller.principal, Utc::now())
+        .await?;
+    req.check(plan_max)?;
     let media_id = MediaId::generate();
     let now = Utc::now();
     let presigned = state

@@ -70,6 +70,29 @@ impl<P: Platform> Identity<P> {
             .await?)
     }
 
+    /// Start one upload of the caller's tenant (the plan's upload starts, per tenant), and
+    /// say the largest upload the plan allows.
+    pub async fn start_upload(
+        &self,
+        principal: &Principal,
+        now: DateTime<Utc>,
+    ) -> Result<u64, AuthError> {
+        let limits = self.plan(principal.tenant).await?.limits();
+        let decision = RateLimiter::new(self.platform.table())
+            .check(
+                principal.tenant,
+                "uploads",
+                &limits.uploads,
+                now.timestamp_millis(),
+                1,
+            )
+            .await?;
+        if !decision.allowed {
+            return Err(AuthError::RateLimited(decision));
+        }
+        Ok(limits.max_upload_bytes)
+    }
+
     /// Sign-in attempts per email, whatever their outcome and whether or not the account
     /// exists: slows guessing below the lockout threshold, answers alike for real and unknown
     /// emails (no enumeration by who gets a 429), and bounds the Argon2 work an unknown email
