@@ -96,9 +96,7 @@ pub async fn revoke<P: Platform>(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let id: ApiKeyId = id
-        .parse()
-        .map_err(|_| ApiError::NotFound(format!("no api key {id}")))?;
+    let id: ApiKeyId = super::path_id(&id, "api key")?;
     state
         .identity
         .revoke_api_key(&caller.principal, id, Utc::now())

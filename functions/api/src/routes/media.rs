@@ -55,7 +55,7 @@ pub(super) async fn existing_media<P: Platform>(
     caller: &Caller,
     id: &str,
 ) -> Result<MediaId, ApiError> {
-    let id = parse_id(id)?;
+    let id = super::path_id::<MediaId>(id, "media")?;
     match MediaRepo::new(state.platform.table())
         .get(caller.tenant, id)
         .await?
@@ -65,17 +65,12 @@ pub(super) async fn existing_media<P: Platform>(
     }
 }
 
-fn parse_id(id: &str) -> Result<MediaId, ApiError> {
-    id.parse()
-        .map_err(|_| ApiError::NotFound(format!("no media {id}")))
-}
-
 pub async fn get<P: Platform>(
     State(state): State<ApiState<P>>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let id = parse_id(&id)?;
+    let id = super::path_id::<MediaId>(&id, "media")?;
     let table = state.platform.table();
     if let Some(media) = MediaRepo::new(table).get(caller.tenant, id).await? {
         return Ok(Json(

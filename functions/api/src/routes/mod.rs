@@ -83,6 +83,13 @@ pub fn router<P: Platform>(state: &ApiState<P>) -> Router<ApiState<P>> {
         .method_not_allowed_fallback(method_not_allowed)
 }
 
+/// The id in a path, as an id of the kind the route names. One that does not parse is simply
+/// not found: no hint about what ids look like or which exist.
+pub(crate) fn path_id<T: std::str::FromStr>(id: &str, what: &str) -> Result<T, ApiError> {
+    id.parse()
+        .map_err(|_| ApiError::NotFound(format!("no {what} {id}")))
+}
+
 async fn not_found() -> ApiError {
     ApiError::NotFound("no such route".into())
 }

@@ -36,9 +36,7 @@ pub async fn erase<P: Platform>(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let id: UserId = id
-        .parse()
-        .map_err(|_| ApiError::NotFound(format!("no user {id}")))?;
+    let id: UserId = super::path_id(&id, "user")?;
     state
         .identity
         .erase_user(&caller.principal, id, Utc::now())

@@ -62,9 +62,7 @@ pub async fn update<P: Platform>(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<UserChange>,
 ) -> Result<Json<UserView>, ApiError> {
-    let id: UserId = id
-        .parse()
-        .map_err(|_| ApiError::NotFound(format!("no user {id}")))?;
+    let id: UserId = super::path_id(&id, "user")?;
     let user = state
         .identity
         .set_role(&caller.principal, id, req.role, Utc::now())
