@@ -29,7 +29,7 @@ pub use users::{
 };
 
 use mvidarr_core::ports::{Condition, Item, Query, Table, TableError};
-use mvidarr_core::repo::{RepoError, decode};
+use mvidarr_core::repo::{RepoError, decode, query_all_with};
 
 /// A record and the version it was read at, for a compare-and-set write back.
 #[derive(Debug, Clone)]
@@ -75,17 +75,7 @@ fn won(result: Result<(), TableError>) -> Result<bool, RepoError> {
 /// Every item a query matches with its version, following cursors to the end.
 async fn query_versioned<T: Table, R: serde::de::DeserializeOwned>(
     table: &T,
-    mut query: Query,
+    query: Query,
 ) -> Result<Vec<Versioned<R>>, RepoError> {
-    let mut out = Vec::new();
-    loop {
-        let page = table.query(query.clone()).await?;
-        for item in page.items {
-            out.push(versioned(item)?);
-        }
-        match page.next_cursor {
-            Some(c) => query.cursor = Some(c),
-            None => return Ok(out),
-        }
-    }
+    query_all_with(table, query, versioned).await
 }

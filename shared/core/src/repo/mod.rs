@@ -48,17 +48,30 @@ impl RepoError {
     }
 }
 
-/// Every item a query matches, following cursors to the end.
-pub async fn query_all<T, R>(table: &T, mut query: crate::ports::Query) -> Result<Vec<R>, RepoError>
+/// Every record a query matches, following cursors to the end.
+pub async fn query_all<T, R>(table: &T, query: crate::ports::Query) -> Result<Vec<R>, RepoError>
 where
     T: crate::ports::Table,
     R: serde::de::DeserializeOwned,
+{
+    query_all_with(table, query, decode).await
+}
+
+/// Every item a query matches, each made into a record by `read`, following cursors to the
+/// end (for callers that need more of an item than its data, e.g. its version).
+pub async fn query_all_with<T, R>(
+    table: &T,
+    mut query: crate::ports::Query,
+    read: impl Fn(crate::ports::Item) -> Result<R, RepoError>,
+) -> Result<Vec<R>, RepoError>
+where
+    T: crate::ports::Table,
 {
     let mut out = Vec::new();
     loop {
         let page = table.query(query.clone()).await?;
         for item in page.items {
-            out.push(decode(item)?);
+            out.push(read(item)?);
         }
         match page.next_cursor {
             Some(c) => query.cursor = Some(c),
