@@ -2,6 +2,17 @@
 //! in-memory data (the platform reads events and writes models through its ports); the only
 //! files read here are the public evaluation datasets.
 //!
+//! - [`matrix`]: the sparse user × item matrix every trainer reads.
+//! - [`als`]: implicit-feedback ALS (collaborative filtering) and item–item similarity.
+//! - [`popularity`]: the baseline.
+//! - [`topk`]: the best `k` of many scores.
+//! - [`metrics`], [`split`]: offline evaluation.
 //! - [`datasets`]: Last.fm HetRec and MovieLens 100K loaders.
 
+pub mod als;
 pub mod datasets;
+pub mod matrix;
+pub mod metrics;
+pub mod popularity;
+pub mod split;
+pub mod topk;

@@ -1,0 +1,331 @@
+//! `reco-eval`: offline evaluation of the recommenders on Last.fm HetRec (per-user 80/20
+//! holdout, seeded) and MovieLens 100K (`u1.base`/`u1.test`, ratings ≥ 4 as positives), side by
+//! side with the PyPI `implicit` package on the same split and hyperparameters, and a popularity
+//! baseline. Prints one table and, with `--json`, writes every figure.
+//!
+//! `implicit` reads the split this binary writes (see `scripts/python/reco_implicit.py`); both
+//! sides' recommendations are scored by the same metric code here, so the figures compare the
+//! models and nothing else. `implicit` stores the confidence itself (`C = α·value`), so it is
+//! given `1 + α·r` with α = 1: the same objective as ours.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use clap::Parser;
+use mvidarr_reco::als::{self, AlsConfig, AlsModel};
+use mvidarr_reco::datasets::{Dataset, Interaction, shared_datasets_dir};
+use mvidarr_reco::matrix::Csr;
+use mvidarr_reco::metrics::{RankingMetrics, evaluate};
+use mvidarr_reco::popularity::Popularity;
+use mvidarr_reco::split::{per_user_holdout, relevant_sets};
+use serde::Serialize;
+
+const K: usize = 10;
+
+#[derive(Parser)]
+#[command(about = "Offline evaluation of the recommenders, side by side with `implicit`")]
+struct Args {
+    /// The guide's datasets folder (default: `../shared/datasets` above the working directory).
+    #[arg(long)]
+    datasets: Option<PathBuf>,
+    /// Which datasets to run.
+    #[arg(long, value_delimiter = ',', default_value = "lastfm,movielens")]
+    only: Vec<String>,
+    /// Seeds: the Last.fm split and both libraries' initialisation.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
+    seeds: Vec<u64>,
+    /// Thread counts to time training with.
+    #[arg(long, value_delimiter = ',', default_value = "1,2")]
+    threads: Vec<usize>,
+    /// Evaluate only the first N test users (a quick run); all by default.
+    #[arg(long)]
+    sample_users: Option<usize>,
+    /// Python with `implicit` installed (scripts/reco-eval.sh makes one); without it, only our
+    /// models and the baseline run.
+    #[arg(long)]
+    implicit_python: Option<PathBuf>,
+    #[arg(long, default_value = "scripts/python/reco_implicit.py")]
+    implicit_script: PathBuf,
+    /// Where the split files for `implicit` go (a temporary folder by default).
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    /// Write every figure here as JSON.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+/// One model's figures on one dataset and seed.
+#[derive(Debug, Serialize)]
+struct Row {
+    dataset: String,
+    seed: u64,
+    model: String,
+    metrics: RankingMetrics,
+    /// Training seconds by thread count.
+    fit_seconds: Vec<(usize, f64)>,
+}
+
+/// A dataset prepared for evaluation: training strengths and the held-out relevant items.
+struct Prepared {
+    name: &'static str,
+    train: Csr,
+    relevant: Vec<HashSet<u32>>,
+    config: AlsConfig,
+}
+
+fn main() -> Result<(), String> {
+    let args = Args::parse();
+    let root = args
+        .datasets
+        .clone()
+        .or_else(shared_datasets_dir)
+        .ok_or("no datasets folder: pass --datasets or run inside the project")?;
+    let work = match &args.work_dir {
+        Some(dir) => dir.clone(),
+        None => std::env::temp_dir().join(format!("reco-eval-{}", std::process::id())),
+    };
+    let mut rows = Vec::new();
+    for name in &args.only {
+        for &seed in &args.seeds {
+            let prepared = prepare(name, &root, seed)?;
+            rows.extend(run(&args, &prepared, seed, &work)?);
+        }
+    }
+    print_table(&rows);
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&rows).map_err(|e| e.to_string())?;
+        std::fs::write(path, text).map_err(|e| format!("writing {}: {e}", path.display()))?;
+    }
+    if args.work_dir.is_none() {
+        let _ = std::fs::remove_dir_all(&work);
+    }
+    Ok(())
+}
+
+fn prepare(name: &str, root: &Path, seed: u64) -> Result<Prepared, String> {
+    match name {
+        "lastfm" => {
+            let d = Dataset::lastfm(&root.join("lastfm-hetrec-2k")).map_err(|e| e.to_string())?;
+            let (train, test) = per_user_holdout(&d.interactions, d.users.len(), 0.2, seed);
+            // Play counts span six orders of magnitude: their logarithm is the strength.
+            let train = matrix(&d, &train, |plays| plays.ln_1p());
+            Ok(Prepared {
+                name: "lastfm",
+                relevant: relevant_sets(&test, d.users.len(), f32::MIN),
+                train,
+                config: AlsConfig {
+                    factors: 64,
+                    regularization: 0.05,
+                    alpha: 2.0,
+                    iterations: 15,
+                    cg_steps: 3,
+                    seed,
+                },
+            })
+        }
+        "movielens" => {
+            let (d, test) =
+                Dataset::movielens_split(&root.join("ml-100k"), "u1").map_err(|e| e.to_string())?;
+            let positives: Vec<Interaction> = d
+                .interactions
+                .iter()
+                .filter(|i| i.value >= 4.0)
+                .copied()
+                .collect();
+            let train = matrix(&d, &positives, |_| 1.0);
+            Ok(Prepared {
+                name: "movielens",
+                relevant: relevant_sets(&test, d.users.len(), 4.0),
+                train,
+                config: AlsConfig {
+                    factors: 64,
+                    regularization: 0.05,
+                    alpha: 5.0,
+                    iterations: 15,
+                    cg_steps: 3,
+                    seed,
+                },
+            })
+        }
+        other => Err(format!("unknown dataset {other:?} (lastfm, movielens)")),
+    }
+}
+
+fn matrix(d: &Dataset, rows: &[Interaction], strength: impl Fn(f32) -> f32) -> Csr {
+    Csr::from_triplets(
+        d.users.len(),
+        d.items.len(),
+        rows.iter().map(|i| (i.user, i.item, strength(i.value))),
+    )
+}
+
+fn run(args: &Args, p: &Prepared, seed: u64, work: &Path) -> Result<Vec<Row>, String> {
+    let mut eval_users: Vec<usize> = (0..p.train.rows())
+        .filter(|&u| !p.relevant[u].is_empty())
+        .collect();
+    if let Some(n) = args.sample_users {
+        eval_users.truncate(n);
+    }
+    let relevant: Vec<HashSet<u32>> = eval_users.iter().map(|&u| p.relevant[u].clone()).collect();
+    let catalogue = p.train.cols();
+    let score = |recs: &[Vec<u32>]| evaluate(recs, &relevant, K, catalogue);
+    let mut rows = Vec::new();
+
+    let popularity = Popularity::fit(&p.train);
+    let recs: Vec<Vec<u32>> = eval_users
+        .iter()
+        .map(|&u| indices(&popularity.recommend(K, |i| p.train.contains(u, i))))
+        .collect();
+    rows.push(row(p, seed, "popularity", score(&recs), Vec::new()));
+
+    let mut timings = Vec::new();
+    let mut model: Option<AlsModel> = None;
+    for &threads in &args.threads {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|e| e.to_string())?;
+        let started = Instant::now();
+        let fitted = pool
+            .install(|| als::fit(&p.train, &p.config))
+            .map_err(|e| e.to_string())?;
+        timings.push((threads, started.elapsed().as_secs_f64()));
+        model = Some(fitted);
+    }
+    let model = model.ok_or("--threads is empty")?;
+    let recs: Vec<Vec<u32>> = eval_users
+        .iter()
+        .map(|&u| indices(&model.recommend(u, K, |i| p.train.contains(u, i))))
+        .collect();
+    rows.push(row(p, seed, "mvidarr ALS", score(&recs), timings));
+
+    if let Some(python) = &args.implicit_python {
+        let dir = work.join(format!("{}-seed{seed}", p.name));
+        write_split(&dir, p, &eval_users)?;
+        let mut timings = Vec::new();
+        let mut recs = Vec::new();
+        for &threads in &args.threads {
+            let out = run_implicit(python, &args.implicit_script, &dir, threads)?;
+            timings.push((threads, out.fit_seconds));
+            recs = out.recommendations;
+        }
+        let version = format!("implicit {}", implicit_version(&dir, &args.threads)?);
+        rows.push(row(p, seed, &version, score(&recs), timings));
+    }
+    Ok(rows)
+}
+
+fn indices(scored: &[mvidarr_reco::topk::Scored]) -> Vec<u32> {
+    scored.iter().map(|s| s.index).collect()
+}
+
+fn row(
+    p: &Prepared,
+    seed: u64,
+    model: &str,
+    metrics: RankingMetrics,
+    fit_seconds: Vec<(usize, f64)>,
+) -> Row {
+    Row {
+        dataset: p.name.to_owned(),
+        seed,
+        model: model.to_owned(),
+        metrics,
+        fit_seconds,
+    }
+}
+
+/// The split in the files `reco_implicit.py` reads.
+fn write_split(dir: &Path, p: &Prepared, eval_users: &[usize]) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    let c = &p.config;
+    let meta = serde_json::json!({
+        "users": p.train.rows(), "items": p.train.cols(), "factors": c.factors,
+        "regularization": c.regularization, "iterations": c.iterations,
+        "cg_steps": c.cg_steps, "seed": c.seed, "k": K,
+    });
+    let mut train = String::with_capacity(p.train.nnz() * 16);
+    for (u, i, r) in p.train.triplets() {
+        // Hu et al.'s confidence, which `implicit` takes as given.
+        train.push_str(&format!("{u}\t{i}\t{}\n", 1.0 + c.alpha * r.abs()));
+    }
+    let users: String = eval_users.iter().map(|u| format!("{u}\n")).collect();
+    for (name, body) in [
+        ("meta.json", meta.to_string()),
+        ("train.tsv", train),
+        ("eval_users.txt", users),
+    ] {
+        std::fs::write(dir.join(name), body).map_err(|e| format!("writing {name}: {e}"))?;
+    }
+    Ok(())
+}
+
+#[derive(serde::Deserialize)]
+struct ImplicitRun {
+    fit_seconds: f64,
+    recommendations: Vec<Vec<u32>>,
+    implicit_version: String,
+}
+
+fn run_implicit(
+    python: &Path,
+    script: &Path,
+    dir: &Path,
+    threads: usize,
+) -> Result<ImplicitRun, String> {
+    let status = Command::new(python)
+        .arg(script)
+        .arg(dir)
+        .args(["--threads", &threads.to_string()])
+        .status()
+        .map_err(|e| format!("running {}: {e}", python.display()))?;
+    if !status.success() {
+        return Err(format!(
+            "{} {} failed: {status}",
+            python.display(),
+            script.display()
+        ));
+    }
+    read_implicit(dir, threads)
+}
+
+fn read_implicit(dir: &Path, threads: usize) -> Result<ImplicitRun, String> {
+    let path = dir.join(format!("implicit_t{threads}.json"));
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn implicit_version(dir: &Path, threads: &[usize]) -> Result<String, String> {
+    let first = threads.first().ok_or("--threads is empty")?;
+    Ok(read_implicit(dir, *first)?.implicit_version)
+}
+
+fn print_table(rows: &[Row]) {
+    println!(
+        "| dataset | seed | model | P@10 | R@10 | nDCG@10 | MAP@10 | coverage | users | fit s (threads) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for r in rows {
+        let m = &r.metrics;
+        let fits: Vec<String> = r
+            .fit_seconds
+            .iter()
+            .map(|(t, s)| format!("{s:.3} ({t})"))
+            .collect();
+        println!(
+            "| {} | {} | {} | {:.4} | {:.4} | {:.4} | {:.4} | {:.3} | {} | {} |",
+            r.dataset,
+            r.seed,
+            r.model,
+            m.precision,
+            m.recall,
+            m.ndcg,
+            m.map,
+            m.coverage,
+            m.users,
+            fits.join(", ")
+        );
+    }
+}
