@@ -312,11 +312,12 @@ fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
     }
 }
 
-/// `out = m · v` for a square row-major `m`.
+/// `out = m · v` for a symmetric row-major `m` (a Gram matrix): the sum of `v[j]` times row
+/// `j`, which vectorises without a horizontal sum per element.
 fn mat_vec(m: &[f32], v: &[f32], out: &mut [f32]) {
-    let dim = v.len();
-    for (o, row) in out.iter_mut().zip(m.chunks_exact(dim)) {
-        *o = dot(row, v);
+    out.fill(0.0);
+    for (row, &vj) in m.chunks_exact(v.len()).zip(v) {
+        axpy(vj, row, out);
     }
 }
 
