@@ -877,6 +877,8 @@ async fn a_quarantine_verdict_recorded_before_a_crash_is_carried_out_by_the_next
             reason: reason.into(),
         },
         probe: None,
+        metadata: Default::default(),
+        external_id: None,
         created_at: now,
         updated_at: now,
         version: 1,

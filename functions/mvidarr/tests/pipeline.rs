@@ -85,6 +85,8 @@ impl Env {
             etag: etag.into(),
             status: MediaStatus::Analyzing,
             probe: None,
+            metadata: Default::default(),
+            external_id: None,
             created_at: now,
             updated_at: now,
             version: 1,

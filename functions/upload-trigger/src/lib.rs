@@ -310,6 +310,8 @@ impl<P: Platform> UploadTrigger<P> {
             etag: head.etag.clone(),
             status: MediaStatus::Uploaded,
             probe: None,
+            metadata: Default::default(),
+            external_id: None,
             created_at: now,
             updated_at: now,
             version: 1,

@@ -108,6 +108,12 @@ ulid_id!(
     "invite"
 );
 ulid_id!(
+    /// A person whose plays a tenant records (an app's end user, a household member): the
+    /// subject of recommendations. Not an account: profiles never sign in.
+    ProfileId,
+    "profile"
+);
+ulid_id!(
     /// An analytics event.
     EventId,
     "event"

@@ -3,7 +3,25 @@
 //! be built without one. The few global records (tenants, API-key lookups) have their own
 //! prefixes and hold nothing but a pointer into a tenant.
 
-use crate::ids::{ApiKeyId, MediaId, TenantId, UserId};
+use crate::event::ClientEventId;
+use crate::external::ExternalId;
+use crate::ids::{ApiKeyId, MediaId, ProfileId, TenantId, UserId};
+
+/// The kinds of record that can be found by an external id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ExternalKind {
+    Media,
+    Profile,
+}
+
+impl ExternalKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExternalKind::Media => "media",
+            ExternalKind::Profile => "profile",
+        }
+    }
+}
 
 /// The prefix every key of a tenant's data starts with.
 pub fn tenant_prefix(tenant: TenantId) -> String {
@@ -62,6 +80,47 @@ pub mod table {
     }
     pub fn ingest_sk(bucket: &str, key: &str, etag: &str) -> String {
         format!("{bucket}/{key}#{etag}")
+    }
+
+    /// A tenant's profiles (the people its plays are recorded for), one item each, sorted by
+    /// id (creation time).
+    pub fn profiles_pk(tenant: TenantId) -> String {
+        format!("t/{tenant}/profiles")
+    }
+    pub fn profile_sk(profile: ProfileId) -> String {
+        profile.to_string()
+    }
+
+    /// The external-id index: one partition per kind of record, one item per external id
+    /// (the sort key) holding the id of the record filed under it.
+    pub fn external_index_pk(tenant: TenantId, kind: ExternalKind) -> String {
+        format!("t/{tenant}/ext/{}", kind.as_str())
+    }
+    pub fn external_index_sk(external_id: &ExternalId) -> String {
+        external_id.as_str().to_owned()
+    }
+
+    /// Client events are spread over this many partitions so that a busy tenant's writes do
+    /// not all land on one DynamoDB partition (each takes ~1000 writes a second).
+    pub const EVENT_SHARDS: u8 = 16;
+
+    /// The events partition `shard` (0 to [`EVENT_SHARDS`] − 1).
+    pub fn events_pk(tenant: TenantId, shard: u8) -> String {
+        format!("t/{tenant}/events/{shard:02}")
+    }
+    /// The shard an event lives in: a stable hash of its client id (FNV-1a, the same on every
+    /// machine and release, so a resent event finds its first copy).
+    pub fn event_shard(id: &ClientEventId) -> u8 {
+        let hash = id.as_str().bytes().fold(0x811c_9dc5_u32, |h, b| {
+            (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+        });
+        (hash % u32::from(EVENT_SHARDS)) as u8
+    }
+    pub fn event_pk(tenant: TenantId, id: &ClientEventId) -> String {
+        events_pk(tenant, event_shard(id))
+    }
+    pub fn event_sk(id: &ClientEventId) -> String {
+        id.as_str().to_owned()
     }
 
     /// A tenant's people, one item each (a query lists them).
@@ -169,6 +228,10 @@ mod tests {
             table::audit_pii_pk(t),
             table::rate_limit_pk(t, "user:x"),
             table::settings_pk(t),
+            table::profiles_pk(t),
+            table::external_index_pk(t, ExternalKind::Media),
+            table::external_index_pk(t, ExternalKind::Profile),
+            table::events_pk(t, 15),
             blob::upload(t, m),
             blob::quarantine(t, m),
             blob::derived(t, m, "thumb.jpg"),
@@ -186,6 +249,28 @@ mod tests {
         assert_eq!(blob::parse_upload(&format!("t/{t}/uploads/{m}/x")), None);
         assert_eq!(blob::parse_upload("t/default/uploads/x"), None);
         assert_eq!(blob::parse_upload(""), None);
+    }
+
+    #[test]
+    fn events_spread_over_16_stable_shards() {
+        let shard = |id: &str| table::event_shard(&ClientEventId::parse(id).unwrap());
+        // Fixed values: a changed hash would strand every stored event in the wrong shard.
+        assert_eq!(
+            ["a", "lastfm:2:51", "ml:196:242"].map(shard),
+            [12, 4, 4],
+            "the shard hash changed"
+        );
+        let mut per_shard = [0u32; table::EVENT_SHARDS as usize];
+        for i in 0..16_000 {
+            per_shard[usize::from(shard(&format!("event-{i}")))] += 1;
+        }
+        // Even enough that no partition gets much more than its share.
+        assert!(
+            per_shard.iter().all(|&n| (800..1200).contains(&n)),
+            "{per_shard:?}"
+        );
+        let t = TenantId::generate();
+        assert_eq!(table::events_pk(t, 3), format!("t/{t}/events/03"));
     }
 
     #[test]

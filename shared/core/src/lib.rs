@@ -4,7 +4,9 @@
 //! - [`ids`]: typed ULID identifiers.
 //! - [`keys`]: how records and blobs are addressed; every key starts with the tenant.
 //! - [`media`]: the Media record and its status machine.
-//! - [`metadata`], [`analysis`], [`tag`], [`event`]: the rest of the model.
+//! - [`metadata`], [`analysis`], [`tag`]: the rest of the media model.
+//! - [`profile`], [`event`]: the people a tenant records plays for, and what they did.
+//! - [`external`]: records named by their id in another system (`ext:…`).
 //! - [`fingerprint`]: what makes another copy of the same video recognisable, and how alike two are.
 //! - [`ports`]: one trait per outside service (`BlobStore`, `Table`, `Queue`, `Pipeline`).
 //! - [`repo`]: repositories written once over the `Table` port.
@@ -18,12 +20,14 @@
 pub mod analysis;
 pub mod asl;
 pub mod event;
+pub mod external;
 pub mod fingerprint;
 pub mod ids;
 pub mod keys;
 pub mod media;
 pub mod metadata;
 pub mod ports;
+pub mod profile;
 pub mod repo;
 pub mod step;
 pub mod tag;

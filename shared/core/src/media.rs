@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::Timestamp;
 use crate::analysis::Probe;
+use crate::external::ExternalId;
 use crate::ids::{MediaId, TenantId};
+use crate::metadata::VideoMetadata;
 
 /// The pipeline step a failure happened in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -186,6 +188,13 @@ pub struct Media {
     /// Technical facts read at validation; the `probe` analysis document holds the same.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe: Option<Probe>,
+    /// What the video is: title, artist, year, genres… (empty for an upload nobody described).
+    #[serde(default, skip_serializing_if = "VideoMetadata::is_empty")]
+    pub metadata: VideoMetadata,
+    /// The tenant's own id for this media (a catalogue or dataset id), unique within the
+    /// tenant; always a valid [`ExternalId`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     /// Optimistic-concurrency version of the stored record; bumped on every write.
@@ -193,7 +202,45 @@ pub struct Media {
     pub version: u64,
 }
 
+/// A media known from a catalogue or dataset by its metadata, before any video exists.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CatalogueEntry {
+    pub external_id: ExternalId,
+    pub metadata: VideoMetadata,
+}
+
 impl Media {
+    /// A *catalogue entry*: a media known only by its metadata, imported from a dataset or a
+    /// client's catalogue, with **no video bytes** — size 0, an empty `blob_key`, `bucket`,
+    /// `etag`, `filename` and `content_type`, and no probe. It is `Indexed` from the start
+    /// (nothing is left for the pipeline to do, and recommendations may name it), so code that
+    /// reads the bytes must check [`Media::has_video`] first. If the video is uploaded later,
+    /// it arrives as a media of its own.
+    pub fn catalogue_entry(tenant: TenantId, entry: CatalogueEntry, now: Timestamp) -> Media {
+        Media {
+            id: MediaId::generate(),
+            tenant,
+            filename: String::new(),
+            content_type: String::new(),
+            size: 0,
+            blob_key: String::new(),
+            bucket: String::new(),
+            etag: String::new(),
+            status: MediaStatus::Indexed,
+            probe: None,
+            metadata: entry.metadata,
+            external_id: Some(entry.external_id.into_string()),
+            created_at: now,
+            updated_at: now,
+            version: 0,
+        }
+    }
+
+    /// Whether video bytes stand behind this record (false for a catalogue entry).
+    pub fn has_video(&self) -> bool {
+        !self.blob_key.is_empty()
+    }
+
     /// Apply an event: the new status, a fresh `updated_at`. The version is the repository's job.
     pub fn apply(&mut self, event: MediaEvent, now: Timestamp) -> Result<(), IllegalTransition> {
         self.status = transition(&self.status, event)?;
@@ -316,6 +363,38 @@ mod tests {
             step: Step::Tag,
             reason: "again".into()
         }));
+    }
+
+    #[test]
+    fn a_catalogue_entry_is_indexed_metadata_without_video() {
+        let entry = CatalogueEntry {
+            external_id: ExternalId::parse("242").unwrap(),
+            metadata: VideoMetadata {
+                title: Some("Kolya (1996)".into()),
+                year: Some(1996),
+                genres: vec!["Comedy".into()],
+                ..VideoMetadata::default()
+            },
+        };
+        let now = chrono::Utc::now();
+        let media = Media::catalogue_entry(TenantId::generate(), entry.clone(), now);
+        assert_eq!(media.status, S::Indexed);
+        assert_eq!((media.size, media.blob_key.as_str()), (0, ""));
+        assert!(!media.has_video());
+        assert_eq!(media.external_id.as_deref(), Some("242"));
+        assert_eq!(media.metadata, entry.metadata);
+        // It round-trips, and records written before metadata existed still read.
+        let json = serde_json::to_value(&media).unwrap();
+        assert_eq!(
+            serde_json::from_value::<Media>(json.clone()).unwrap(),
+            media
+        );
+        let mut old = json;
+        let fields = old.as_object_mut().unwrap();
+        fields.remove("metadata");
+        fields.remove("external_id");
+        let read: Media = serde_json::from_value(old).unwrap();
+        assert!(read.metadata.is_empty() && read.external_id.is_none());
     }
 
     #[test]

@@ -36,3 +36,10 @@ pub struct VideoMetadata {
     #[serde(default)]
     pub external_ids: ExternalIds,
 }
+
+impl VideoMetadata {
+    /// Nothing is known: the record omits it.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}

@@ -1,10 +1,14 @@
+use crate::external::ExternalRef;
 use crate::ids::{MediaId, TenantId};
+use crate::keys::ExternalKind;
 use crate::keys::table as keys;
-use crate::media::{Media, MediaEvent};
+use crate::media::{CatalogueEntry, Media, MediaEvent};
+use crate::ports::table::MAX_PAGE_ITEMS;
 use crate::ports::{Condition, Index, Item, Query, Table, WriteOp};
 use crate::{Timestamp, keys::table::ingest_pk};
 
-use super::{RepoError, decode, encode};
+use super::external::{ExternalIndex, Imported, NewRecord};
+use super::{RepoError, decode, encode, query_all};
 
 /// How often a read-modify-write is retried when another writer got there first.
 const MAX_UPDATE_ATTEMPTS: u32 = 8;
@@ -146,6 +150,63 @@ impl<'a, T: Table> MediaRepo<'a, T> {
             Ok(true)
         })
         .await
+    }
+
+    /// The media of the tenant a reference names, if there is one (an id of another tenant's
+    /// media names none).
+    pub async fn resolve(
+        &self,
+        tenant: TenantId,
+        reference: &ExternalRef<MediaId>,
+    ) -> Result<Option<MediaId>, RepoError> {
+        match reference {
+            ExternalRef::Id(id) => Ok(self.get(tenant, *id).await?.map(|m| m.id)),
+            ExternalRef::External(ext) => self.external_index(tenant).lookup(ext).await,
+        }
+    }
+
+    /// File catalogue entries (see [`Media::catalogue_entry`]) as media, each unless a media
+    /// of the tenant already has its external id: for each entry, in order, the media filed
+    /// under its external id and whether this call created it. Importing the same catalogue
+    /// again creates nothing. Written in transactions of up to 50 entries (100 writes).
+    pub async fn import_catalogue(
+        &self,
+        tenant: TenantId,
+        entries: Vec<CatalogueEntry>,
+        now: Timestamp,
+    ) -> Result<Vec<Imported<MediaId>>, RepoError> {
+        let records = entries
+            .into_iter()
+            .map(|entry| {
+                let external_id = entry.external_id.clone();
+                let mut media = Media::catalogue_entry(tenant, entry, now);
+                media.version = 1;
+                NewRecord {
+                    external_id,
+                    id: media.id,
+                    item: media_item(&media),
+                }
+            })
+            .collect();
+        self.external_index(tenant).create_all(records).await
+    }
+
+    /// Every media of the tenant with its metadata, oldest first, following cursors to the
+    /// end (what a recommender trains on; the pages are the largest the table serves).
+    pub async fn list_all(&self, tenant: TenantId) -> Result<Vec<Media>, RepoError> {
+        query_all(
+            self.table,
+            Query::partition(keys::media_pk(tenant)).limit(MAX_PAGE_ITEMS),
+        )
+        .await
+    }
+
+    fn external_index(&self, tenant: TenantId) -> ExternalIndex<'a, T> {
+        ExternalIndex {
+            table: self.table,
+            tenant,
+            kind: ExternalKind::Media,
+        }
     }
 
     /// A tenant's media, newest first, optionally only those in one status.

@@ -2,15 +2,21 @@
 //! knows how domain records map onto items and keys.
 
 mod analysis;
+mod events;
+mod external;
 mod fingerprints;
 mod media;
+mod profiles;
 mod tags;
 mod tenants;
 mod uploads;
 
 pub use analysis::AnalysisRepo;
+pub use events::{AppendOutcome, EventRepo, IntakeError};
+pub use external::Imported;
 pub use fingerprints::FingerprintIndex;
 pub use media::{Created, MediaPage, MediaRepo};
+pub use profiles::ProfileRepo;
 pub use tags::TagRepo;
 pub use tenants::{TenantRecord, TenantRepo};
 pub use uploads::{Claim, UploadRepo, UploadReservation};
