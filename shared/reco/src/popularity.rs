@@ -20,6 +20,11 @@ impl Popularity {
         Popularity { users_per_item }
     }
 
+    /// Distinct users who interacted with `item`.
+    pub fn users_of(&self, item: u32) -> f32 {
+        self.users_per_item[item as usize]
+    }
+
     pub fn recommend(&self, k: usize, skip: impl Fn(u32) -> bool) -> Vec<Scored> {
         top_k(&self.users_per_item, k, skip)
     }
