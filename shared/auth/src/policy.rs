@@ -74,10 +74,13 @@ pub enum Permission {
     /// Plan, retention and other tenant settings.
     AdminSettings,
     AuditRead,
+    /// Record what people did (plays, likes…) and the profiles they did it as: what an app
+    /// reports for its users, so every role has it.
+    EventsWrite,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 9] = [
+    pub const ALL: [Permission; 10] = [
         Permission::MediaRead,
         Permission::MediaWrite,
         Permission::MediaDelete,
@@ -87,6 +90,7 @@ impl Permission {
         Permission::AdminUsers,
         Permission::AdminSettings,
         Permission::AuditRead,
+        Permission::EventsWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -100,6 +104,7 @@ impl Permission {
             Permission::AdminUsers => "admin:users",
             Permission::AdminSettings => "admin:settings",
             Permission::AuditRead => "audit:read",
+            Permission::EventsWrite => "events:write",
         }
     }
 
@@ -151,16 +156,17 @@ use Permission::*;
 
 /// The policy: each role's permissions, spelled out in full (no inheritance to trace).
 pub const POLICY: &[(Role, &[Permission])] = &[
-    (Role::Viewer, &[MediaRead, ReportsRead]),
+    (Role::Viewer, &[MediaRead, ReportsRead, EventsWrite]),
     (
         Role::Editor,
-        &[MediaRead, ReportsRead, MediaWrite, TagsReview],
+        &[MediaRead, ReportsRead, EventsWrite, MediaWrite, TagsReview],
     ),
     (
         Role::Admin,
         &[
             MediaRead,
             ReportsRead,
+            EventsWrite,
             MediaWrite,
             TagsReview,
             MediaDelete,
@@ -174,6 +180,7 @@ pub const POLICY: &[(Role, &[Permission])] = &[
         &[
             MediaRead,
             ReportsRead,
+            EventsWrite,
             MediaWrite,
             TagsReview,
             MediaDelete,
@@ -265,14 +272,27 @@ mod tests {
     }
 
     #[test]
-    fn the_owner_may_do_everything_and_a_viewer_only_read() {
+    fn the_owner_may_do_everything_and_a_viewer_only_read_and_record_events() {
         assert_eq!(
             Role::Owner.permissions(),
             Permissions::from_iter(Permission::ALL)
         );
         for p in Role::Viewer.permissions().iter() {
-            assert!(p.as_str().ends_with(":read"), "viewer may {p}");
+            assert!(
+                p.as_str().ends_with(":read") || p == EventsWrite,
+                "viewer may {p}"
+            );
         }
+    }
+
+    #[test]
+    fn every_role_may_record_events_and_a_key_may_be_scoped_to_it() {
+        for role in Role::ALL {
+            assert!(role.permissions().contains(EventsWrite), "{role}");
+        }
+        let scope = Permissions::parse_scope_string("events:write").unwrap();
+        assert_eq!(scope.iter().collect::<Vec<_>>(), [EventsWrite]);
+        assert!(scope.is_subset_of(Role::Viewer.permissions()));
     }
 
     #[test]
