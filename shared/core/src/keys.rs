@@ -157,6 +157,25 @@ pub mod table {
         format!("t/{tenant}/settings")
     }
 
+    /// Trained models of a tenant: per family a `head` (the latest version number), a
+    /// `current` pointer (the promoted version) and one item per version.
+    pub fn models_pk(tenant: TenantId) -> String {
+        format!("t/{tenant}/models")
+    }
+    pub fn model_version_sk(family: &str, version: u32) -> String {
+        // Zero-padded so versions list in order.
+        format!("{family}/v/{version:06}")
+    }
+    pub fn model_versions_prefix(family: &str) -> String {
+        format!("{family}/v/")
+    }
+    pub fn model_head_sk(family: &str) -> String {
+        format!("{family}/head")
+    }
+    pub fn model_current_sk(family: &str) -> String {
+        format!("{family}/current")
+    }
+
     /// Global: which tenants an email signs in to, by a hash of the normalised email (no
     /// address in a key; the user record holds it and is erased with it).
     pub fn login_pk(email_digest: &str) -> String {
@@ -189,6 +208,10 @@ pub mod blob {
     /// Where a rejected upload is kept. Never deleted.
     pub fn quarantine(tenant: TenantId, media: MediaId) -> String {
         format!("t/{tenant}/quarantine/{media}")
+    }
+    /// One trained model version's file.
+    pub fn model(tenant: TenantId, family: &str, version: u32) -> String {
+        format!("t/{tenant}/models/{family}/{version:06}.bin")
     }
     /// Derived artefacts of a media (thumbnails, fingerprints…).
     pub fn derived(tenant: TenantId, media: MediaId, name: &str) -> String {
