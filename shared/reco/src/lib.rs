@@ -1,6 +1,5 @@
-//! Recommendations: models, training and their offline evaluation. Pure computation over
-//! in-memory data (the platform reads events and writes models through its ports); the only
-//! files read here are the public evaluation datasets.
+//! Recommendations: models, training and their offline evaluation — pure computation over
+//! in-memory data — and [`service`], which trains from and serves through the platform's ports.
 //!
 //! - [`matrix`]: the sparse user × item matrix every trainer reads.
 //! - [`als`]: implicit-feedback ALS (collaborative filtering) and item–item similarity.
@@ -11,6 +10,7 @@
 //! - [`topk`]: the best `k` of many scores.
 //! - [`metrics`], [`split`]: offline evaluation.
 //! - [`datasets`]: Last.fm HetRec and MovieLens 100K loaders.
+//! - [`service`]: training into the model registry; serving the promoted model.
 
 pub mod als;
 pub mod content;
@@ -19,6 +19,7 @@ pub mod matrix;
 pub mod metrics;
 pub mod model;
 pub mod popularity;
+pub mod service;
 pub mod split;
 pub mod topk;
 pub mod trending;

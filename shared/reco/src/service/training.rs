@@ -1,0 +1,269 @@
+//! Training one tenant's recommender from the platform's stores and registering it: read the
+//! catalogue (indexed media with their metadata, tags and probe), the profiles and every
+//! event; train; write the model file under its version; record it with its SHA-256 and
+//! metrics; promote it. Servers notice the new version on their next check.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use futures_util::{StreamExt, TryStreamExt};
+use mvidarr_core::ids::{MediaId, ProfileId, TenantId};
+use mvidarr_core::media::{Media, MediaStatus};
+use mvidarr_core::ports::{BlobError, BlobStore, Platform};
+use mvidarr_core::repo::{
+    EventRepo, MediaRepo, ModelFile, ModelRegistry, ModelVersion, ProfileRepo, RepoError, TagRepo,
+};
+use mvidarr_core::tag::TagStatus;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tracing::{info, instrument};
+
+use crate::content::ContentFeatures;
+use crate::model::{
+    ModelError, RecoModel, TrainConfig, TrainingEvent, TrainingItem, TrainingSet, event_strength,
+};
+
+/// The registry family of the recommender.
+pub const FAMILY: &str = "reco";
+
+/// Tag lists read at once (each is one query of the media's partition).
+const TAG_READS_IN_FLIGHT: usize = 16;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error("writing the model file: {0}")]
+    Blob(#[from] BlobError),
+    #[error("the training task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+impl TrainError {
+    /// Whether running the training again later can help.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            TrainError::Repo(e) => e.is_transient(),
+            TrainError::Blob(_) => true,
+            TrainError::Model(_) | TrainError::Task(_) => false,
+        }
+    }
+}
+
+/// What one training run did, as recorded with the model version.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrainReport {
+    pub version: u32,
+    pub items: usize,
+    pub users: usize,
+    pub events: usize,
+    /// Distinct user–item pairs the model learned from.
+    pub interactions: usize,
+    /// Events whose kind says nothing about taste, or whose media is not recommendable.
+    pub events_ignored: usize,
+    pub read_seconds: f64,
+    pub train_seconds: f64,
+    pub model_bytes: usize,
+}
+
+/// Trains, registers and promotes a new model for `tenant` as of `now`.
+#[instrument(skip_all, fields(%tenant))]
+pub async fn train_tenant<P: Platform>(
+    platform: &P,
+    tenant: TenantId,
+    config: &TrainConfig,
+    now: DateTime<Utc>,
+) -> Result<(ModelVersion, TrainReport), TrainError> {
+    let started = Instant::now();
+    let (set, ignored) = read_training_set(platform, tenant).await?;
+    let read_seconds = started.elapsed().as_secs_f64();
+    let events = set.events.len();
+
+    let started = Instant::now();
+    let config = config.clone();
+    let unix_now = now.timestamp();
+    let (model, bytes) = tokio::task::spawn_blocking(move || {
+        let model = RecoModel::train(&set, &config, unix_now)?;
+        let bytes = model.to_bytes();
+        Ok::<_, ModelError>((model, bytes))
+    })
+    .await??;
+    let train_seconds = started.elapsed().as_secs_f64();
+
+    let mut report = TrainReport {
+        version: 0,
+        items: model.item_count(),
+        users: model.user_count(),
+        events,
+        interactions: model.interaction_count(),
+        events_ignored: ignored,
+        read_seconds,
+        train_seconds,
+        model_bytes: bytes.len(),
+    };
+    let version = register(platform, tenant, bytes, &mut report, now).await?;
+    info!(
+        version = version.version,
+        items = report.items,
+        users = report.users,
+        interactions = report.interactions,
+        train_seconds,
+        "recommender trained and promoted"
+    );
+    Ok((version, report))
+}
+
+async fn register<P: Platform>(
+    platform: &P,
+    tenant: TenantId,
+    bytes: Vec<u8>,
+    report: &mut TrainReport,
+    now: DateTime<Utc>,
+) -> Result<ModelVersion, TrainError> {
+    let registry = ModelRegistry::new(platform.table());
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    let size = bytes.len() as u64;
+    let body = bytes::Bytes::from(bytes);
+    // A trainer racing another takes the next number; a few rounds settle any realistic race.
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let (reservation, key) = registry.next_version(tenant, FAMILY).await?;
+        let chunk = body.clone();
+        let stream = Box::pin(futures_util::stream::once(async move { Ok(chunk) }));
+        platform
+            .blobs()
+            .put(&key, stream, Some("application/octet-stream"))
+            .await?;
+        report.version = reservation.version;
+        let file = ModelFile {
+            sha256: sha256.clone(),
+            size,
+            metrics: serde_json::to_value(&*report).expect("a report is plain data"),
+        };
+        match registry
+            .register(tenant, FAMILY, reservation, file, now)
+            .await
+        {
+            Ok(version) => {
+                registry
+                    .promote(tenant, FAMILY, version.version, now)
+                    .await?;
+                return Ok(version);
+            }
+            Err(RepoError::Contended { .. }) if attempts < 5 => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// The tenant's recommendable catalogue, profiles and taste-bearing events, and how many
+/// events were left out.
+pub async fn read_training_set<P: Platform>(
+    platform: &P,
+    tenant: TenantId,
+) -> Result<(TrainingSet, usize), RepoError> {
+    let table = platform.table();
+    let media: Vec<Media> = MediaRepo::new(table)
+        .list_all(tenant)
+        .await?
+        .into_iter()
+        .filter(|m| m.status == MediaStatus::Indexed)
+        .collect();
+    let tags = TagRepo::new(table);
+    let tag_lists: Vec<Vec<String>> = futures_util::stream::iter(media.iter().map(|m| {
+        let tags = &tags;
+        async move {
+            let list = tags.list(tenant, m.id).await?;
+            Ok::<_, RepoError>(
+                list.into_iter()
+                    .filter(|t| t.status != TagStatus::Rejected)
+                    .map(|t| t.name.as_str().to_owned())
+                    .collect(),
+            )
+        }
+    }))
+    .buffered(TAG_READS_IN_FLIGHT)
+    .try_collect()
+    .await?;
+    let item_index: HashMap<MediaId, u32> = media
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.id, i as u32))
+        .collect();
+    let items = media
+        .iter()
+        .zip(tag_lists)
+        .map(|(m, tags)| training_item(m, tags))
+        .collect();
+
+    let profiles = ProfileRepo::new(table).list_all(tenant).await?;
+    let user_index: HashMap<ProfileId, u32> = profiles
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.id, i as u32))
+        .collect();
+    let mut events = Vec::new();
+    let mut ignored = 0;
+    for e in EventRepo::new(table).all(tenant).await? {
+        let count = e.props.get("count").and_then(serde_json::Value::as_f64);
+        let strength = event_strength(e.kind.as_str(), count);
+        match (
+            user_index.get(&e.profile),
+            item_index.get(&e.media),
+            strength,
+        ) {
+            (Some(&user), Some(&item), Some(strength)) => events.push(TrainingEvent {
+                user,
+                item,
+                strength,
+                at: e.at.timestamp(),
+            }),
+            _ => ignored += 1,
+        }
+    }
+    let set = TrainingSet {
+        items,
+        users: profiles.iter().map(|p| p.id.to_string()).collect(),
+        events,
+    };
+    Ok((set, ignored))
+}
+
+/// A media as the content model sees it: metadata, tags, and measures from its probe.
+fn training_item(media: &Media, tags: Vec<String>) -> TrainingItem {
+    let meta = &media.metadata;
+    let title = meta.title.clone().unwrap_or_else(|| media.filename.clone());
+    TrainingItem {
+        id: media.id.to_string(),
+        title,
+        features: ContentFeatures {
+            tags,
+            genres: meta.genres.clone(),
+            artist: meta.artist_name.clone(),
+            numeric: probe_measures(media),
+        },
+    }
+}
+
+/// Duration (log seconds), frame rate and aspect ratio: all or nothing, so every vector has
+/// the same dimensions.
+fn probe_measures(media: &Media) -> Vec<f32> {
+    let Some(probe) = &media.probe else {
+        return Vec::new();
+    };
+    let (Some(duration), Some(video)) = (probe.duration_seconds, probe.video.first()) else {
+        return Vec::new();
+    };
+    if video.height == 0 {
+        return Vec::new();
+    }
+    vec![
+        duration.max(0.0).ln_1p() as f32,
+        video.fps.unwrap_or(0.0) as f32,
+        video.width as f32 / video.height as f32,
+    ]
+}

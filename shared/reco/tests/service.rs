@@ -1,0 +1,206 @@
+//! Training into the model registry and serving from it, on the embedded platform: a model is
+//! trained from the stores, loaded once, swapped when a newer one is promoted, and a file whose
+//! SHA-256 differs from the registry is refused.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use mvidarr_core::asl::StateMachine;
+use mvidarr_core::event::{ClientEventId, EventKind, StoredEvent};
+use mvidarr_core::external::ExternalId;
+use mvidarr_core::ids::{MediaId, ProfileId, TenantId};
+use mvidarr_core::media::CatalogueEntry;
+use mvidarr_core::metadata::VideoMetadata;
+use mvidarr_core::ports::blob::read_to_end;
+use mvidarr_core::ports::{BlobStore, Platform};
+use mvidarr_core::repo::{EventRepo, MediaRepo, ModelRegistry, ProfileRepo};
+use mvidarr_reco::model::{BlendConfig, Kind, TrainConfig};
+use mvidarr_reco::service::{FAMILY, Recommender, ServeError, train_tenant};
+use mvidarr_store_local::{LocalConfig, LocalPlatform};
+use tempfile::TempDir;
+
+fn platform() -> (LocalPlatform, TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let platform = LocalPlatform::open(
+        &LocalConfig {
+            data_dir: dir.path().to_owned(),
+            public_base_url: "http://127.0.0.1:1".into(),
+            ingest_max_receives: 5,
+        },
+        StateMachine::pipeline().unwrap(),
+    )
+    .unwrap();
+    (platform, dir)
+}
+
+/// Twelve videos (rock m0–m5, pop m6–m11) and forty profiles who each play four of their side's.
+async fn seed(platform: &LocalPlatform, tenant: TenantId) -> (Vec<MediaId>, Vec<ProfileId>) {
+    let now = Utc::now();
+    let entries = (0..12)
+        .map(|i| CatalogueEntry {
+            external_id: ExternalId::parse(format!("m{i}")).unwrap(),
+            metadata: VideoMetadata {
+                title: Some(format!("Video {i}")),
+                artist_name: Some(format!("artist {}", i / 3)),
+                genres: vec![if i < 6 { "rock" } else { "pop" }.into()],
+                ..Default::default()
+            },
+        })
+        .collect();
+    let media: Vec<MediaId> = MediaRepo::new(platform.table())
+        .import_catalogue(tenant, entries, now)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    let profiles: Vec<ProfileId> = ProfileRepo::new(platform.table())
+        .import(
+            tenant,
+            (0..40)
+                .map(|u| ExternalId::parse(format!("u{u}")).unwrap())
+                .collect(),
+            now,
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    let mut events = Vec::new();
+    for (u, profile) in profiles.iter().enumerate() {
+        let side = if u < 20 { 0 } else { 6 };
+        for k in 0..4 {
+            let item = side + (u + k) % 6;
+            events.push(StoredEvent {
+                id: ClientEventId::parse(format!("e{u}-{k}")).unwrap(),
+                tenant,
+                kind: EventKind::Play,
+                media: media[item],
+                profile: *profile,
+                at: now,
+                received_at: now,
+                actor: "system:test".into(),
+                props: Default::default(),
+            });
+        }
+    }
+    EventRepo::new(platform.table())
+        .append(tenant, events)
+        .await
+        .unwrap();
+    (media, profiles)
+}
+
+fn config() -> TrainConfig {
+    let mut config = TrainConfig::default();
+    config.als.factors = 2;
+    config
+}
+
+#[tokio::test]
+async fn a_trained_model_is_registered_served_and_swapped_for_a_newer_one() {
+    let (platform, _dir) = platform();
+    let tenant = TenantId::generate();
+    let (media, profiles) = seed(&platform, tenant).await;
+
+    let (v1, report) = train_tenant(&platform, tenant, &config(), Utc::now())
+        .await
+        .unwrap();
+    assert_eq!((v1.version, report.items, report.users), (1, 12, 40));
+    assert_eq!(
+        (report.events, report.interactions, report.events_ignored),
+        (160, 160, 0)
+    );
+    assert_eq!(v1.metrics["interactions"], 160);
+
+    let recommender = Recommender::new(platform.clone(), Duration::ZERO);
+    let served = recommender.model(tenant).await.unwrap().unwrap();
+    assert_eq!(served.version, 1);
+    let recs = served.model.recommend(
+        Some(&profiles[0].to_string()),
+        Kind::Personal,
+        2,
+        &BlendConfig::default(),
+    );
+    let mut got: Vec<String> = recs.iter().map(|r| r.item.clone()).collect();
+    got.sort_unstable();
+    let mut want = vec![media[4].to_string(), media[5].to_string()];
+    want.sort_unstable();
+    assert_eq!(
+        got, want,
+        "u0 played m0–m3: the unplayed rock videos come first"
+    );
+
+    let (v2, _) = train_tenant(&platform, tenant, &config(), Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(v2.version, 2);
+    let swapped = recommender.model(tenant).await.unwrap().unwrap();
+    assert_eq!(swapped.version, 2);
+    // Whoever still holds the old model keeps a whole, working one.
+    assert_eq!(served.model.item_count(), 12);
+
+    // Rolling back is promoting the old version again.
+    ModelRegistry::new(platform.table())
+        .promote(tenant, FAMILY, 1, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(recommender.model(tenant).await.unwrap().unwrap().version, 1);
+}
+
+#[tokio::test]
+async fn a_model_file_that_does_not_match_its_registry_digest_is_refused() {
+    let (platform, _dir) = platform();
+    let tenant = TenantId::generate();
+    seed(&platform, tenant).await;
+    train_tenant(&platform, tenant, &config(), Utc::now())
+        .await
+        .unwrap();
+    let recommender = Recommender::new(platform.clone(), Duration::ZERO);
+    assert_eq!(recommender.model(tenant).await.unwrap().unwrap().version, 1);
+
+    // Version 2's file is changed (one byte) after registration.
+    let (v2, _) = train_tenant(&platform, tenant, &config(), Utc::now())
+        .await
+        .unwrap();
+    let file = platform.blobs().get(&v2.blob_key).await.unwrap();
+    let mut bytes = read_to_end(file, usize::MAX).await.unwrap();
+    *bytes.last_mut().unwrap() ^= 1;
+    let forged = bytes::Bytes::from(bytes);
+    let body = Box::pin(futures_util::stream::once(async move { Ok(forged) }));
+    platform
+        .blobs()
+        .put(&v2.blob_key, body, None)
+        .await
+        .unwrap();
+
+    let still = recommender.model(tenant).await.unwrap().unwrap();
+    assert_eq!(still.version, 1, "the previous model stays in service");
+
+    let fresh = Recommender::new(platform.clone(), Duration::ZERO);
+    let err = fresh.model(tenant).await.unwrap_err();
+    assert!(matches!(err, ServeError::Integrity { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn an_empty_tenant_trains_an_empty_model_and_serves_empty_lists() {
+    let (platform, _dir) = platform();
+    let tenant = TenantId::generate();
+    let recommender = Recommender::new(platform.clone(), Duration::ZERO);
+    assert!(
+        recommender.model(tenant).await.unwrap().is_none(),
+        "never trained"
+    );
+    let (_, report) = train_tenant(&platform, tenant, &config(), Utc::now())
+        .await
+        .unwrap();
+    assert_eq!((report.items, report.users, report.events), (0, 0, 0));
+    let served = recommender.model(tenant).await.unwrap().unwrap();
+    assert!(
+        served
+            .model
+            .recommend(None, Kind::Personal, 20, &BlendConfig::default())
+            .is_empty()
+    );
+}
