@@ -1,7 +1,6 @@
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 
-use futures_util::{StreamExt, TryStreamExt, stream};
 
 use crate::Timestamp;
 use crate::event::{BatchRejected, ClientEvent, EventError, Rejection, StoredEvent};
@@ -10,8 +9,7 @@ use crate::keys::table as keys;
 use crate::ports::table::{MAX_PAGE_ITEMS, MAX_TRANSACT_ITEMS};
 use crate::ports::{Condition, Item, Query, Table, TableError, WriteOp};
 
-use super::external::CONCURRENT_REQUESTS;
-use super::{MediaRepo, ProfileRepo, RepoError, encode, query_all};
+use super::{MediaRepo, ProfileRepo, RepoError, a_few_at_a_time, encode, query_all};
 
 /// What appending a batch did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -132,16 +130,15 @@ impl<'a, T: Table> EventRepo<'a, T> {
                 )
             })
             .collect();
-        stream::iter(items.chunks(MAX_TRANSACT_ITEMS))
+        let chunks = items
+            .chunks(MAX_TRANSACT_ITEMS)
             .map(|chunk| self.append_chunk(chunk))
-            .buffer_unordered(CONCURRENT_REQUESTS)
-            .try_fold(AppendOutcome::default(), |total, outcome| async move {
-                Ok(AppendOutcome {
-                    stored: total.stored + outcome.stored,
-                    duplicates: total.duplicates + outcome.duplicates,
-                })
-            })
-            .await
+            .collect();
+        let outcomes = a_few_at_a_time(chunks).await?;
+        Ok(AppendOutcome {
+            stored: outcomes.iter().map(|o| o.stored).sum(),
+            duplicates: outcomes.iter().map(|o| o.duplicates).sum(),
+        })
     }
 
     async fn append_chunk(&self, chunk: &[Item]) -> Result<AppendOutcome, RepoError> {
@@ -180,16 +177,15 @@ impl<'a, T: Table> EventRepo<'a, T> {
     /// Every event of the tenant, shard by shard (what a recommender trains on). Within a
     /// shard events come in client-id order; sort by `at` where time order matters.
     pub async fn all(&self, tenant: TenantId) -> Result<Vec<StoredEvent>, RepoError> {
-        let shards: Vec<Vec<StoredEvent>> = stream::iter(0..keys::EVENT_SHARDS)
+        let shards = (0..keys::EVENT_SHARDS)
             .map(|shard| {
                 query_all(
                     self.table,
                     Query::partition(keys::events_pk(tenant, shard)).limit(MAX_PAGE_ITEMS),
                 )
             })
-            .buffered(CONCURRENT_REQUESTS)
-            .try_collect()
-            .await?;
+            .collect();
+        let shards: Vec<Vec<StoredEvent>> = a_few_at_a_time(shards).await?;
         Ok(shards.into_iter().flatten().collect())
     }
 }
@@ -205,9 +201,6 @@ where
     Fut: Future<Output = Result<(R, Option<I>), RepoError>>,
 {
     let distinct: HashSet<R> = references.cloned().collect();
-    stream::iter(distinct)
-        .map(lookup)
-        .buffer_unordered(CONCURRENT_REQUESTS)
-        .try_collect()
-        .await
+    let lookups = distinct.into_iter().map(lookup).collect();
+    Ok(a_few_at_a_time(lookups).await?.into_iter().collect())
 }

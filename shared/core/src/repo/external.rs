@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 use std::fmt::Display;
 
-use futures_util::{StreamExt, TryStreamExt, stream};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -17,13 +16,10 @@ use crate::keys::table as keys;
 use crate::ports::table::MAX_TRANSACT_ITEMS;
 use crate::ports::{Condition, Item, Table, TableError, WriteOp};
 
-use super::{RepoError, decode, encode};
+use super::{RepoError, a_few_at_a_time, decode, encode};
 
 /// Records per transaction: each takes two writes (the record and its index item).
 const RECORDS_PER_TRANSACTION: usize = MAX_TRANSACT_ITEMS / 2;
-/// Transactions (or lookups) in flight at once: DynamoDB answers each in milliseconds, so
-/// a few at a time make an import several times faster; SQLite runs them one by one anyway.
-pub(super) const CONCURRENT_REQUESTS: usize = 8;
 
 /// What creating a record under an external id did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,35 +88,17 @@ impl<T: Table> ExternalIndex<'_, T> {
                     })
             })
             .collect();
-        let chunks: Vec<Vec<bool>> = stream::iter(unique.chunks(RECORDS_PER_TRANSACTION))
+        let chunks = unique
+            .chunks(RECORDS_PER_TRANSACTION)
             .map(|chunk| self.create_chunk(chunk))
-            .buffered(CONCURRENT_REQUESTS)
-            .try_collect()
-            .await?;
-        let created: Vec<bool> = chunks.concat();
+            .collect();
+        let created: Vec<bool> = a_few_at_a_time(chunks).await?.concat();
         // Those whose external id was taken: which record holds it.
-        let taken: HashMap<usize, I> = stream::iter(
-            created
-                .iter()
-                .enumerate()
-                .filter(|(_, created)| !**created)
-                .map(|(i, _)| i),
-        )
-        .map(|i| {
-            let external_id = &unique[i].external_id;
-            async move {
-                let id = self.lookup::<I>(external_id).await?.ok_or_else(|| {
-                    RepoError::NotFound(format!(
-                        "{} ext:{external_id} after a conflicting create",
-                        self.kind.as_str()
-                    ))
-                })?;
-                Ok::<_, RepoError>((i, id))
-            }
-        })
-        .buffer_unordered(CONCURRENT_REQUESTS)
-        .try_collect()
-        .await?;
+        let lookups = (0..unique.len())
+            .filter(|&i| !created[i])
+            .map(|i| self.holder::<I>(i, &unique[i].external_id))
+            .collect();
+        let taken: HashMap<usize, I> = a_few_at_a_time(lookups).await?.into_iter().collect();
         // Only the first record with an external id is the one created.
         let mut seen = vec![false; unique.len()];
         Ok(positions
@@ -136,6 +114,21 @@ impl<T: Table> ExternalIndex<'_, T> {
                 }
             })
             .collect())
+    }
+
+    /// The id filed under the external id of record `i`, which must be there.
+    async fn holder<I: DeserializeOwned>(
+        &self,
+        i: usize,
+        external_id: &ExternalId,
+    ) -> Result<(usize, I), RepoError> {
+        let id = self.lookup(external_id).await?.ok_or_else(|| {
+            RepoError::NotFound(format!(
+                "{} ext:{external_id} after a conflicting create",
+                self.kind.as_str()
+            ))
+        })?;
+        Ok((i, id))
     }
 
     /// One transaction's worth: write them all, and when some external ids turn out taken,
