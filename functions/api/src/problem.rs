@@ -5,9 +5,11 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use mvidarr_auth::ratelimit::Decision;
 use mvidarr_auth::service::AuthError;
+use mvidarr_core::event::BatchRejected;
 use mvidarr_core::ports::{BlobError, PipelineError, TableError};
-use mvidarr_core::repo::RepoError;
+use mvidarr_core::repo::{IntakeError, RepoError};
 use serde::Serialize;
+use serde_json::{Map, Value, json};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -21,6 +23,10 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     BadRequest(String),
+    /// A batch of events with invalid ones: a 400 listing every problem (`errors`), how many
+    /// events were refused (`rejected`) and the problems by reason (`reasons`).
+    #[error("{0}")]
+    EventsRejected(BatchRejected),
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
@@ -46,6 +52,9 @@ struct Problem<'a> {
     title: &'a str,
     status: u16,
     detail: String,
+    /// RFC 9457 extension members, beside the standard ones.
+    #[serde(flatten)]
+    extensions: Map<String, Value>,
 }
 
 impl ApiError {
@@ -53,7 +62,7 @@ impl ApiError {
         match self {
             ApiError::Unauthorized | ApiError::Locked { .. } => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::BadRequest(_) | ApiError::EventsRejected(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
@@ -78,6 +87,7 @@ impl IntoResponse for ApiError {
             title: status.canonical_reason().unwrap_or("Error"),
             status: status.as_u16(),
             detail: self.to_string(),
+            extensions: self.extensions(),
         };
         let mut response =
             (status, serde_json::to_string(&body).unwrap_or_default()).into_response();
@@ -102,6 +112,28 @@ impl IntoResponse for ApiError {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
+    }
+}
+
+impl ApiError {
+    fn extensions(&self) -> Map<String, Value> {
+        match self {
+            ApiError::EventsRejected(rejected) => Map::from_iter([
+                ("errors".to_owned(), json!(rejected.errors)),
+                ("rejected".to_owned(), json!(rejected.rejected_events())),
+                ("reasons".to_owned(), json!(rejected.counts())),
+            ]),
+            _ => Map::new(),
+        }
+    }
+}
+
+impl From<IntakeError> for ApiError {
+    fn from(e: IntakeError) -> Self {
+        match e {
+            IntakeError::Rejected(rejected) => ApiError::EventsRejected(rejected),
+            IntakeError::Repo(e) => e.into(),
+        }
     }
 }
 

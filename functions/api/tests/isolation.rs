@@ -17,6 +17,7 @@ struct Owned {
     media: String,
     user: String,
     api_key: String,
+    profile: String,
 }
 
 impl Owned {
@@ -26,6 +27,7 @@ impl Owned {
             Resource::Media => Some(&self.media),
             Resource::User => Some(&self.user),
             Resource::ApiKey => Some(&self.api_key),
+            Resource::Profile => Some(&self.profile),
         }
     }
 }
@@ -49,7 +51,7 @@ async fn call(
     .await
 }
 
-/// Tenant A with a signed-in owner, a media, another user and an API key.
+/// Tenant A with a signed-in owner, a media, another user, an API key and a profile.
 async fn tenant_a(api: &TestApi) -> (Owned, String) {
     let (_, owner) = api.tenant_with_owner("tenant-a").await;
     let media = api
@@ -77,11 +79,23 @@ async fn tenant_a(api: &TestApi) -> (Owned, String) {
         .as_str()
         .unwrap()
         .to_owned();
+    let profile = api
+        .post(
+            "/v1/profiles",
+            Some(&owner),
+            json!({"external_id": "a's listener"}),
+        )
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     (
         Owned {
             media,
             user,
             api_key,
+            profile,
         },
         owner,
     )
@@ -205,6 +219,7 @@ async fn another_tenant_never_reaches_this_tenants_resources() {
         owned.media.clone(),
         owned.user.clone(),
         owned.api_key.clone(),
+        owned.profile.clone(),
         a_tenant,
     ];
     let routes = route_table::<LocalPlatform>();
@@ -243,7 +258,7 @@ async fn another_tenant_never_reaches_this_tenants_resources() {
             );
         }
     }
-    assert!(resource_rows >= 6, "only {resource_rows} resource routes");
+    assert!(resource_rows >= 7, "only {resource_rows} resource routes");
     // Tenant A's things are all still there and working.
     assert_eq!(
         api.get(&format!("/v1/media/{}", owned.media), &a_owner)

@@ -1,10 +1,13 @@
-//! `GET /v1/media`, `GET /v1/media/{id}`, `GET /v1/media/{id}/analysis`.
+//! `GET /v1/media`, `GET /v1/media/{id}`, `GET /v1/media/{id}/analysis`. `{id}` is a media
+//! id or `ext:<external id>`.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use mvidarr_core::analysis::{Analysis, Probe};
+use mvidarr_core::external::ExternalRef;
 use mvidarr_core::ids::MediaId;
 use mvidarr_core::media::{Media, MediaStatus};
+use mvidarr_core::metadata::VideoMetadata;
 use mvidarr_core::ports::Platform;
 use mvidarr_core::repo::{AnalysisRepo, MediaRepo, UploadRepo};
 use serde::{Deserialize, Serialize};
@@ -23,6 +26,10 @@ pub struct MediaView {
     size: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     probe: Option<Probe>,
+    #[serde(skip_serializing_if = "VideoMetadata::is_empty")]
+    metadata: VideoMetadata,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    external_id: Option<String>,
     created_at: chrono::DateTime<chrono::Utc>,
     updated_at: chrono::DateTime<chrono::Utc>,
 }
@@ -41,28 +48,22 @@ impl From<Media> for MediaView {
             filename: m.filename,
             size: m.size,
             probe: m.probe,
+            metadata: m.metadata,
+            external_id: m.external_id,
             created_at: m.created_at,
             updated_at: m.updated_at,
         }
     }
 }
 
-/// Ids that do not parse are simply not found: no hint about what ids look like or exist.
-/// The id in the path, if it names a media of the caller's tenant (another tenant's is
-/// "not found" too).
+/// The media the path names (an id or `ext:…`), if it is one of the caller's tenant
+/// (another tenant's is "not found" too).
 pub(super) async fn existing_media<P: Platform>(
     state: &ApiState<P>,
     caller: &Caller,
     id: &str,
 ) -> Result<MediaId, ApiError> {
-    let id = super::path_id::<MediaId>(id, "media")?;
-    match MediaRepo::new(state.platform.table())
-        .get(caller.tenant, id)
-        .await?
-    {
-        Some(_) => Ok(id),
-        None => Err(ApiError::NotFound(format!("no media {id}"))),
-    }
+    super::media_ref(state, caller.tenant, id).await
 }
 
 pub async fn get<P: Platform>(
@@ -70,7 +71,10 @@ pub async fn get<P: Platform>(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let id = super::path_id::<MediaId>(&id, "media")?;
+    let id = match super::path_ref::<MediaId>(&id, "media")? {
+        ExternalRef::Id(id) => id,
+        ExternalRef::External(_) => super::media_ref(&state, caller.tenant, &id).await?,
+    };
     let table = state.platform.table();
     if let Some(media) = MediaRepo::new(table).get(caller.tenant, id).await? {
         return Ok(Json(

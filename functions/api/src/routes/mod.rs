@@ -3,9 +3,12 @@
 mod admin;
 mod api_keys;
 mod duplicates;
+mod events;
 mod health;
 mod media;
 mod privacy;
+mod profiles;
+mod references;
 mod session;
 pub mod spec;
 mod thumbnails;
@@ -22,6 +25,8 @@ use spec::{Resource, RouteSpec};
 
 use crate::ApiState;
 use crate::problem::ApiError;
+
+pub(crate) use references::{media_ref, path_ref, profile_ref};
 
 /// The declaration of every route: method, path, access, the resource its path names, handler.
 /// One line per route (rustfmt would spread each over seven).
@@ -74,6 +79,11 @@ fn declared<P: Platform>() -> Vec<RouteSpec<ApiState<P>>> {
         R::new(M::GET, "/v1/media/{id}/analysis", Needs(MediaRead), Of::Media, media::analysis::<P>),
         R::new(M::GET, "/v1/media/{id}/thumbnails", Needs(MediaRead), Of::Media, thumbnails::list::<P>),
         R::new(M::GET, "/v1/media/{id}/duplicates", Needs(MediaRead), Of::Media, duplicates::list::<P>),
+        R::new(M::POST, "/v1/events", Needs(EventsWrite), Of::None, events::record::<P>)
+            .with_body(json!({"events": [{"id": "sample-1", "kind": "play", "media": "ext:sample-media", "user": "ext:sample-user"}]})),
+        R::new(M::POST, "/v1/profiles", Needs(EventsWrite), Of::None, profiles::create::<P>)
+            .with_body(json!({"external_id": "sample-user"})),
+        R::new(M::GET, "/v1/profiles/{id}", Needs(MediaRead), Of::Profile, profiles::get::<P>),
     ]
 }
 

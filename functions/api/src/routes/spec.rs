@@ -33,6 +33,7 @@ pub enum Resource {
     Media,
     User,
     ApiKey,
+    Profile,
 }
 
 /// One route as declared, without its handler: what the tests walk.
