@@ -15,7 +15,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::matrix::Csr;
-use crate::topk::{Scored, top_k};
+use crate::quantized::QuantizedRows;
+use crate::topk::{Scored, top_k, top_k_of};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlsConfig {
@@ -100,7 +101,21 @@ pub struct AlsModel {
     pub items: FactorMatrix,
     /// Each item vector's length, for cosine similarity.
     item_norms: Vec<f32>,
+    /// 8-bit codes of the item factors (raw, and divided by their norms) for serving scans;
+    /// derived, so rebuilt after decoding rather than stored.
+    #[serde(skip)]
+    serving: Option<ServingCodes>,
 }
+
+#[derive(Debug, Clone, PartialEq)]
+struct ServingCodes {
+    items: QuantizedRows,
+    unit_items: QuantizedRows,
+}
+
+/// Candidates scored approximately per requested item before the exact re-ranking.
+const RERANK_FACTOR: usize = 8;
+const RERANK_MIN: usize = 200;
 
 /// Trains on a users × items matrix of strengths (play counts, ratings, event weights).
 pub fn fit(strengths: &Csr, config: &AlsConfig) -> Result<AlsModel, AlsError> {
@@ -130,12 +145,15 @@ pub fn fit(strengths: &Csr, config: &AlsConfig) -> Result<AlsModel, AlsError> {
     let item_norms = (0..items.rows())
         .map(|i| dot(items.row(i), items.row(i)).sqrt())
         .collect();
-    Ok(AlsModel {
+    let mut model = AlsModel {
         config: config.clone(),
         users,
         items,
         item_norms,
-    })
+        serving: None,
+    };
+    model.prepare_serving();
+    Ok(model)
 }
 
 /// One half-iteration: every row of `x` re-solved against the fixed `y`.
@@ -232,8 +250,44 @@ impl AlsModel {
     }
 
     /// The `k` best items for a trained user, leaving out those `skip` names (e.g. seen ones).
+    /// Exact: every item scored with the `f32` factors (what evaluation uses).
     pub fn recommend(&self, user: usize, k: usize, skip: impl Fn(u32) -> bool) -> Vec<Scored> {
         top_k(&self.user_scores(user), k, skip)
+    }
+
+    /// Builds the 8-bit codes the serving scans read (after training or decoding).
+    pub fn prepare_serving(&mut self) {
+        let dim = self.items.dim;
+        let unit: Vec<f32> = self
+            .items
+            .data
+            .chunks_exact(dim)
+            .zip(&self.item_norms)
+            .flat_map(|(row, &n)| row.iter().map(move |v| if n > 0.0 { v / n } else { 0.0 }))
+            .collect();
+        self.serving = Some(ServingCodes {
+            items: QuantizedRows::new(&self.items.data, dim),
+            unit_items: QuantizedRows::new(&unit, dim),
+        });
+    }
+
+    /// [`Self::recommend`] for serving: the catalogue scanned with 8-bit codes, the best
+    /// `max(8k, 200)` re-ranked exactly. Falls back to the exact scan before `prepare_serving`.
+    pub fn recommend_fast(&self, user: usize, k: usize, skip: impl Fn(u32) -> bool) -> Vec<Scored> {
+        let Some(codes) = &self.serving else {
+            return self.recommend(user, k, skip);
+        };
+        let query = self.users.row(user);
+        let pool = top_k(
+            &codes.items.scores(query),
+            (k * RERANK_FACTOR).max(RERANK_MIN),
+            &skip,
+        );
+        let exact = pool.into_iter().map(|s| Scored {
+            index: s.index,
+            score: dot(self.items.row(s.index as usize), query),
+        });
+        top_k_of(exact, k, |_| false)
     }
 
     /// A user vector for a history the model was not trained on (a new or changed user):
@@ -278,18 +332,32 @@ impl AlsModel {
         if norm == 0.0 {
             return Vec::new();
         }
-        let query = self.items.row(item as usize);
-        let scores: Vec<f32> = (0..self.items.rows())
-            .map(|i| {
-                let n = self.item_norms[i];
-                if n == 0.0 {
-                    f32::NAN
-                } else {
-                    dot(self.items.row(i), query) / (n * norm)
-                }
-            })
+        let exact = |i: u32| self.item_similarity(item, i);
+        let Some(codes) = &self.serving else {
+            let scores: Vec<f32> = (0..self.items.rows() as u32).map(exact).collect();
+            return top_k(&scores, k, |i| {
+                i == item || self.item_norms[i as usize] == 0.0
+            });
+        };
+        let query: Vec<f32> = self
+            .items
+            .row(item as usize)
+            .iter()
+            .map(|v| v / norm)
             .collect();
-        top_k(&scores, k, |i| i == item)
+        let pool = top_k(
+            &codes.unit_items.scores(&query),
+            (k * RERANK_FACTOR).max(RERANK_MIN),
+            |i| i == item || self.item_norms[i as usize] == 0.0,
+        );
+        top_k_of(
+            pool.into_iter().map(|s| Scored {
+                index: s.index,
+                score: exact(s.index),
+            }),
+            k,
+            |_| false,
+        )
     }
 }
 
@@ -452,6 +520,48 @@ mod tests {
             .map(|v| v * v)
             .sum();
         loss + cfg.regularization * norms
+    }
+
+    #[test]
+    fn the_serving_scan_finds_the_same_top_items_as_the_exact_one() {
+        // 300 users over 3,000 items: the code scan's pool of 200 is a small part of it.
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let triplets: Vec<(u32, u32, f32)> = (0..300u32)
+            .flat_map(|u| {
+                let base = (u % 10) * 300;
+                (0..30)
+                    .map(|_| (u, base + rng.random_range(0..300u32), 1.0))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let m = Csr::from_triplets(300, 3000, triplets);
+        let model = fit(
+            &m,
+            &AlsConfig {
+                factors: 16,
+                ..config()
+            },
+        )
+        .unwrap();
+        let (mut same, mut total) = (0, 0);
+        for u in 0..300 {
+            let exact = model.recommend(u, 10, |i| m.contains(u, i));
+            let fast = model.recommend_fast(u, 10, |i| m.contains(u, i));
+            assert!(fast.iter().all(|s| !m.contains(u, s.index)));
+            same += fast
+                .iter()
+                .filter(|f| exact.iter().any(|e| e.index == f.index))
+                .count();
+            total += exact.len();
+        }
+        assert!(same as f64 >= 0.99 * total as f64, "{same} of {total}");
+        let exact: Vec<u32> = {
+            let mut plain = model.clone();
+            plain.serving = None;
+            plain.similar_items(5, 10).iter().map(|s| s.index).collect()
+        };
+        let fast: Vec<u32> = model.similar_items(5, 10).iter().map(|s| s.index).collect();
+        assert_eq!(fast, exact);
     }
 
     #[test]

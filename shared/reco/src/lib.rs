@@ -7,7 +7,7 @@
 //! - [`trending`]: time-decayed, anomaly-aware counts per window.
 //! - [`model`]: one tenant's trained recommender and the personal blend it serves.
 //! - [`popularity`]: the baseline.
-//! - [`topk`]: the best `k` of many scores.
+//! - [`topk`]: the best `k` of many scores; [`quantized`]: 8-bit factor codes for serving scans.
 //! - [`metrics`], [`split`]: offline evaluation.
 //! - [`datasets`]: Last.fm HetRec and MovieLens 100K loaders.
 //! - [`service`]: training into the model registry; serving the promoted model.
@@ -19,6 +19,7 @@ pub mod matrix;
 pub mod metrics;
 pub mod model;
 pub mod popularity;
+pub mod quantized;
 pub mod service;
 pub mod split;
 pub mod topk;

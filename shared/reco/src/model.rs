@@ -265,6 +265,9 @@ impl RecoModel {
     }
 
     fn build_indexes(&mut self) {
+        if let Some(als) = &mut self.als {
+            als.prepare_serving();
+        }
         self.item_index = (0..self.items.len() as u32)
             .map(|i| (self.items[i as usize].clone(), i))
             .collect();
@@ -389,7 +392,7 @@ impl RecoModel {
         let Some(als) = &self.als else {
             return self.trending_list(Window::Week, limit, seen);
         };
-        als.recommend(user as usize, limit, |i| seen.contains(&i))
+        als.recommend_fast(user as usize, limit, |i| seen.contains(&i))
             .into_iter()
             .map(|s| {
                 let because = self.closest_in_history(user, s.index);
@@ -432,7 +435,10 @@ impl RecoModel {
             }
         };
         if let Some(als) = &self.als {
-            add(als.recommend(user as usize, pool, |i| seen.contains(&i)), 0);
+            add(
+                als.recommend_fast(user as usize, pool, |i| seen.contains(&i)),
+                0,
+            );
         }
         let history = self.strongest_history(user);
         add(

@@ -53,13 +53,17 @@ pub fn top_k_of(
     // A min-heap of the best k so far: its root is the one to beat.
     let mut heap: BinaryHeap<Reverse<Scored>> = BinaryHeap::with_capacity(k + 1);
     for c in candidates {
-        if c.score.is_nan() || skip(c.index) {
+        if c.score.is_nan() {
             continue;
         }
+        // `skip` may be a set lookup: ask it only about candidates good enough to enter.
         if heap.len() < k {
-            heap.push(Reverse(c));
+            if !skip(c.index) {
+                heap.push(Reverse(c));
+            }
         } else if let Some(mut worst) = heap.peek_mut()
             && c > worst.0
+            && !skip(c.index)
         {
             *worst = Reverse(c);
         }
