@@ -362,6 +362,23 @@ async fn a_batch_overlapping_an_earlier_one_stores_only_the_new_events() {
 }
 
 #[tokio::test]
+async fn an_id_repeated_within_one_append_is_stored_once() {
+    let (table, _dir) = table();
+    let repo = EventRepo::new(&table);
+    let t = TenantId::generate();
+    let batch = events(t, 3, "r");
+    let repeated = vec![
+        batch[0].clone(),
+        batch[1].clone(),
+        batch[0].clone(),
+        batch[2].clone(),
+    ];
+    let outcome = repo.append(t, repeated).await.unwrap();
+    assert_eq!((outcome.stored, outcome.duplicates), (3, 1));
+    assert_eq!(ids(&repo.all(t).await.unwrap()), ids(&batch));
+}
+
+#[tokio::test]
 async fn concurrent_deliveries_of_one_batch_store_it_once() {
     let (table, _dir) = table();
     let repo = EventRepo::new(&table);

@@ -1,7 +1,6 @@
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 
-
 use crate::Timestamp;
 use crate::event::{BatchRejected, ClientEvent, EventError, Rejection, StoredEvent};
 use crate::ids::TenantId;
@@ -107,7 +106,8 @@ impl<'a, T: Table> EventRepo<'a, T> {
     /// as a duplicate). Written in transactions of up to 100 conditional puts; when some ids
     /// turn out to be stored already, those are dropped and the rest written again, so a
     /// redelivered batch costs one refused transaction per 100 events and stores nothing
-    /// twice. Every event must belong to `tenant`.
+    /// twice; an id repeated within `events` is stored once too. Every event must belong to
+    /// `tenant`.
     pub async fn append(
         &self,
         tenant: TenantId,
@@ -120,8 +120,11 @@ impl<'a, T: Table> EventRepo<'a, T> {
             ))
             .into());
         }
+        // An id given twice is stored once (a transaction may not write one key twice).
+        let mut seen = HashSet::with_capacity(events.len());
         let items: Vec<Item> = events
             .iter()
+            .filter(|e| seen.insert(&e.id))
             .map(|e| {
                 Item::new(
                     keys::event_pk(tenant, &e.id),
@@ -137,7 +140,8 @@ impl<'a, T: Table> EventRepo<'a, T> {
         let outcomes = a_few_at_a_time(chunks).await?;
         Ok(AppendOutcome {
             stored: outcomes.iter().map(|o| o.stored).sum(),
-            duplicates: outcomes.iter().map(|o| o.duplicates).sum(),
+            duplicates: outcomes.iter().map(|o| o.duplicates).sum::<usize>() + events.len()
+                - items.len(),
         })
     }
 
