@@ -93,7 +93,7 @@ async fn aws_identity() -> anyhow::Result<Identity<impl Platform>> {
 }
 
 /// The identity service on the data directory, and the URL a running server serves on.
-async fn open_local(data: &Path) -> anyhow::Result<(Identity<LocalPlatform>, String)> {
+pub(crate) async fn open_local(data: &Path) -> anyhow::Result<(Identity<LocalPlatform>, String)> {
     // The running server's URL, for the instructions (tokens are not minted here).
     let url = std::fs::read(server_info_path(data))
         .ok()

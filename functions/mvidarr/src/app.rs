@@ -9,6 +9,7 @@ use anyhow::Context;
 use mvidarr_api::{ApiState, bootstrap_default_tenant};
 use mvidarr_auth::service::{Identity, IdentityConfig};
 use mvidarr_core::asl::StateMachine;
+use mvidarr_core::ids::TenantId;
 use mvidarr_core::ports::Platform;
 use mvidarr_core::upload::UploadLimits;
 use mvidarr_media::Ffmpeg;
@@ -109,17 +110,7 @@ impl App {
                 .await
                 .context("loading the token-signing keys")?,
         );
-        let key_missing = !bootstrap_key_path(data).exists();
-        let (tenant, new_key) = bootstrap_default_tenant(&identity, key_missing).await?;
-        if let Some(key) = new_key {
-            let path = bootstrap_key_path(data);
-            write_private(&path, key.as_bytes())
-                .with_context(|| format!("writing {}", path.display()))?;
-            println!(
-                "API key for tenant `default` ({tenant}), shown once, also saved to {}:\n{key}",
-                path.display()
-            );
-        }
+        default_tenant(&identity, data).await?;
         lock.advertise(&url)?;
         Ok(App {
             platform,
@@ -178,6 +169,26 @@ impl App {
 
 pub fn bootstrap_key_path(data: &Path) -> PathBuf {
     data.join("bootstrap-api-key")
+}
+
+/// The embedded tenant `default`, created on first use with an owner key saved beside the
+/// database (a new key too if that file is gone: an owner with no key could never get in).
+pub async fn default_tenant(
+    identity: &Identity<LocalPlatform>,
+    data: &Path,
+) -> anyhow::Result<TenantId> {
+    let key_missing = !bootstrap_key_path(data).exists();
+    let (tenant, new_key) = bootstrap_default_tenant(identity, key_missing).await?;
+    if let Some(key) = new_key {
+        let path = bootstrap_key_path(data);
+        write_private(&path, key.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!(
+            "API key for tenant `default` ({tenant}), shown once, also saved to {}:\n{key}",
+            path.display()
+        );
+    }
+    Ok(tenant)
 }
 
 pub async fn serve(data: &Path, args: ServeArgs) -> anyhow::Result<()> {

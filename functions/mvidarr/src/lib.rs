@@ -5,6 +5,7 @@ pub mod admin;
 pub mod app;
 pub mod blob_routes;
 pub mod data_dir;
+pub mod import;
 pub mod ingest;
 pub mod models;
 pub mod workers;

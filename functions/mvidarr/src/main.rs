@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use mvidarr::{admin, app, ingest, models};
+use mvidarr::{admin, app, import, ingest, models};
 
 #[derive(Parser)]
 #[command(
@@ -34,6 +34,9 @@ enum Command {
     /// List ONNX Runtime and the models: version, source wheel, licence, SHA-256 check, path.
     /// Exits non-zero when something is missing or differs from the registry.
     Models(models::ModelsArgs),
+    /// Import a public dataset (Last.fm HetRec, MovieLens 100K) into a tenant: catalogue
+    /// media, profiles and events, for recommendations. Importing again adds only what is new.
+    Import(import::ImportArgs),
     /// Manage tenants.
     Tenant(admin::TenantArgs),
     /// Manage the access-token signing keys.
@@ -56,6 +59,9 @@ async fn main() -> ExitCode {
             .map(|()| ExitCode::SUCCESS),
         Command::Ingest(args) => ingest::run(&cli.data, args).await,
         Command::Models(args) => Ok(models::run(&args)),
+        Command::Import(args) => import::run(&cli.data, args)
+            .await
+            .map(|()| ExitCode::SUCCESS),
         Command::Tenant(args) => admin::tenant(&cli.data, args)
             .await
             .map(|()| ExitCode::SUCCESS),
