@@ -38,6 +38,10 @@ struct Args {
     /// Write the figures here as JSON.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
+    /// (Internal) decode the model file at this path in this fresh process and print how much
+    /// resident memory the decoded model takes.
+    #[arg(long, hide = true)]
+    measure_load: Option<std::path::PathBuf>,
 }
 
 const GENRES: usize = 20;
@@ -67,6 +71,9 @@ struct Figures {
 
 fn main() -> Result<(), String> {
     let args = Args::parse();
+    if let Some(path) = &args.measure_load {
+        return measure_load(path);
+    }
     let set = synthetic(&args);
     let config = TrainConfig {
         als: AlsConfig {
@@ -91,12 +98,10 @@ fn main() -> Result<(), String> {
     drop(trained);
     drop(set);
 
-    // The loaded model's memory: resident size before and after decoding it.
-    let before = resident_bytes();
+    let loaded_model_rss_bytes = loaded_size_in_fresh_process(&bytes)?;
     let started = Instant::now();
     let model = RecoModel::from_bytes(&bytes).map_err(|e| e.to_string())?;
     let decode_seconds = started.elapsed().as_secs_f64();
-    let after = resident_bytes();
 
     let mut rng = ChaCha8Rng::seed_from_u64(11);
     let blend = BlendConfig::default();
@@ -130,7 +135,7 @@ fn main() -> Result<(), String> {
         model_bytes: bytes.len(),
         encode_seconds,
         decode_seconds,
-        loaded_model_rss_bytes: before.zip(after).map(|(b, a)| a.saturating_sub(b)),
+        loaded_model_rss_bytes,
         latencies,
     };
     print(&figures);
@@ -215,6 +220,35 @@ fn summarise(kind: &'static str, mut samples: Vec<Duration>) -> Latency {
         p99_us: at(0.99),
         max_us: at(1.0),
     }
+}
+
+/// The loaded model's memory, measured where nothing else was allocated before: a fresh
+/// process reads the file, then reports its resident size grown by decoding.
+fn loaded_size_in_fresh_process(bytes: &[u8]) -> Result<Option<u64>, String> {
+    let path = std::env::temp_dir().join(format!("reco-bench-{}.bin", std::process::id()));
+    std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let out = std::process::Command::new(exe)
+        .arg("--measure-load")
+        .arg(&path)
+        .output()
+        .map_err(|e| e.to_string());
+    let _ = std::fs::remove_file(&path);
+    let out = out?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().parse().ok())
+}
+
+fn measure_load(path: &std::path::Path) -> Result<(), String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let before = resident_bytes().ok_or("no /proc/self/status")?;
+    let model = RecoModel::from_bytes(&bytes).map_err(|e| e.to_string())?;
+    let after = resident_bytes().ok_or("no /proc/self/status")?;
+    println!("{}", after.saturating_sub(before));
+    drop(model);
+    Ok(())
 }
 
 /// This process's resident set size, from /proc (Linux), in bytes.
