@@ -15,11 +15,15 @@ use axum::Router;
 use mvidarr_auth::service::Identity;
 use mvidarr_core::ports::Platform;
 use mvidarr_core::upload::UploadLimits;
+use mvidarr_reco::service::Recommender;
 
 pub use auth::Caller;
 pub use bootstrap::bootstrap_default_tenant;
 pub use problem::ApiError;
 pub use routes::spec::{Access, Resource, RouteInfo, route_table};
+
+/// A newly promoted recommender model is served within this long.
+const MODEL_REFRESH: Duration = Duration::from_secs(30);
 
 /// What the handlers share, built once per process.
 #[derive(Clone)]
@@ -29,16 +33,25 @@ pub struct ApiState<P: Platform> {
     pub limits: UploadLimits,
     /// How long a presigned upload URL stays valid.
     pub upload_url_ttl: Duration,
+    /// The tenants' recommender models, loaded once per process.
+    pub recommender: Arc<Recommender<P>>,
 }
 
 impl<P: Platform> ApiState<P> {
     pub fn new(platform: P, identity: Arc<Identity<P>>) -> Self {
         Self {
+            recommender: Arc::new(Recommender::new(platform.clone(), MODEL_REFRESH)),
             platform,
             identity,
             limits: UploadLimits::default(),
             upload_url_ttl: Duration::from_secs(3600),
         }
+    }
+
+    /// How stale this process's view of the promoted models may be (tests use zero).
+    pub fn with_model_refresh(mut self, refresh: Duration) -> Self {
+        self.recommender = Arc::new(Recommender::new(self.platform.clone(), refresh));
+        self
     }
 }
 

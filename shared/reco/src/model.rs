@@ -132,6 +132,7 @@ pub enum Reason {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Recommendation {
     pub item: String,
+    pub title: String,
     pub score: f32,
     pub reason: Reason,
     /// The reason in words.
@@ -577,6 +578,7 @@ impl RecoModel {
         };
         Recommendation {
             item: self.items[item as usize].clone(),
+            title: self.titles[item as usize].clone(),
             score,
             reason,
             explain,

@@ -8,6 +8,7 @@ mod health;
 mod media;
 mod privacy;
 mod profiles;
+mod recommendations;
 mod references;
 mod session;
 pub mod spec;
@@ -79,6 +80,8 @@ fn declared<P: Platform>() -> Vec<RouteSpec<ApiState<P>>> {
         R::new(M::GET, "/v1/media/{id}/analysis", Needs(MediaRead), Of::Media, media::analysis::<P>),
         R::new(M::GET, "/v1/media/{id}/thumbnails", Needs(MediaRead), Of::Media, thumbnails::list::<P>),
         R::new(M::GET, "/v1/media/{id}/duplicates", Needs(MediaRead), Of::Media, duplicates::list::<P>),
+        R::new(M::GET, "/v1/media/{id}/similar", Needs(MediaRead), Of::Media, recommendations::similar::<P>),
+        R::new(M::GET, "/v1/recommendations", Needs(MediaRead), Of::None, recommendations::list::<P>),
         R::new(M::POST, "/v1/events", Needs(EventsWrite), Of::None, events::record::<P>)
             .with_body(json!({"events": [{"id": "sample-1", "kind": "play", "media": "ext:sample-media", "user": "ext:sample-user"}]})),
         R::new(M::POST, "/v1/profiles", Needs(EventsWrite), Of::None, profiles::create::<P>)

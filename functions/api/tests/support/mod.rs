@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses its own part of it
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
@@ -59,7 +60,11 @@ impl TestApi {
         let identity = Arc::new(Identity::start(platform.clone(), config).await.unwrap());
         let (tenant, key) = bootstrap_default_tenant(&identity, true).await.unwrap();
         TestApi {
-            router: router(ApiState::new(platform.clone(), identity.clone())),
+            // A newly promoted model is served on the next request.
+            router: router(
+                ApiState::new(platform.clone(), identity.clone())
+                    .with_model_refresh(Duration::ZERO),
+            ),
             platform,
             identity,
             tenant,
