@@ -5,4 +5,4 @@ pub mod serving;
 pub mod training;
 
 pub use serving::{Recommender, ServeError, Served};
-pub use training::{FAMILY, TrainError, TrainReport, train_tenant};
+pub use training::{FAMILY, TrainError, TrainReport, publish, train_tenant};

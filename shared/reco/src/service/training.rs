@@ -104,7 +104,7 @@ pub async fn train_tenant<P: Platform>(
         train_seconds,
         model_bytes: bytes.len(),
     };
-    let version = register(platform, tenant, bytes, &mut report, now).await?;
+    let version = publish(platform, tenant, bytes, &mut report, now).await?;
     info!(
         version = version.version,
         items = report.items,
@@ -116,7 +116,9 @@ pub async fn train_tenant<P: Platform>(
     Ok((version, report))
 }
 
-async fn register<P: Platform>(
+/// Writes a model file under the next version of [`FAMILY`], registers it with its digest and
+/// `report` (whose `version` it fills in) and promotes it.
+pub async fn publish<P: Platform>(
     platform: &P,
     tenant: TenantId,
     bytes: Vec<u8>,
