@@ -123,8 +123,18 @@ impl Dataset {
         })
     }
 
-    /// MovieLens 100K: `u.item` (films with genre flags), `u.genre` and all ratings in `u.data`.
+    /// MovieLens 100K: `u.item` (films with genre flags), `u.genre`, `u.user`, and all
+    /// 100,000 published ratings, read as `u1.base` + `u1.test` (each standard split is the
+    /// whole set cut in two). Not `u.data`: this copy's has 348 extra rows by four users that
+    /// `u.user` does not list (ids 995–998), which [`Dataset::movielens_u_data`] refuses.
     pub fn movielens(dir: &Path) -> Result<Dataset, DatasetError> {
+        let (mut dataset, test) = Dataset::movielens_split(dir, "u1")?;
+        dataset.interactions.extend(test);
+        Ok(dataset)
+    }
+
+    /// MovieLens 100K with every row of `u.data`; a rating by a user `u.user` lacks is an error.
+    pub fn movielens_u_data(dir: &Path) -> Result<Dataset, DatasetError> {
         let (users, items, item_index) = movielens_catalogue(dir)?;
         let interactions = movielens_ratings(&dir.join("u.data"), &users, &item_index)?;
         Ok(Dataset {
@@ -406,7 +416,7 @@ mod tests {
             "u.data",
             b"2\t1\t5\t881250949\n1\t2\t3\t891717742\n",
         );
-        let d = Dataset::movielens(dir.path()).unwrap();
+        let d = Dataset::movielens_u_data(dir.path()).unwrap();
         assert_eq!(d.items[0].genres, ["Comedy"]);
         assert_eq!(d.items[1].title, "Créature (1998)");
         assert_eq!(d.items[1].genres, ["Action"], "`unknown` is not a genre");
@@ -431,5 +441,9 @@ mod tests {
         let (ml, test) = Dataset::movielens_split(&root.join("ml-100k"), "u1").unwrap();
         assert_eq!((ml.users.len(), ml.items.len()), (943, 1682));
         assert_eq!((ml.interactions.len(), test.len()), (80000, 20000));
+        let all = Dataset::movielens(&root.join("ml-100k")).unwrap();
+        assert_eq!(all.interactions.len(), 100_000);
+        let err = Dataset::movielens_u_data(&root.join("ml-100k")).unwrap_err();
+        assert!(err.to_string().contains("unknown user"), "{err}");
     }
 }
