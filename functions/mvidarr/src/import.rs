@@ -131,13 +131,12 @@ fn load(args: &ImportArgs) -> anyhow::Result<Dataset> {
     })
 }
 
-/// MovieLens 100K's ratings as the two halves of its first standard split, which together
-/// are exactly the published 100,000. (`Dataset::movielens` reads `u.data` and refuses it
-/// whole when a row names a user `u.user` does not list, as 349 rows of the copy in
-/// `../shared/datasets` do.) Rows of `u.data` beyond those are reported, not imported.
+/// MovieLens 100K: its published 100,000 ratings (`Dataset::movielens` reads them from the
+/// two halves of the first standard split). Rows of `u.data` beyond those — the copy in
+/// `../shared/datasets` has ratings by users `u.user` does not list — are reported, not
+/// imported.
 fn movielens(dir: &Path) -> anyhow::Result<Dataset> {
-    let (mut dataset, test) = Dataset::movielens_split(dir, "u1")?;
-    dataset.interactions.extend(test);
+    let dataset = Dataset::movielens(dir)?;
     if let Ok(text) = std::fs::read(dir.join("u.data")) {
         let rows = text
             .split(|&b| b == b'\n')
