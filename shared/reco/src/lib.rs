@@ -8,13 +8,14 @@
 //! - [`model`]: one tenant's trained recommender and the personal blend it serves.
 //! - [`popularity`]: the baseline.
 //! - [`topk`]: the best `k` of many scores; [`quantized`]: 8-bit factor codes for serving scans.
-//! - [`metrics`], [`split`]: offline evaluation.
+//! - [`metrics`], [`split`], [`eval`]: offline evaluation.
 //! - [`datasets`]: Last.fm HetRec and MovieLens 100K loaders.
 //! - [`service`]: training into the model registry; serving the promoted model.
 
 pub mod als;
 pub mod content;
 pub mod datasets;
+pub mod eval;
 pub mod matrix;
 pub mod metrics;
 pub mod model;

@@ -8,21 +8,16 @@
 //! models and nothing else. `implicit` stores the confidence itself (`C = α·value`), so it is
 //! given `1 + α·r` with α = 1: the same objective as ours.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
 use clap::Parser;
-use mvidarr_reco::als::{self, AlsConfig, AlsModel};
-use mvidarr_reco::datasets::{Dataset, Interaction, shared_datasets_dir};
-use mvidarr_reco::matrix::Csr;
-use mvidarr_reco::metrics::{RankingMetrics, evaluate};
-use mvidarr_reco::popularity::Popularity;
-use mvidarr_reco::split::{per_user_holdout, relevant_sets};
+use mvidarr_reco::als::{self, AlsModel};
+use mvidarr_reco::datasets::shared_datasets_dir;
+use mvidarr_reco::eval::{Benchmark, K};
+use mvidarr_reco::metrics::RankingMetrics;
 use serde::Serialize;
-
-const K: usize = 10;
 
 #[derive(Parser)]
 #[command(about = "Offline evaluation of the recommenders, side by side with `implicit`")]
@@ -67,14 +62,6 @@ struct Row {
     fit_seconds: Vec<(usize, f64)>,
 }
 
-/// A dataset prepared for evaluation: training strengths and the held-out relevant items.
-struct Prepared {
-    name: &'static str,
-    train: Csr,
-    relevant: Vec<HashSet<u32>>,
-    config: AlsConfig,
-}
-
 fn main() -> Result<(), String> {
     let args = Args::parse();
     let root = args
@@ -89,7 +76,7 @@ fn main() -> Result<(), String> {
     let mut rows = Vec::new();
     for name in &args.only {
         for &seed in &args.seeds {
-            let prepared = prepare(name, &root, seed)?;
+            let prepared = Benchmark::load(name, &root, seed).map_err(|e| e.to_string())?;
             rows.extend(run(&args, &prepared, seed, &work)?);
         }
     }
@@ -104,81 +91,17 @@ fn main() -> Result<(), String> {
     Ok(())
 }
 
-fn prepare(name: &str, root: &Path, seed: u64) -> Result<Prepared, String> {
-    match name {
-        "lastfm" => {
-            let d = Dataset::lastfm(&root.join("lastfm-hetrec-2k")).map_err(|e| e.to_string())?;
-            let (train, test) = per_user_holdout(&d.interactions, d.users.len(), 0.2, seed);
-            // Play counts span six orders of magnitude: their logarithm is the strength.
-            let train = matrix(&d, &train, |plays| plays.ln_1p());
-            Ok(Prepared {
-                name: "lastfm",
-                relevant: relevant_sets(&test, d.users.len(), f32::MIN),
-                train,
-                config: AlsConfig {
-                    factors: 64,
-                    regularization: 0.05,
-                    alpha: 2.0,
-                    iterations: 15,
-                    cg_steps: 3,
-                    seed,
-                },
-            })
-        }
-        "movielens" => {
-            let (d, test) =
-                Dataset::movielens_split(&root.join("ml-100k"), "u1").map_err(|e| e.to_string())?;
-            let positives: Vec<Interaction> = d
-                .interactions
-                .iter()
-                .filter(|i| i.value >= 4.0)
-                .copied()
-                .collect();
-            let train = matrix(&d, &positives, |_| 1.0);
-            Ok(Prepared {
-                name: "movielens",
-                relevant: relevant_sets(&test, d.users.len(), 4.0),
-                train,
-                config: AlsConfig {
-                    factors: 64,
-                    regularization: 0.05,
-                    alpha: 5.0,
-                    iterations: 15,
-                    cg_steps: 3,
-                    seed,
-                },
-            })
-        }
-        other => Err(format!("unknown dataset {other:?} (lastfm, movielens)")),
-    }
-}
-
-fn matrix(d: &Dataset, rows: &[Interaction], strength: impl Fn(f32) -> f32) -> Csr {
-    Csr::from_triplets(
-        d.users.len(),
-        d.items.len(),
-        rows.iter().map(|i| (i.user, i.item, strength(i.value))),
-    )
-}
-
-fn run(args: &Args, p: &Prepared, seed: u64, work: &Path) -> Result<Vec<Row>, String> {
-    let mut eval_users: Vec<usize> = (0..p.train.rows())
-        .filter(|&u| !p.relevant[u].is_empty())
-        .collect();
-    if let Some(n) = args.sample_users {
-        eval_users.truncate(n);
-    }
-    let relevant: Vec<HashSet<u32>> = eval_users.iter().map(|&u| p.relevant[u].clone()).collect();
-    let catalogue = p.train.cols();
-    let score = |recs: &[Vec<u32>]| evaluate(recs, &relevant, K, catalogue);
+fn run(args: &Args, p: &Benchmark, seed: u64, work: &Path) -> Result<Vec<Row>, String> {
+    let eval_users = p.eval_users(args.sample_users);
     let mut rows = Vec::new();
-
-    let popularity = Popularity::fit(&p.train);
-    let recs: Vec<Vec<u32>> = eval_users
-        .iter()
-        .map(|&u| indices(&popularity.recommend(K, |i| p.train.contains(u, i))))
-        .collect();
-    rows.push(row(p, seed, "popularity", score(&recs), Vec::new()));
+    let lists = p.popularity_lists(&eval_users);
+    rows.push(row(
+        p,
+        seed,
+        "popularity",
+        p.score(&eval_users, &lists),
+        Vec::new(),
+    ));
 
     let mut timings = Vec::new();
     let mut model: Option<AlsModel> = None;
@@ -195,11 +118,14 @@ fn run(args: &Args, p: &Prepared, seed: u64, work: &Path) -> Result<Vec<Row>, St
         model = Some(fitted);
     }
     let model = model.ok_or("--threads is empty")?;
-    let recs: Vec<Vec<u32>> = eval_users
-        .iter()
-        .map(|&u| indices(&model.recommend(u, K, |i| p.train.contains(u, i))))
-        .collect();
-    rows.push(row(p, seed, "mvidarr ALS", score(&recs), timings));
+    let lists = p.als_lists(&model, &eval_users);
+    rows.push(row(
+        p,
+        seed,
+        "mvidarr ALS",
+        p.score(&eval_users, &lists),
+        timings,
+    ));
 
     if let Some(python) = &args.implicit_python {
         let dir = work.join(format!("{}-seed{seed}", p.name));
@@ -212,17 +138,13 @@ fn run(args: &Args, p: &Prepared, seed: u64, work: &Path) -> Result<Vec<Row>, St
             recs = out.recommendations;
         }
         let version = format!("implicit {}", implicit_version(&dir, &args.threads)?);
-        rows.push(row(p, seed, &version, score(&recs), timings));
+        rows.push(row(p, seed, &version, p.score(&eval_users, &recs), timings));
     }
     Ok(rows)
 }
 
-fn indices(scored: &[mvidarr_reco::topk::Scored]) -> Vec<u32> {
-    scored.iter().map(|s| s.index).collect()
-}
-
 fn row(
-    p: &Prepared,
+    p: &Benchmark,
     seed: u64,
     model: &str,
     metrics: RankingMetrics,
@@ -238,7 +160,7 @@ fn row(
 }
 
 /// The split in the files `reco_implicit.py` reads.
-fn write_split(dir: &Path, p: &Prepared, eval_users: &[usize]) -> Result<(), String> {
+fn write_split(dir: &Path, p: &Benchmark, eval_users: &[usize]) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     let c = &p.config;
     let meta = serde_json::json!({
