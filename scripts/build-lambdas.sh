@@ -29,10 +29,10 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 # The Lambda function packages: every crate under functions/ that is deployed as a Lambda.
 # `mvidarr` (the embedded all-in-one server) and `mvidarr-tests` are not Lambdas.
-packages=(mvidarr-api mvidarr-auth-fn mvidarr-upload-trigger mvidarr-analyze mvidarr-tag mvidarr-index)
+packages=(mvidarr-api mvidarr-auth-fn mvidarr-upload-trigger mvidarr-analyze mvidarr-tag mvidarr-index mvidarr-recommend)
 # Their binaries (mvidarr-auth-fn's is `mvidarr-auth`, the authorizer; mvidarr-index also holds
 # `mark-failed`).
-binaries=(mvidarr-api mvidarr-auth mvidarr-upload-trigger mvidarr-analyze mvidarr-tag mvidarr-index mark-failed)
+binaries=(mvidarr-api mvidarr-auth mvidarr-upload-trigger mvidarr-analyze mvidarr-tag mvidarr-index mark-failed mvidarr-recommend)
 
 case "$arch" in
   arm64) target=aarch64-unknown-linux-gnu; arch_flag=--arm64 ;;

@@ -1,7 +1,8 @@
-//! The real Lambda binaries (`mvidarr-api`, `mvidarr-auth`, `mvidarr-upload-trigger`, debug
-//! builds) under cargo-lambda's Lambda Runtime API emulator, answering events shaped like the
-//! ones API Gateway (HTTP API, payload v2, and its Lambda authorizer's requests) and SQS send
-//! (`tests/fixtures/events/`), with their resources (bucket, table, KMS key) on a moto server.
+//! The real Lambda binaries (`mvidarr-api`, `mvidarr-auth`, `mvidarr-upload-trigger`,
+//! `mvidarr-recommend`, debug builds) under cargo-lambda's Lambda Runtime API emulator, answering
+//! events shaped like the ones API Gateway (HTTP API, payload v2, and its Lambda authorizer's
+//! requests), SQS (`tests/fixtures/events/`) and an EventBridge schedule send, with their
+//! resources (bucket, table, KMS key) on a moto server.
 //! This is the whole path the unit tests skip: `main` reading its environment, the runtime
 //! client polling `/next`, the event's JSON decoding, and the response's encoding.
 //!
@@ -19,6 +20,9 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use mvidarr_auth::Role;
 use mvidarr_auth::service::{Identity, IdentityConfig};
+use mvidarr_core::ids::TenantId;
+use mvidarr_core::ports::Platform;
+use mvidarr_core::repo::{ModelRegistry, TenantRecord, TenantRepo};
 use mvidarr_store_aws::AwsSettings;
 use mvidarr_store_aws::platform::{AwsPlatform, AwsResources};
 use mvidarr_tests::aws::Moto;
@@ -32,6 +36,7 @@ use tempfile::TempDir;
 const API: &str = "mvidarr-api";
 const AUTHORIZER: &str = "mvidarr-auth";
 const UPLOAD_TRIGGER: &str = "mvidarr-upload-trigger";
+const RECOMMEND: &str = "mvidarr-recommend";
 
 /// The `iss` of access tokens: the API's URL, as in the fixtures' `host`.
 const TOKEN_ISSUER: &str = "https://k3m9xq2v7d.execute-api.us-east-1.amazonaws.com";
@@ -160,6 +165,64 @@ fn authorizer_answers_http_api_authorizer_requests() {
         !log.contains(secret),
         "the key's secret is in the log:\n{log}"
     );
+}
+
+#[test]
+fn recommend_trains_every_tenant_on_a_scheduled_event() {
+    let resources = moto_resources();
+    // A tenant with no data yet: it still gets a (empty) model, written to the bucket and
+    // registered in the table.
+    let tenant = runtime().block_on(async {
+        let platform = resources.platform().await;
+        let record = TenantRecord {
+            id: TenantId::generate(),
+            name: "emulator".into(),
+            created_at: Utc::now(),
+        };
+        assert!(
+            TenantRepo::new(platform.table())
+                .create(&record)
+                .await
+                .unwrap()
+        );
+        record.id
+    });
+    let mut lambda = Emulator::start();
+    lambda.start_function(RECOMMEND, &resources);
+
+    // What an EventBridge rule with `rate(1 hour)` delivers.
+    let event = json!({
+        "version": "0",
+        "id": "89d1a02d-5ec7-412e-82f5-13505f849b41",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        "region": REGION,
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/mvidarr-RecommendHourly"],
+        "detail": {}
+    });
+    let summary = lambda.invoke_with(RECOMMEND, "eventbridge-scheduled", &event);
+    assert_eq!(
+        (&summary["trained"], &summary["failed"]),
+        (&json!(1), &json!(0)),
+        "{summary:#}"
+    );
+    let trained = &summary["tenants"][0];
+    assert_eq!(trained["tenant"], tenant.to_string(), "{summary:#}");
+    assert_eq!(
+        (&trained["status"], &trained["version"], &trained["items"]),
+        (&json!("trained"), &json!(1), &json!(0)),
+        "{summary:#}"
+    );
+    let promoted = runtime().block_on(async {
+        ModelRegistry::new(resources.platform().await.table())
+            .current(tenant, "reco") // mvidarr_reco::service::FAMILY
+            .await
+            .unwrap()
+    });
+    let promoted = promoted.unwrap_or_else(|| panic!("nothing promoted\n{}", lambda.logs()));
+    assert_eq!(promoted.version, 1);
 }
 
 fn assert_unauthorized(response: &Value) {

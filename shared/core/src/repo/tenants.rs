@@ -3,9 +3,10 @@ use serde::{Deserialize, Serialize};
 use crate::Timestamp;
 use crate::ids::TenantId;
 use crate::keys::table as keys;
-use crate::ports::{Condition, Item, Table, WriteOp};
+use crate::ports::table::MAX_PAGE_ITEMS;
+use crate::ports::{Condition, Item, Query, Table, WriteOp};
 
-use super::{RepoError, decode, encode};
+use super::{RepoError, decode, encode, query_all};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TenantRecord {
@@ -57,6 +58,18 @@ impl<'a, T: Table> TenantRepo<'a, T> {
     /// Tenants made before ids were filed too are found by name only.
     pub async fn by_id(&self, id: TenantId) -> Result<Option<TenantRecord>, RepoError> {
         self.get(&format!("id/{id}")).await
+    }
+
+    /// Every tenant, in name order. Read from the name entries: every tenant has one, while
+    /// tenants made before ids were filed too have no id entry.
+    pub async fn list_all(&self) -> Result<Vec<TenantRecord>, RepoError> {
+        query_all(
+            self.table,
+            Query::partition(keys::TENANTS_PK)
+                .prefix("name/")
+                .limit(MAX_PAGE_ITEMS),
+        )
+        .await
     }
 
     async fn get(&self, sk: &str) -> Result<Option<TenantRecord>, RepoError> {
