@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use futures_util::{StreamExt, TryStreamExt};
 use mvidarr_core::ids::{MediaId, ProfileId, TenantId};
 use mvidarr_core::media::{Media, MediaStatus};
 use mvidarr_core::ports::{BlobError, BlobStore, Platform};
@@ -26,9 +25,6 @@ use crate::model::{
 
 /// The registry family of the recommender.
 pub const FAMILY: &str = "reco";
-
-/// Tag lists read at once (each is one query of the media's partition).
-const TAG_READS_IN_FLIGHT: usize = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
@@ -175,22 +171,18 @@ pub async fn read_training_set<P: Platform>(
         .into_iter()
         .filter(|m| m.status == MediaStatus::Indexed)
         .collect();
-    let tags = TagRepo::new(table);
-    let tag_lists: Vec<Vec<String>> = futures_util::stream::iter(media.iter().map(|m| {
-        let tags = &tags;
-        async move {
-            let list = tags.list(tenant, m.id).await?;
-            Ok::<_, RepoError>(
-                list.into_iter()
-                    .filter(|t| t.status != TagStatus::Rejected)
-                    .map(|t| t.name.as_str().to_owned())
-                    .collect(),
-            )
-        }
-    }))
-    .buffered(TAG_READS_IN_FLIGHT)
-    .try_collect()
-    .await?;
+    let ids: Vec<MediaId> = media.iter().map(|m| m.id).collect();
+    let tag_lists: Vec<Vec<String>> = TagRepo::new(table)
+        .list_each(tenant, &ids)
+        .await?
+        .into_iter()
+        .map(|tags| {
+            tags.into_iter()
+                .filter(|t| t.status != TagStatus::Rejected)
+                .map(|t| t.name.as_str().to_owned())
+                .collect()
+        })
+        .collect();
     let item_index: HashMap<MediaId, u32> = media
         .iter()
         .enumerate()
