@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use mvidarr_api::{ApiState, bootstrap_default_tenant};
@@ -45,6 +46,13 @@ pub struct ServeArgs {
     /// Deliveries of an ingest message before it goes to the dead-letter queue.
     #[arg(long, env = "MVIDARR_INGEST_MAX_RECEIVES", default_value_t = 5)]
     pub ingest_max_receives: u32,
+    /// Minutes between trainings of every tenant's recommender (the first runs at start);
+    /// 0 turns the schedule off (`mvidarr train` still works).
+    #[arg(long, env = "MVIDARR_TRAIN_EVERY_MINUTES", default_value_t = 60)]
+    pub train_every_minutes: u64,
+    /// Seconds within which a newly promoted recommender model is served.
+    #[arg(long, env = "MVIDARR_MODEL_REFRESH_SECONDS", default_value_t = 30)]
+    pub model_refresh_seconds: u64,
 }
 
 impl ServeArgs {
@@ -130,9 +138,10 @@ impl App {
             .args
             .workers
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-        let mut api_state = ApiState::new(self.platform.clone(), self.identity.clone());
+        let mut api_state = ApiState::new(self.platform.clone(), self.identity.clone())
+            .with_model_refresh(Duration::from_secs(self.args.model_refresh_seconds));
         api_state.limits = self.args.limits();
-        api_state.upload_url_ttl = std::time::Duration::from_secs(self.args.upload_url_ttl);
+        api_state.upload_url_ttl = Duration::from_secs(self.args.upload_url_ttl);
         let app = mvidarr_api::router(api_state)
             .merge(crate::blob_routes::router(
                 self.platform.clone(),
@@ -154,6 +163,13 @@ impl App {
             workers,
             stop.clone(),
         ));
+        let training = (self.args.train_every_minutes > 0).then(|| {
+            tokio::spawn(crate::train::on_schedule(
+                self.platform.clone(),
+                Duration::from_secs(self.args.train_every_minutes * 60),
+                stop.clone(),
+            ))
+        });
         info!(url = %self.url, data = %self.platform.data_dir().display(), workers, "mvidarr serving");
         let shutdown = stop.clone();
         axum::serve(self.listener, app)
@@ -162,6 +178,9 @@ impl App {
             .context("serving HTTP")?;
         ingest.await.context("ingest workers")?;
         pipeline.await.context("pipeline workers")?;
+        if let Some(training) = training {
+            training.await.context("scheduled training")?;
+        }
         info!("stopped cleanly");
         Ok(())
     }

@@ -9,3 +9,4 @@ pub mod import;
 pub mod ingest;
 pub mod models;
 pub mod workers;
+pub mod train;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use mvidarr::{admin, app, import, ingest, models};
+use mvidarr::{admin, app, import, ingest, models, train};
 
 #[derive(Parser)]
 #[command(
@@ -37,6 +37,8 @@ enum Command {
     /// Import a public dataset (Last.fm HetRec, MovieLens 100K) into a tenant: catalogue
     /// media, profiles and events, for recommendations. Importing again adds only what is new.
     Import(import::ImportArgs),
+    /// Train the recommender of a tenant (or every tenant) now, register and promote it.
+    Train(train::TrainArgs),
     /// Manage tenants.
     Tenant(admin::TenantArgs),
     /// Manage the access-token signing keys.
@@ -60,6 +62,9 @@ async fn main() -> ExitCode {
         Command::Ingest(args) => ingest::run(&cli.data, args).await,
         Command::Models(args) => Ok(models::run(&args)),
         Command::Import(args) => import::run(&cli.data, args)
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        Command::Train(args) => train::run(&cli.data, args)
             .await
             .map(|()| ExitCode::SUCCESS),
         Command::Tenant(args) => admin::tenant(&cli.data, args)
