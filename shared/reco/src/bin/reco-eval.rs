@@ -81,6 +81,7 @@ fn main() -> Result<(), String> {
         }
     }
     print_table(&rows);
+    print_summary(&rows);
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&rows).map_err(|e| e.to_string())?;
         std::fs::write(path, text).map_err(|e| format!("writing {}: {e}", path.display()))?;
@@ -247,6 +248,66 @@ fn print_table(rows: &[Row]) {
             m.map,
             m.coverage,
             m.users,
+            fits.join(", ")
+        );
+    }
+}
+
+/// Per dataset and model: each metric's mean ± standard deviation over the seeds, and the
+/// median training time per thread count.
+fn print_summary(rows: &[Row]) {
+    let mut groups: Vec<(&str, &str)> = Vec::new();
+    for r in rows {
+        if !groups.contains(&(r.dataset.as_str(), r.model.as_str())) {
+            groups.push((&r.dataset, &r.model));
+        }
+    }
+    println!();
+    println!(
+        "| dataset | model | seeds | P@10 | R@10 | nDCG@10 | MAP@10 | coverage | median fit s (threads) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for (dataset, model) in groups {
+        let group: Vec<&Row> = rows
+            .iter()
+            .filter(|r| r.dataset == dataset && r.model == model)
+            .collect();
+        let stat = |f: fn(&RankingMetrics) -> f64| {
+            let xs: Vec<f64> = group.iter().map(|r| f(&r.metrics)).collect();
+            let mean = xs.iter().sum::<f64>() / xs.len() as f64;
+            let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / xs.len() as f64;
+            format!("{mean:.4} ± {:.4}", var.sqrt())
+        };
+        let mut threads: Vec<usize> = group
+            .iter()
+            .flat_map(|r| r.fit_seconds.iter().map(|(t, _)| *t))
+            .collect();
+        threads.sort_unstable();
+        threads.dedup();
+        let fits: Vec<String> = threads
+            .iter()
+            .map(|&t| {
+                let mut xs: Vec<f64> = group
+                    .iter()
+                    .flat_map(|r| {
+                        r.fit_seconds
+                            .iter()
+                            .filter(|(n, _)| *n == t)
+                            .map(|(_, s)| *s)
+                    })
+                    .collect();
+                xs.sort_unstable_by(f64::total_cmp);
+                format!("{:.3} ({t})", xs[xs.len() / 2])
+            })
+            .collect();
+        println!(
+            "| {dataset} | {model} | {} | {} | {} | {} | {} | {} | {} |",
+            group.len(),
+            stat(|m| m.precision),
+            stat(|m| m.recall),
+            stat(|m| m.ndcg),
+            stat(|m| m.map),
+            stat(|m| m.coverage),
             fits.join(", ")
         );
     }
