@@ -8,8 +8,9 @@
 //!    taste model and seed as `reco-bench` (20 genres, 10 items per artist, ~40 Zipf-like plays
 //!    per user) — which is published and promoted in the tenant's model registry.
 //! 2. The same model answers in-process calls, for the in-process column.
-//! 3. `mvidarr serve` starts on the directory; one warm-up request per endpoint checks the
-//!    answer (200, 20 items, the published model).
+//! 3. `mvidarr serve` starts on the directory (its scheduled training off, so nothing but the
+//!    load runs and no other model replaces ours); one warm-up request per endpoint checks the
+//!    answer (200, 20 items, the published model), and again after the load.
 //! 4. autocannon (`scripts/node/bench-reco.mjs`) loads each endpoint in turn for a fixed time
 //!    with a fixed number of requests in flight, on a path drawn at random per request (every
 //!    user, every media). Any non-2xx answer or socket error fails the bench.
@@ -682,6 +683,7 @@ async fn api_keys(
 }
 
 /// One request to `path`: it must be a 200 with a full list from the published model.
+/// (Before the load it warms up; after it, it shows that the same model served throughout.)
 async fn warm_up(
     http: &reqwest::Client,
     url: &str,
@@ -792,7 +794,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
 
     let started = Instant::now();
-    let server = Server::start(&args.mvidarr, &data, &ServerOptions::default())?;
+    // No scheduled training: `serve` would otherwise train the tenant at start from the store
+    // (which holds no events), load the CPU during the run and promote that model over ours.
+    let options = ServerOptions {
+        env: vec![("MVIDARR_TRAIN_EVERY_MINUTES".into(), "0".into())],
+    };
+    let server = Server::start(&args.mvidarr, &data, &options)?;
     fixture.times.server_start_seconds = started.elapsed().as_secs_f64();
     let http = reqwest::Client::new();
     let endpoints = endpoints(&fixture);
@@ -824,7 +831,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let report = load(&args, &work, &server.url, &keys, endpoint, &scale).await?;
         if let Err(problem) = report.check() {
             let log = server.log();
-            let tail: Vec<&str> = log.lines().rev().take(20).collect();
+            // Not the line with the owner key `serve` printed at its start.
+            let tail: Vec<&str> = log
+                .lines()
+                .filter(|l| !l.contains(server.api_key.as_str()))
+                .rev()
+                .take(20)
+                .collect();
             bail!(
                 "{}: {problem}\nlast lines of the server's log:\n{}",
                 endpoint.name,
@@ -843,6 +856,18 @@ async fn run(args: Args) -> anyhow::Result<()> {
         });
     }
     let load_average_after = load_average();
+    // Every figure is of the published model: nothing replaced it during the load.
+    for endpoint in &endpoints {
+        warm_up(
+            &http,
+            &server.url,
+            &server.api_key,
+            &endpoint.paths[0],
+            fixture.version,
+        )
+        .await
+        .with_context(|| format!("after the load on {}", endpoint.name))?;
+    }
     ensure!(
         server.terminate()?,
         "mvidarr serve did not stop cleanly after the bench"
