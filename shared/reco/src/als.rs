@@ -48,7 +48,7 @@ impl Default for AlsConfig {
 pub enum AlsError {
     #[error("factors must be at least 1")]
     NoFactors,
-    #[error("regularization, alpha and every value must be finite and regularization ≥ 0")]
+    #[error("regularization, alpha and every value must be finite, regularization and alpha ≥ 0")]
     NotFinite,
 }
 
@@ -125,6 +125,7 @@ pub fn fit(strengths: &Csr, config: &AlsConfig) -> Result<AlsModel, AlsError> {
     if !config.regularization.is_finite()
         || config.regularization < 0.0
         || !config.alpha.is_finite()
+        || config.alpha < 0.0
         || strengths.triplets().any(|(_, _, v)| !v.is_finite())
     {
         return Err(AlsError::NotFinite);
@@ -278,11 +279,15 @@ impl AlsModel {
             return self.recommend(user, k, skip);
         };
         let query = self.users.row(user);
-        let pool = top_k(
-            &codes.items.scores(query),
-            (k * RERANK_FACTOR).max(RERANK_MIN),
-            &skip,
-        );
+        let approximate = codes
+            .items
+            .scores_iter(query)
+            .enumerate()
+            .map(|(i, score)| Scored {
+                index: i as u32,
+                score,
+            });
+        let pool = top_k_of(approximate, (k * RERANK_FACTOR).max(RERANK_MIN), &skip);
         let exact = pool.into_iter().map(|s| Scored {
             index: s.index,
             score: dot(self.items.row(s.index as usize), query),
@@ -572,6 +577,11 @@ mod tests {
             ..config()
         };
         assert_eq!(fit(&m, &zero).unwrap_err(), AlsError::NoFactors);
+        let negative_alpha = AlsConfig {
+            alpha: -1.0,
+            ..config()
+        };
+        assert_eq!(fit(&m, &negative_alpha).unwrap_err(), AlsError::NotFinite);
         let nan = Csr::from_triplets(1, 1, [(0, 0, f32::NAN)]);
         assert_eq!(fit(&nan, &config()).unwrap_err(), AlsError::NotFinite);
     }

@@ -39,6 +39,8 @@ pub struct ContentIndex {
     postings: Vec<Vec<(u32, f32)>>,
     /// Per item, its standardised, normalised numeric vector (empty when it has none).
     numeric: Vec<Vec<f32>>,
+    /// The length of every non-empty numeric vector.
+    numeric_dim: usize,
 }
 
 impl ContentIndex {
@@ -95,11 +97,13 @@ impl ContentIndex {
                 v
             })
             .collect();
+        let numeric = standardise(items);
         ContentIndex {
             names,
             vectors,
             postings,
-            numeric: standardise(items),
+            numeric_dim: numeric.iter().map(Vec::len).max().unwrap_or(0),
+            numeric,
         }
     }
 
@@ -111,11 +115,12 @@ impl ContentIndex {
         self.vectors.is_empty()
     }
 
-    /// Every item's similarity to a weighted set of items (one item, or a user's history).
+    /// Every item's similarity to a weighted set of items (one item, or a user's history):
+    /// the text cosine, refined by the numeric one for items that share text features (an
+    /// item with nothing in common is not similar however close its measures).
     fn scores_for(&self, query: &[(u32, f32)]) -> Vec<f32> {
         let mut text = vec![0f32; self.len()];
-        let mut numeric = vec![0f32; self.len()];
-        let mut query_numeric = vec![0f32; self.numeric_dim()];
+        let mut query_numeric = vec![0f32; self.numeric_dim];
         let mut has_numeric = false;
         for &(item, weight) in query {
             for &(f, w) in &self.vectors[item as usize] {
@@ -132,23 +137,13 @@ impl ContentIndex {
             }
         }
         if has_numeric {
-            for (i, v) in self.numeric.iter().enumerate() {
-                if !v.is_empty() {
-                    numeric[i] = dot(v, &query_numeric);
+            for (t, v) in text.iter_mut().zip(&self.numeric) {
+                if *t > 0.0 && !v.is_empty() {
+                    *t = (1.0 - NUMERIC_SHARE) * *t + NUMERIC_SHARE * dot(v, &query_numeric);
                 }
             }
         }
-        text.iter()
-            .zip(&numeric)
-            .zip(&self.numeric)
-            .map(|((&t, &n), v)| {
-                if has_numeric && !v.is_empty() {
-                    (1.0 - NUMERIC_SHARE) * t + NUMERIC_SHARE * n
-                } else {
-                    t
-                }
-            })
-            .collect()
+        text
     }
 
     /// The `k` items most like `item` (itself excluded; only positive similarities).
@@ -189,10 +184,6 @@ impl ContentIndex {
             .into_iter()
             .map(|(f, _)| self.names[f as usize].as_str())
             .collect()
-    }
-
-    fn numeric_dim(&self) -> usize {
-        self.numeric.iter().map(Vec::len).max().unwrap_or(0)
     }
 }
 

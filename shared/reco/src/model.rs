@@ -43,10 +43,17 @@ pub struct TrainingSet {
     pub events: Vec<TrainingEvent>,
 }
 
+/// The most plays one event may stand for: `count` is client input, and an absurd one must
+/// not overflow the sums (an infinite strength would make the tenant untrainable).
+pub const MAX_EVENT_COUNT: f64 = 1e6;
+
 /// What one event says about a user's taste. `count` is how many plays one event stands for
-/// (an import's aggregated play count), 1 when absent. `None` for kinds that say nothing.
+/// (an import's aggregated play count), 1 when absent, at most [`MAX_EVENT_COUNT`]. `None`
+/// for kinds that say nothing.
 pub fn event_strength(kind: &str, count: Option<f64>) -> Option<f32> {
-    let count = count.filter(|c| c.is_finite() && *c > 0.0).unwrap_or(1.0) as f32;
+    let count = count
+        .filter(|c| c.is_finite() && *c > 0.0)
+        .map_or(1.0, |c| c.min(MAX_EVENT_COUNT)) as f32;
     Some(match kind {
         "view" => 0.5 * count,
         "play" => count,
@@ -175,7 +182,14 @@ pub enum ModelError {
     },
     #[error("model bytes do not decode: {0}")]
     Decode(#[from] postcard::Error),
+    #[error("not a model file of this format (it starts {0:?})")]
+    Format(String),
+    #[error("model tables disagree: {0}")]
+    Shape(String),
 }
+
+/// The tag a model file starts with; a new layout gets a new tag.
+const FORMAT: &[u8] = b"mvidarr-reco/1\n";
 
 impl RecoModel {
     /// Trains every part on one tenant's data as of `now` (Unix seconds).
@@ -193,13 +207,20 @@ impl RecoModel {
                 items,
             });
         }
+        // A strength that is not finite says nothing usable; it must not stop the training.
         let summed = Csr::from_triplets(
             users,
             items,
-            set.events.iter().map(|e| (e.user, e.item, e.strength)),
+            set.events
+                .iter()
+                .filter(|e| e.strength.is_finite())
+                .map(|e| (e.user, e.item, e.strength)),
         );
         // Counts span orders of magnitude: the model sees their logarithm, sign kept.
-        let history = summed.map_values(|r| r.signum() * r.abs().ln_1p());
+        let history = summed.map_values(|r| {
+            let r = r.signum() * r.abs().ln_1p();
+            if r.is_finite() { r } else { 0.0 }
+        });
         let als = if history.nnz() == 0 {
             None
         } else {
@@ -213,6 +234,7 @@ impl RecoModel {
         let signals: Vec<Signal> = set
             .events
             .iter()
+            .filter(|e| e.strength.is_finite())
             .map(|e| Signal {
                 item: e.item,
                 actor: u64::from(e.user),
@@ -255,14 +277,70 @@ impl RecoModel {
         Ok(model)
     }
 
+    /// The file: a format tag, then the model (postcard does not describe its own layout, so
+    /// a file from a binary with another layout is refused by its tag, not misread).
     pub fn to_bytes(&self) -> Vec<u8> {
-        postcard::to_stdvec(self).expect("a model encodes: plain data, no maps with odd keys")
+        let mut bytes = FORMAT.to_vec();
+        bytes.extend(
+            postcard::to_stdvec(self).expect("a model encodes: plain data, no maps with odd keys"),
+        );
+        bytes
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ModelError> {
-        let mut model: RecoModel = postcard::from_bytes(bytes)?;
+        let body = bytes.strip_prefix(FORMAT).ok_or_else(|| {
+            let tag = String::from_utf8_lossy(&bytes[..bytes.len().min(FORMAT.len())]).into_owned();
+            ModelError::Format(tag)
+        })?;
+        let mut model: RecoModel = postcard::from_bytes(body)?;
+        model.check_shapes()?;
         model.build_indexes();
         Ok(model)
+    }
+
+    /// Every per-item and per-user table agrees on the catalogue's and the users' sizes.
+    fn check_shapes(&self) -> Result<(), ModelError> {
+        let items = self.items.len();
+        let users = self.users.len();
+        let item_sizes = [
+            ("titles", self.titles.len()),
+            ("artists", self.artists.len()),
+            ("history columns", self.history.cols()),
+            ("content index", self.content.len()),
+            ("popularity", self.popularity.len()),
+            (
+                "item factors",
+                self.als.as_ref().map_or(items, |a| a.items.rows()),
+            ),
+        ];
+        let user_sizes = [
+            ("history rows", self.history.rows()),
+            (
+                "user factors",
+                self.als.as_ref().map_or(users, |a| a.users.rows()),
+            ),
+        ];
+        for (what, n) in item_sizes {
+            if n != items {
+                return Err(ModelError::Shape(format!("{what}: {n}, items: {items}")));
+            }
+        }
+        for (what, n) in user_sizes {
+            if n != users {
+                return Err(ModelError::Shape(format!("{what}: {n}, users: {users}")));
+            }
+        }
+        let out_of_range = self
+            .trending
+            .iter()
+            .flat_map(|(_, list)| list)
+            .any(|s| s.index as usize >= items);
+        if out_of_range {
+            return Err(ModelError::Shape(
+                "a trending item beyond the catalogue".into(),
+            ));
+        }
+        Ok(())
     }
 
     fn build_indexes(&mut self) {
@@ -330,14 +408,17 @@ impl RecoModel {
         if let Some(als) = &self.als
             && self.popularity.users_of(item) > 0.0
         {
+            // Only what the item's listeners also played, and only positive similarity.
             for s in als.similar_items(item, pool) {
-                if self.popularity.users_of(s.index) > 0.0 {
-                    parts.entry(s.index).or_default().0 = s.score.max(0.0);
+                if s.score > 0.0 && self.popularity.users_of(s.index) > 0.0 {
+                    parts.entry(s.index).or_default().0 = s.score;
                 }
             }
         }
         for s in self.content.similar(item, pool) {
-            parts.entry(s.index).or_default().1 = s.score;
+            if s.score > 0.0 {
+                parts.entry(s.index).or_default().1 = s.score;
+            }
         }
         let scored = parts.iter().map(|(&i, &(collab, content))| Scored {
             index: i,
@@ -393,23 +474,22 @@ impl RecoModel {
         let Some(als) = &self.als else {
             return self.trending_list(Window::Week, limit, seen);
         };
+        let history = self.strongest_history(user);
         als.recommend_fast(user as usize, limit, |i| seen.contains(&i))
             .into_iter()
             .map(|s| {
-                let because = self.closest_in_history(user, s.index);
-                (
-                    s.index,
-                    s.score,
-                    Reason::Collaborative {
-                        because_of: because,
-                    },
-                )
+                let because_of = self.closest_in_history(&history, s.index);
+                (s.index, s.score, Reason::Collaborative { because_of })
             })
             .collect()
     }
 
     fn content_for(&self, user: u32, limit: usize, seen: &HashSet<u32>) -> Picked {
         let history = self.strongest_history(user);
+        if history.is_empty() {
+            // Only dislikes on record: nothing to be like.
+            return self.trending_list(Window::Week, limit, seen);
+        }
         self.content
             .similar_to_history(&history, limit, |i| seen.contains(&i))
             .into_iter()
@@ -425,14 +505,15 @@ impl RecoModel {
         blend: &BlendConfig,
     ) -> Picked {
         let pool = (limit * 10).max(50);
-        let mut parts: HashMap<u32, [f32; 3]> = HashMap::new();
+        // Per candidate, each source's score on its own scale (divided by the source's best),
+        // for the sources that nominated it with a positive score.
+        let mut parts: HashMap<u32, [Option<f32>; 3]> = HashMap::new();
         let mut add = |list: Vec<Scored>, slot: usize| {
-            // Each source on its own scale: divided by its best score.
-            let best = list.first().map(|s| s.score).filter(|&b| b > 0.0);
-            for s in list {
-                if let Some(best) = best {
-                    parts.entry(s.index).or_default()[slot] = (s.score / best).max(0.0);
-                }
+            let Some(best) = list.first().map(|s| s.score).filter(|&b| b > 0.0) else {
+                return;
+            };
+            for s in list.into_iter().filter(|s| s.score > 0.0) {
+                parts.entry(s.index).or_default()[slot] = Some(s.score / best);
             }
         };
         if let Some(als) = &self.als {
@@ -457,22 +538,25 @@ impl RecoModel {
             );
         }
         let weights = [blend.collab, blend.content, blend.trending];
+        let weighted = |p: &[Option<f32>; 3], slot: usize| p[slot].unwrap_or(0.0) * weights[slot];
         let ranked = top_k_of(
             parts.iter().map(|(&i, p)| Scored {
                 index: i,
-                score: p.iter().zip(weights).map(|(x, w)| x * w).sum(),
+                score: (0..3).map(|slot| weighted(p, slot)).sum(),
             }),
             parts.len(),
             |_| false,
         );
-        let blended = ranked.into_iter().map(|s| {
+        let blended = ranked.into_iter().filter(|s| s.score > 0.0).map(|s| {
             let p = parts[&s.index];
+            // The reason is the nominating source that contributed most.
             let strongest = (0..3)
-                .max_by(|&a, &b| (p[a] * weights[a]).total_cmp(&(p[b] * weights[b])))
+                .filter(|&slot| p[slot].is_some())
+                .max_by(|&a, &b| weighted(&p, a).total_cmp(&weighted(&p, b)))
                 .unwrap_or(0);
             let reason = match strongest {
                 0 => Reason::Collaborative {
-                    because_of: self.closest_in_history(user, s.index),
+                    because_of: self.closest_in_history(&history, s.index),
                 },
                 1 => self.content_reason(&history, s.index),
                 _ => Reason::Trending {
@@ -521,11 +605,11 @@ impl RecoModel {
     }
 
     /// The item of the user's strongest history whose factors are most like `item`'s.
-    fn closest_in_history(&self, user: u32, item: u32) -> Option<String> {
+    fn closest_in_history(&self, history: &[(u32, f32)], item: u32) -> Option<String> {
         let als = self.als.as_ref()?;
-        self.strongest_history(user)
-            .into_iter()
-            .map(|(h, _)| (h, als.item_similarity(h, item)))
+        history
+            .iter()
+            .map(|&(h, _)| (h, als.item_similarity(h, item)))
             .max_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(h, _)| self.items[h as usize].clone())
     }
@@ -668,6 +752,8 @@ mod tests {
             ..BlendConfig::default()
         };
         let recs = m.recommend(Some("p0"), Kind::Personal, 8, &blend);
+        // Three artists have videos p0 has not played: one each, the cap shortens the list.
+        assert_eq!(recs.len(), 3, "{recs:#?}");
         let mut per_artist: HashMap<u32, usize> = HashMap::new();
         for r in &recs {
             let i = m.item_index[&r.item];
@@ -768,7 +854,71 @@ mod tests {
         let a = m.recommend(Some("p3"), Kind::Personal, 5, &BlendConfig::default());
         let b = back.recommend(Some("p3"), Kind::Personal, 5, &BlendConfig::default());
         assert_eq!(a, b);
-        assert!(RecoModel::from_bytes(b"not a model").is_err());
+        assert!(matches!(
+            RecoModel::from_bytes(b"not a model"),
+            Err(ModelError::Format(_))
+        ));
+        // The right tag over a body of another layout is refused, not misread.
+        let mut other = FORMAT.to_vec();
+        other.extend(postcard::to_stdvec(&(1u8, "x")).unwrap());
+        assert!(RecoModel::from_bytes(&other).is_err());
+    }
+
+    #[test]
+    fn tables_of_disagreeing_sizes_are_refused_on_decode() {
+        let mut m = model();
+        m.titles.pop();
+        let err = RecoModel::from_bytes(&m.to_bytes()).unwrap_err();
+        assert!(matches!(err, ModelError::Shape(_)), "{err}");
+    }
+
+    #[test]
+    fn an_absurd_play_count_neither_overflows_nor_stops_training() {
+        assert_eq!(
+            event_strength("like", Some(1e39)),
+            Some(4.0 * MAX_EVENT_COUNT as f32)
+        );
+        let mut set = library();
+        for strength in [f32::INFINITY, f32::NAN, f32::MAX, f32::MAX] {
+            set.events.push(TrainingEvent {
+                user: 0,
+                item: 5,
+                strength,
+                at: NOW,
+            });
+        }
+        let m = RecoModel::train(&set, &config(), NOW).unwrap();
+        assert!(
+            !m.recommend(Some("p1"), Kind::Personal, 5, &BlendConfig::default())
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn predicted_dislikes_are_neither_recommended_nor_called_trending() {
+        // Rock fans skip the pop videos; nothing was played this week, so nothing trends.
+        let mut set = library();
+        let month_ago = NOW - 30 * 86_400;
+        for e in &mut set.events {
+            e.at = month_ago;
+        }
+        for u in 1..20 {
+            for item in 6..12 {
+                set.events.push(TrainingEvent {
+                    user: u,
+                    item,
+                    strength: -3.0,
+                    at: month_ago,
+                });
+            }
+        }
+        let m = RecoModel::train(&set, &config(), NOW).unwrap();
+        let recs = m.recommend(Some("p0"), Kind::Personal, 10, &BlendConfig::default());
+        assert!(!recs.is_empty());
+        for r in &recs {
+            assert!(r.score > 0.0, "{r:?}");
+            assert!(!matches!(r.reason, Reason::Trending { .. }), "{r:?}");
+        }
     }
 
     #[test]

@@ -20,6 +20,15 @@ impl Popularity {
         Popularity { users_per_item }
     }
 
+    /// Items it knows.
+    pub fn len(&self) -> usize {
+        self.users_per_item.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.users_per_item.is_empty()
+    }
+
     /// Distinct users who interacted with `item`.
     pub fn users_of(&self, item: u32) -> f32 {
         self.users_per_item[item as usize]

@@ -28,12 +28,16 @@ impl QuantizedRows {
 
     /// Every row's approximate dot product with `query`.
     pub fn scores(&self, query: &[f32]) -> Vec<f32> {
+        self.scores_iter(query).collect()
+    }
+
+    /// The same, row by row, for callers that keep only the best (no catalogue-sized vector).
+    pub fn scores_iter<'a>(&'a self, query: &[f32]) -> impl Iterator<Item = f32> + 'a {
         let (query_scale, q) = quantize(query);
         self.codes
             .chunks_exact(self.dim.max(1))
             .zip(&self.scales)
-            .map(|(row, &scale)| int_dot(row, &q) as f32 * scale * query_scale)
-            .collect()
+            .map(move |(row, &scale)| int_dot(row, &q) as f32 * scale * query_scale)
     }
 }
 
