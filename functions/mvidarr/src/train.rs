@@ -9,9 +9,9 @@ use anyhow::Context;
 use chrono::Utc;
 use mvidarr_core::ids::TenantId;
 use mvidarr_core::ports::Platform;
-use mvidarr_core::repo::TenantRepo;
+use mvidarr_core::repo::{ModelRegistry, TenantRepo};
 use mvidarr_reco::model::TrainConfig;
-use mvidarr_reco::service::{TrainError, TrainReport, train_tenant};
+use mvidarr_reco::service::{FAMILY, TrainError, TrainReport, train_tenant};
 use mvidarr_store_local::LocalPlatform;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
@@ -81,8 +81,9 @@ async fn all_tenants<P: Platform>(platform: &P) -> anyhow::Result<Vec<TenantId>>
         .collect())
 }
 
-/// Trains every tenant now and then every `every` until `stop`. A tenant that fails is logged
-/// and tried again next round; it never stops the server.
+/// Trains every tenant whose model is older than `every` (or missing) now, and then every
+/// `every` until `stop`; so a restart does not retrain what is fresh. A tenant that fails is
+/// logged and tried again next round; it never stops the server.
 pub async fn on_schedule(platform: LocalPlatform, every: Duration, stop: CancellationToken) {
     let config = TrainConfig::default();
     loop {
@@ -91,6 +92,9 @@ pub async fn on_schedule(platform: LocalPlatform, every: Duration, stop: Cancell
                 for tenant in tenants {
                     if stop.is_cancelled() {
                         return;
+                    }
+                    if trained_within(&platform, tenant, every).await {
+                        continue;
                     }
                     match train_tenant(&platform, tenant, &config, Utc::now()).await {
                         Ok((version, report)) => {
@@ -108,6 +112,20 @@ pub async fn on_schedule(platform: LocalPlatform, every: Duration, stop: Cancell
             () = stop.cancelled() => return,
             () = tokio::time::sleep(every) => {}
         }
+    }
+}
+
+/// Whether the tenant's promoted model was made less than `age` ago (a registry that cannot be
+/// read counts as no: training is the safe side).
+async fn trained_within(platform: &LocalPlatform, tenant: TenantId, age: Duration) -> bool {
+    let current = ModelRegistry::new(platform.table())
+        .current(tenant, FAMILY)
+        .await;
+    match current {
+        Ok(Some(model)) => (Utc::now() - model.created_at)
+            .to_std()
+            .is_ok_and(|elapsed| elapsed < age),
+        _ => false,
     }
 }
 

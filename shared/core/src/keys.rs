@@ -209,9 +209,11 @@ pub mod blob {
     pub fn quarantine(tenant: TenantId, media: MediaId) -> String {
         format!("t/{tenant}/quarantine/{media}")
     }
-    /// One trained model version's file.
-    pub fn model(tenant: TenantId, family: &str, version: u32) -> String {
-        format!("t/{tenant}/models/{family}/{version:06}.bin")
+    /// One trained model file: its version and the start of its SHA-256, so two trainers that
+    /// raced for one version number never write the same object.
+    pub fn model(tenant: TenantId, family: &str, version: u32, sha256: &str) -> String {
+        let digest = sha256.get(..16).unwrap_or(sha256);
+        format!("t/{tenant}/models/{family}/{version:06}-{digest}.bin")
     }
     /// Derived artefacts of a media (thumbnails, fingerprints…).
     pub fn derived(tenant: TenantId, media: MediaId, name: &str) -> String {

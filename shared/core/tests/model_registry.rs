@@ -30,9 +30,12 @@ async fn versions_count_up_and_promotion_moves_and_rolls_back() {
     let tenant = TenantId::generate();
     assert_eq!(registry.current(tenant, "reco").await.unwrap(), None);
 
-    let (r1, key1) = registry.next_version(tenant, "reco").await.unwrap();
+    let r1 = registry.next_version(tenant, "reco").await.unwrap();
     assert_eq!(r1.version, 1);
-    assert_eq!(key1, format!("t/{tenant}/models/reco/000001.bin"));
+    assert_eq!(
+        r1.blob_key(tenant, "reco", "aabbccddeeff00112233"),
+        format!("t/{tenant}/models/reco/000001-aabbccddeeff0011.bin")
+    );
     let v1 = registry
         .register(
             tenant,
@@ -43,7 +46,7 @@ async fn versions_count_up_and_promotion_moves_and_rolls_back() {
         )
         .await
         .unwrap();
-    let (r2, _) = registry.next_version(tenant, "reco").await.unwrap();
+    let r2 = registry.next_version(tenant, "reco").await.unwrap();
     assert_eq!(r2.version, 2);
     registry
         .register(tenant, "reco", r2, file("bb", 20, json!({})), Utc::now())
@@ -81,8 +84,13 @@ async fn two_trainers_racing_for_one_number_cannot_both_register() {
     let (table, _dir) = table();
     let registry = ModelRegistry::new(&table);
     let tenant = TenantId::generate();
-    let (a, _) = registry.next_version(tenant, "reco").await.unwrap();
-    let (b, _) = registry.next_version(tenant, "reco").await.unwrap();
+    let a = registry.next_version(tenant, "reco").await.unwrap();
+    let b = registry.next_version(tenant, "reco").await.unwrap();
+    // Same number, different files: neither overwrites the other's.
+    assert_ne!(
+        a.blob_key(tenant, "reco", "aa"),
+        b.blob_key(tenant, "reco", "bb")
+    );
     registry
         .register(tenant, "reco", a, file("aa", 1, json!({})), Utc::now())
         .await
@@ -117,4 +125,49 @@ async fn promoting_an_unknown_version_is_refused_and_changes_nothing() {
         registry.current_version(tenant, "reco").await.unwrap(),
         None
     );
+}
+
+#[tokio::test]
+async fn automatic_promotion_never_goes_back_but_a_rollback_does() {
+    let (table, _dir) = table();
+    let registry = ModelRegistry::new(&table);
+    let tenant = TenantId::generate();
+    for sha in ["aa", "bb"] {
+        let r = registry.next_version(tenant, "reco").await.unwrap();
+        registry
+            .register(tenant, "reco", r, file(sha, 1, json!({})), Utc::now())
+            .await
+            .unwrap();
+    }
+    // Trainer B finished version 2 first; trainer A's version 1 arrives late.
+    assert!(
+        registry
+            .promote_if_newer(tenant, "reco", 2, Utc::now())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !registry
+            .promote_if_newer(tenant, "reco", 1, Utc::now())
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        registry.current_version(tenant, "reco").await.unwrap(),
+        Some(2)
+    );
+    // An operator's rollback is explicit and goes back.
+    registry
+        .promote(tenant, "reco", 1, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        registry.current_version(tenant, "reco").await.unwrap(),
+        Some(1)
+    );
+    let err = registry
+        .promote_if_newer(tenant, "reco", 9, Utc::now())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RepoError::NotFound(_)), "{err:?}");
 }

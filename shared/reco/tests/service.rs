@@ -15,8 +15,9 @@ use mvidarr_core::ports::blob::read_to_end;
 use mvidarr_core::ports::{BlobStore, Platform};
 use mvidarr_core::repo::{EventRepo, MediaRepo, ModelRegistry, ProfileRepo};
 use mvidarr_reco::model::{BlendConfig, Kind, TrainConfig};
-use mvidarr_reco::service::{FAMILY, Recommender, ServeError, train_tenant};
+use mvidarr_reco::service::{FAMILY, Recommender, ServeError, TrainReport, publish, train_tenant};
 use mvidarr_store_local::{LocalConfig, LocalPlatform};
+use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 
 fn platform() -> (LocalPlatform, TempDir) {
@@ -178,9 +179,17 @@ async fn a_model_file_that_does_not_match_its_registry_digest_is_refused() {
     let still = recommender.model(tenant).await.unwrap().unwrap();
     assert_eq!(still.version, 1, "the previous model stays in service");
 
-    let fresh = Recommender::new(platform.clone(), Duration::ZERO);
+    // A process with nothing loaded yet refuses to serve it, and remembers why for a while
+    // instead of fetching and hashing the bad file on every request.
+    let fresh = Recommender::new(platform.clone(), Duration::from_secs(60));
     let err = fresh.model(tenant).await.unwrap_err();
-    assert!(matches!(err, ServeError::Integrity { .. }), "{err}");
+    assert!(
+        matches!(&err, ServeError::Unavailable(why) if why.contains("is not the registered one")),
+        "{err}"
+    );
+    platform.blobs().delete(&v2.blob_key).await.unwrap();
+    let again = fresh.model(tenant).await.unwrap_err();
+    assert_eq!(again.to_string(), err.to_string(), "answered from memory");
 }
 
 #[tokio::test]
@@ -203,4 +212,41 @@ async fn an_empty_tenant_trains_an_empty_model_and_serves_empty_lists() {
             .recommend(None, Kind::Personal, 20, &BlendConfig::default())
             .is_empty()
     );
+}
+
+#[tokio::test]
+async fn racing_publishers_take_distinct_versions_and_each_file_matches_its_record() {
+    let (platform, _dir) = platform();
+    let tenant = TenantId::generate();
+    let report = || TrainReport {
+        version: 0,
+        items: 0,
+        users: 0,
+        events: 0,
+        interactions: 0,
+        events_ignored: 0,
+        read_seconds: 0.0,
+        train_seconds: 0.0,
+        model_bytes: 0,
+    };
+    let (mut a, mut b) = (report(), report());
+    let (ra, rb) = tokio::join!(
+        publish(&platform, tenant, b"model A".to_vec(), &mut a, Utc::now()),
+        publish(&platform, tenant, b"model B".to_vec(), &mut b, Utc::now()),
+    );
+    let (va, vb) = (ra.unwrap(), rb.unwrap());
+    let mut versions = [va.version, vb.version];
+    versions.sort_unstable();
+    assert_eq!(versions, [1, 2]);
+    for (record, bytes) in [(&va, &b"model A"[..]), (&vb, &b"model B"[..])] {
+        let file = platform.blobs().get(&record.blob_key).await.unwrap();
+        let stored = read_to_end(file, usize::MAX).await.unwrap();
+        assert_eq!(stored, bytes);
+        assert_eq!(record.sha256, hex::encode(Sha256::digest(bytes)));
+    }
+    let current = ModelRegistry::new(platform.table())
+        .current_version(tenant, FAMILY)
+        .await
+        .unwrap();
+    assert_eq!(current, Some(2), "the newer of the two is served");
 }

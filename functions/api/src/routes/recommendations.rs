@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use mvidarr_core::ports::Platform;
+use mvidarr_core::ports::{BlobError, Platform};
 use mvidarr_reco::model::{BlendConfig, Kind, Recommendation};
 use mvidarr_reco::service::{ServeError, Served};
 use mvidarr_reco::trending::Window;
@@ -64,10 +64,16 @@ pub async fn list<P: Platform>(
     };
     let served = served(&state, &caller).await?;
     let user = profile.map(|p| p.to_string());
-    let items = served.as_ref().map_or_else(Vec::new, |s| {
-        s.model
-            .recommend(user.as_deref(), kind, limit, &BlendConfig::default())
-    });
+    let items = match &served {
+        None => Vec::new(),
+        Some(s) => {
+            let model = s.model.clone();
+            off_the_runtime(move || {
+                model.recommend(user.as_deref(), kind, limit, &BlendConfig::default())
+            })
+            .await?
+        }
+    };
     Ok(Json(json!({
         "kind": kind_name,
         "window": matches!(kind, Kind::Trending(_)).then(|| window.as_str()),
@@ -87,10 +93,15 @@ pub async fn similar<P: Platform>(
     let media = super::media_ref(&state, caller.tenant, &id).await?;
     let served = served(&state, &caller).await?;
     // A media indexed after the model was trained has no neighbours until the next training.
-    let items = served
-        .as_ref()
-        .and_then(|s| s.model.similar(&media.to_string(), limit))
-        .unwrap_or_default();
+    let items = match &served {
+        None => Vec::new(),
+        Some(s) => {
+            let model = s.model.clone();
+            off_the_runtime(move || model.similar(&media.to_string(), limit))
+                .await?
+                .unwrap_or_default()
+        }
+    };
     Ok(Json(json!({
         "media": media,
         "model": model_view(served.as_ref()),
@@ -122,8 +133,24 @@ async fn served<P: Platform>(
         .await
         .map_err(|e| match e {
             ServeError::Repo(e) => e.into(),
+            ServeError::Blob {
+                source: BlobError::Transient(_),
+                ..
+            }
+            | ServeError::Read { .. }
+            | ServeError::Unavailable(_) => ApiError::Unavailable(e.to_string()),
             e => ApiError::Internal(e.to_string()),
         })
+}
+
+/// Scoring scans the catalogue (milliseconds of CPU): on the blocking pool, so the runtime's
+/// workers keep serving other requests meanwhile.
+async fn off_the_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::Internal(format!("the recommendation task failed: {e}")))
 }
 
 fn model_view(served: Option<&Served>) -> Value {

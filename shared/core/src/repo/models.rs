@@ -3,9 +3,12 @@
 //! e.g. `tags/live` for a per-tag classifier); versions count up from 1 within a family.
 //!
 //! Registering is two steps so the file can be named by its version: [`ModelRegistry::next_version`]
-//! says which number to write the file under, and [`ModelRegistry::register`] records it in one
-//! transaction with the family's head, conditional on the head being unchanged: two trainers
-//! racing cannot both take a number (the loser gets `Contended` and trains again or retries).
+//! says which number to write the file under ([`Reservation::blob_key`]: the number and the
+//! file's digest, so racing trainers never overwrite each other's file), and
+//! [`ModelRegistry::register`] records it in one transaction with the family's head, conditional
+//! on the head being unchanged: two trainers racing cannot both take a number (the loser gets
+//! `Contended` and retries with the next one). Automatic promotion only moves forward
+//! ([`ModelRegistry::promote_if_newer`]); [`ModelRegistry::promote`] also rolls back.
 
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +33,9 @@ pub struct ModelVersion {
     pub metrics: serde_json::Value,
     pub created_at: Timestamp,
 }
+
+/// Rounds of read-and-swap of the promoted pointer before giving up.
+const MAX_PROMOTE_ATTEMPTS: u32 = 8;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Head {
@@ -57,6 +63,13 @@ pub struct Reservation {
     head_version: Option<u64>,
 }
 
+impl Reservation {
+    /// Where the file with this digest is written under this reservation.
+    pub fn blob_key(&self, tenant: TenantId, family: &str, sha256: &str) -> String {
+        blob::model(tenant, family, self.version, sha256)
+    }
+}
+
 pub struct ModelRegistry<'a, T> {
     table: &'a T,
 }
@@ -66,12 +79,12 @@ impl<'a, T: Table> ModelRegistry<'a, T> {
         Self { table }
     }
 
-    /// The version a new model of `family` would get, and the blob key to write it to.
+    /// The version a new model of `family` would get.
     pub async fn next_version(
         &self,
         tenant: TenantId,
         family: &str,
-    ) -> Result<(Reservation, String), RepoError> {
+    ) -> Result<Reservation, RepoError> {
         let head = self
             .table
             .get(&keys::models_pk(tenant), &keys::model_head_sk(family))
@@ -83,14 +96,10 @@ impl<'a, T: Table> ModelRegistry<'a, T> {
             }
             None => (0, None),
         };
-        let version = latest + 1;
-        Ok((
-            Reservation {
-                version,
-                head_version,
-            },
-            blob::model(tenant, family, version),
-        ))
+        Ok(Reservation {
+            version: latest + 1,
+            head_version,
+        })
     }
 
     /// Records a model file written under a reservation. `Contended` when another version was
@@ -107,9 +116,9 @@ impl<'a, T: Table> ModelRegistry<'a, T> {
             tenant,
             family: family.to_owned(),
             version: reservation.version,
+            blob_key: reservation.blob_key(tenant, family, &file.sha256),
             sha256: file.sha256,
             size: file.size,
-            blob_key: blob::model(tenant, family, reservation.version),
             metrics: file.metrics,
             created_at: now,
         };
@@ -179,31 +188,81 @@ impl<'a, T: Table> ModelRegistry<'a, T> {
         version: u32,
         now: Timestamp,
     ) -> Result<(), RepoError> {
+        self.swap_current(tenant, family, version, now, false)
+            .await
+            .map(|_| ())
+    }
+
+    /// Promotes `version` unless a version at least as new is promoted already (a slower
+    /// trainer finishing late must not replace a newer model). Whether it was promoted.
+    pub async fn promote_if_newer(
+        &self,
+        tenant: TenantId,
+        family: &str,
+        version: u32,
+        now: Timestamp,
+    ) -> Result<bool, RepoError> {
+        self.swap_current(tenant, family, version, now, true).await
+    }
+
+    /// Points `current` at `version` with a compare-and-set on the pointer, in one transaction
+    /// with a check that the version exists.
+    async fn swap_current(
+        &self,
+        tenant: TenantId,
+        family: &str,
+        version: u32,
+        now: Timestamp,
+        only_if_newer: bool,
+    ) -> Result<bool, RepoError> {
         let pk = keys::models_pk(tenant);
-        let ops = vec![
-            WriteOp::Check {
-                pk: pk.clone(),
-                sk: keys::model_version_sk(family, version),
-                condition: Condition::Exists,
-            },
-            WriteOp::Put {
-                item: Item::new(
-                    pk,
-                    keys::model_current_sk(family),
-                    encode(&Current {
-                        version,
-                        promoted_at: now,
-                    }),
-                ),
-                condition: Condition::Always,
-            },
-        ];
-        match self.table.transact_write(ops).await {
-            Err(e) if e.is_conflict() => Err(RepoError::NotFound(format!(
-                "model {family} version {version}"
-            ))),
-            other => Ok(other?),
+        let sk = keys::model_current_sk(family);
+        for _ in 0..MAX_PROMOTE_ATTEMPTS {
+            let current = self.table.get(&pk, &sk).await?;
+            let condition = match &current {
+                Some(item) => {
+                    let promoted: Current = decode(item.clone())?;
+                    if only_if_newer && promoted.version >= version {
+                        return Ok(false);
+                    }
+                    Condition::VersionIs(item.version)
+                }
+                None => Condition::Absent,
+            };
+            let mut item = Item::new(
+                pk.clone(),
+                sk.clone(),
+                encode(&Current {
+                    version,
+                    promoted_at: now,
+                }),
+            );
+            item.version = current.map_or(1, |c| c.version + 1);
+            let ops = vec![
+                WriteOp::Check {
+                    pk: pk.clone(),
+                    sk: keys::model_version_sk(family, version),
+                    condition: Condition::Exists,
+                },
+                WriteOp::Put { item, condition },
+            ];
+            match self.table.transact_write(ops).await {
+                Ok(()) => return Ok(true),
+                // The pointer moved, or the version is unknown: the record tells which.
+                Err(e) if e.is_conflict() => {
+                    if self.get(tenant, family, version).await?.is_none() {
+                        return Err(RepoError::NotFound(format!(
+                            "model {family} version {version}"
+                        )));
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
+        Err(RepoError::Contended {
+            what: format!("model registry pointer of {family}"),
+            attempts: MAX_PROMOTE_ATTEMPTS,
+        })
     }
 
     /// The promoted version's number, if any (one small read: servers poll it).

@@ -1,11 +1,12 @@
 //! Serving: each tenant's promoted model, loaded once per process and swapped atomically when a
 //! newer version is promoted. Requests read an `Arc` of the model in force, so a swap never
-//! waits for them nor they for it. The registry's pointer is read at most once per refresh
-//! interval per tenant; a model file whose SHA-256 differs from its registry record is refused
-//! (the previous model, if any, stays in service).
+//! waits for them; while one request refreshes a tenant, the others are served the model in
+//! memory. The registry's pointer is read at most once per refresh interval per tenant; a
+//! model file whose SHA-256 differs from its registry record is refused, and so is a registry
+//! that cannot be read, with the previous model, if any, staying in service.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use mvidarr_core::ids::TenantId;
@@ -47,6 +48,9 @@ pub enum ServeError {
     Decode(#[from] ModelError),
     #[error("the model loading task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    /// The promoted model could not be loaded lately, and there is no earlier one to serve.
+    #[error("no recommender model can be served right now: {0}")]
+    Unavailable(String),
 }
 
 /// The model a tenant is served from.
@@ -59,15 +63,28 @@ pub struct Served {
 #[derive(Clone)]
 struct Slot {
     served: Option<Served>,
+    /// Why the promoted model could not be loaded, when nothing is served: remembered for a
+    /// refresh interval so requests do not each fetch and hash a bad file again.
+    failure: Option<String>,
     checked_at: Instant,
+}
+
+impl Slot {
+    fn answer(&self) -> Result<Option<Served>, ServeError> {
+        match (&self.served, &self.failure) {
+            (None, Some(reason)) => Err(ServeError::Unavailable(reason.clone())),
+            (served, _) => Ok(served.clone()),
+        }
+    }
 }
 
 pub struct Recommender<P> {
     platform: P,
     refresh: Duration,
     slots: RwLock<HashMap<TenantId, Slot>>,
-    /// One load at a time per process: a burst of requests after a promotion loads once.
-    loading: tokio::sync::Mutex<()>,
+    /// Per tenant, one refresh at a time: a burst of requests after a promotion loads once,
+    /// and one tenant's slow load never holds up another's requests.
+    loading: Mutex<HashMap<TenantId, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl<P: Platform> Recommender<P> {
@@ -77,58 +94,96 @@ impl<P: Platform> Recommender<P> {
             platform,
             refresh,
             slots: RwLock::new(HashMap::new()),
-            loading: tokio::sync::Mutex::new(()),
+            loading: Mutex::new(HashMap::new()),
         }
     }
 
-    /// The tenant's promoted model, `None` before its first training.
+    /// The tenant's promoted model, `None` before its first training. While one request
+    /// refreshes a tenant's model, the others are served the model already in memory.
     pub async fn model(&self, tenant: TenantId) -> Result<Option<Served>, ServeError> {
-        if let Some(slot) = self.fresh_slot(tenant) {
-            return Ok(slot.served);
+        let slot = self.slot(tenant);
+        if let Some(slot) = &slot
+            && slot.checked_at.elapsed() < self.refresh
+        {
+            return slot.answer();
         }
-        let _one_loader = self.loading.lock().await;
-        // Another request may have loaded it while this one waited.
-        if let Some(slot) = self.fresh_slot(tenant) {
-            return Ok(slot.served);
-        }
-        let previous = self.slot(tenant).and_then(|s| s.served);
-        let registry = ModelRegistry::new(self.platform.table());
-        let served = match registry.current(tenant, FAMILY).await? {
-            None => None,
-            Some(record)
-                if previous
-                    .as_ref()
-                    .is_some_and(|p| p.version == record.version) =>
-            {
-                previous
-            }
-            Some(record) => match self.load(&record).await {
-                Ok(model) => {
-                    info!(%tenant, version = record.version, "recommender model loaded");
-                    Some(Served {
-                        version: record.version,
-                        model: Arc::new(model),
-                    })
-                }
-                Err(e) if previous.is_some() => {
-                    error!(%tenant, version = record.version, error = %e,
-                        "new recommender model refused; the previous one stays in service");
-                    previous
-                }
-                Err(e) => return Err(e),
+        let lock = self.tenant_lock(tenant);
+        let _refreshing = match lock.clone().try_lock_owned() {
+            Ok(guard) => guard,
+            Err(_) => match slot.as_ref().and_then(|s| s.served.clone()) {
+                Some(previous) => return Ok(Some(previous)),
+                None => lock.lock_owned().await,
             },
+        };
+        // Another request may have refreshed it while this one waited.
+        let slot = self.slot(tenant);
+        if let Some(slot) = &slot
+            && slot.checked_at.elapsed() < self.refresh
+        {
+            return slot.answer();
+        }
+        let previous = slot.and_then(|s| s.served);
+        let (served, failure) = self.refresh_from_registry(tenant, previous).await;
+        let slot = Slot {
+            served,
+            failure,
+            checked_at: Instant::now(),
         };
         self.slots
             .write()
             .expect("no code panics while holding the slots lock")
-            .insert(
-                tenant,
-                Slot {
-                    served: served.clone(),
-                    checked_at: Instant::now(),
-                },
-            );
-        Ok(served)
+            .insert(tenant, slot.clone());
+        slot.answer()
+    }
+
+    /// The model to serve after reading the registry: the promoted one, or the previous one
+    /// when the registry cannot be read or the promoted file cannot be loaded (then with the
+    /// reason, if there is no previous one).
+    async fn refresh_from_registry(
+        &self,
+        tenant: TenantId,
+        previous: Option<Served>,
+    ) -> (Option<Served>, Option<String>) {
+        let registry = ModelRegistry::new(self.platform.table());
+        let record = match registry.current(tenant, FAMILY).await {
+            Ok(None) => return (None, None),
+            Ok(Some(record)) => record,
+            Err(e) => {
+                error!(%tenant, error = %e, "reading the model registry failed");
+                let failure = previous.is_none().then(|| e.to_string());
+                return (previous, failure);
+            }
+        };
+        if let Some(p) = &previous
+            && p.version == record.version
+        {
+            return (previous, None);
+        }
+        match self.load(&record).await {
+            Ok(model) => {
+                info!(%tenant, version = record.version, "recommender model loaded");
+                let served = Served {
+                    version: record.version,
+                    model: Arc::new(model),
+                };
+                (Some(served), None)
+            }
+            Err(e) => {
+                error!(%tenant, version = record.version, error = %e,
+                    "recommender model refused; the previous one (if any) stays in service");
+                let failure = previous.is_none().then(|| e.to_string());
+                (previous, failure)
+            }
+        }
+    }
+
+    fn tenant_lock(&self, tenant: TenantId) -> Arc<tokio::sync::Mutex<()>> {
+        self.loading
+            .lock()
+            .expect("no code panics while holding the loading map")
+            .entry(tenant)
+            .or_default()
+            .clone()
     }
 
     fn slot(&self, tenant: TenantId) -> Option<Slot> {
@@ -137,11 +192,6 @@ impl<P: Platform> Recommender<P> {
             .expect("no code panics while holding the slots lock")
             .get(&tenant)
             .cloned()
-    }
-
-    fn fresh_slot(&self, tenant: TenantId) -> Option<Slot> {
-        self.slot(tenant)
-            .filter(|s| s.checked_at.elapsed() < self.refresh)
     }
 
     #[instrument(skip_all, fields(version = record.version))]

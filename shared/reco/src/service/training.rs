@@ -43,7 +43,7 @@ impl TrainError {
     pub fn is_transient(&self) -> bool {
         match self {
             TrainError::Repo(e) => e.is_transient(),
-            TrainError::Blob(_) => true,
+            TrainError::Blob(e) => matches!(e, BlobError::Transient(_)),
             TrainError::Model(_) | TrainError::Task(_) => false,
         }
     }
@@ -113,7 +113,7 @@ pub async fn train_tenant<P: Platform>(
 }
 
 /// Writes a model file under the next version of [`FAMILY`], registers it with its digest and
-/// `report` (whose `version` it fills in) and promotes it.
+/// `report` (whose `version` it fills in) and promotes it unless a newer one is promoted.
 pub async fn publish<P: Platform>(
     platform: &P,
     tenant: TenantId,
@@ -129,7 +129,8 @@ pub async fn publish<P: Platform>(
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let (reservation, key) = registry.next_version(tenant, FAMILY).await?;
+        let reservation = registry.next_version(tenant, FAMILY).await?;
+        let key = reservation.blob_key(tenant, FAMILY, &sha256);
         let chunk = body.clone();
         let stream = Box::pin(futures_util::stream::once(async move { Ok(chunk) }));
         platform
@@ -147,8 +148,9 @@ pub async fn publish<P: Platform>(
             .await
         {
             Ok(version) => {
+                // A newer model promoted meanwhile (another trainer) stays in service.
                 registry
-                    .promote(tenant, FAMILY, version.version, now)
+                    .promote_if_newer(tenant, FAMILY, version.version, now)
                     .await?;
                 return Ok(version);
             }
