@@ -8,5 +8,5 @@ pub mod data_dir;
 pub mod import;
 pub mod ingest;
 pub mod models;
-pub mod workers;
 pub mod train;
+pub mod workers;
