@@ -5,23 +5,16 @@
 //! recognized line belongs to a string when its box covers most of those pixels. Character
 //! accuracy is 1 − (Levenshtein distance / length), summed over the strings of a case.
 
+mod media_support;
+
 use std::io::{Read, Write};
 use std::ops::Range;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use image::RgbImage;
 use mvidarr_ml::ocr::{Ocr, OcrOptions, Quad, RegionSignature, SideLimit, TextLine};
-
-fn ffmpeg() -> PathBuf {
-    std::env::var_os("MVIDARR_FFMPEG")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../layers/dist/bin/ffmpeg")
-        })
-}
 
 /// One engine for the whole test binary: sessions are built once per process, as in production.
 fn ocr() -> MutexGuard<'static, Ocr> {
@@ -80,7 +73,7 @@ fn render(source: &str, width: u32, height: u32, texts: &[Drawn], post: &str) ->
     if filters.is_empty() {
         filters.push("null".to_owned());
     }
-    let mut child = Command::new(ffmpeg())
+    let mut child = Command::new(media_support::ffmpeg())
         .args(["-v", "error", "-f", "lavfi", "-i", source, "-vf"])
         .arg(filters.join(","))
         .args(["-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])

@@ -7,8 +7,13 @@ use std::process::Command;
 
 use image::RgbImage;
 
+/// The checkout the tests run in. Cargo sets `CARGO_MANIFEST_DIR` when it runs a test, and
+/// that is preferred to the compile-time value: a target directory shared between checkouts
+/// may run a binary built in another one.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+        .join("../..")
 }
 
 pub fn ffmpeg() -> PathBuf {
