@@ -6,9 +6,11 @@
 //!   functions against moto.
 //! - [`server`]: a real `mvidarr serve` process and an API client, for black-box tests.
 //! - [`fixtures`]: generated test media and bad inputs.
+//! - [`reco`]: a small two-sided library of videos, profiles and plays for recommendations.
 
 pub mod aws;
 pub mod conformance;
 pub mod fixtures;
+pub mod reco;
 pub mod server;
 pub mod tenants;

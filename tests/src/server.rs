@@ -2,7 +2,7 @@
 //! client for the public API, for black-box tests and the benchmark.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -21,6 +21,29 @@ pub struct Server {
 pub struct ServerOptions {
     /// Extra environment (e.g. `MVIDARR_FFMPEG`, `MVIDARR_MAX_UPLOAD_BYTES`).
     pub env: Vec<(String, String)>,
+}
+
+/// Runs a command of the `mvidarr` binary on a data directory (`binary --data DATA ARGS…`) to
+/// the end.
+pub fn run_cli(binary: &Path, data: &Path, args: &[&str]) -> Output {
+    Command::new(binary)
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("running {}: {e}", binary.display()))
+}
+
+/// What a successful command printed; the test fails with the command's stderr otherwise.
+pub fn cli_stdout(binary: &Path, data: &Path, args: &[&str]) -> String {
+    let out = run_cli(binary, data, args);
+    assert!(
+        out.status.success(),
+        "{} {args:?} failed:\n{}",
+        binary.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("the command prints UTF-8")
 }
 
 impl Server {

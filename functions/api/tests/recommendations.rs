@@ -8,14 +8,12 @@ mod support;
 use axum::http::StatusCode;
 use chrono::Utc;
 use mvidarr_auth::ratelimit::Plan;
-use mvidarr_core::external::ExternalId;
 use mvidarr_core::ids::TenantId;
-use mvidarr_core::media::CatalogueEntry;
-use mvidarr_core::metadata::VideoMetadata;
 use mvidarr_core::ports::Platform;
 use mvidarr_core::repo::MediaRepo;
 use mvidarr_reco::model::TrainConfig;
 use mvidarr_reco::service::train_tenant;
+use mvidarr_tests::reco;
 use serde_json::{Value, json};
 use support::TestApi;
 
@@ -28,19 +26,8 @@ async fn library(api: &TestApi, name: &str) -> (TenantId, String) {
         .set_plan(tenant, Plan::Enterprise, Utc::now())
         .await
         .unwrap();
-    let entries = (0..12)
-        .map(|i| CatalogueEntry {
-            external_id: ExternalId::parse(format!("m{i}")).unwrap(),
-            metadata: VideoMetadata {
-                title: Some(format!("Video {i}")),
-                artist_name: Some(format!("artist {}", i / 3)),
-                genres: vec![if i < 6 { "rock" } else { "pop" }.into()],
-                ..VideoMetadata::default()
-            },
-        })
-        .collect();
     MediaRepo::new(api.platform.table())
-        .import_catalogue(tenant, entries, Utc::now())
+        .import_catalogue(tenant, reco::catalogue(12), Utc::now())
         .await
         .unwrap();
     let mut events = Vec::new();

@@ -2,26 +2,13 @@
 //! person accepts over HTTP on a running server, then signs in with the production Argon2
 //! parameters; `signing-key rotate` signs nobody out.
 
-use std::process::Command;
-
-use mvidarr_tests::server::{Server, ServerOptions};
+use mvidarr_tests::server::{Server, ServerOptions, cli_stdout, run_cli};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mvidarr");
 
 fn mvidarr(data: &std::path::Path, args: &[&str]) -> String {
-    let out = Command::new(BIN)
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "mvidarr {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    cli_stdout(BIN.as_ref(), data, args)
 }
 
 async fn post(url: &str, bearer: Option<&str>, body: Value) -> (u16, Value) {
@@ -50,12 +37,11 @@ async fn a_tenant_made_on_the_command_line_is_signed_in_to_over_http() {
         .to_owned();
     assert!(printed.contains(&server.url), "{printed}");
     // The name is taken now.
-    let again = Command::new(BIN)
-        .arg("--data")
-        .arg(&data)
-        .args(["tenant", "create", "acme", "--owner", "x@acme.example"])
-        .output()
-        .unwrap();
+    let again = run_cli(
+        BIN.as_ref(),
+        &data,
+        &["tenant", "create", "acme", "--owner", "x@acme.example"],
+    );
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("exists"));
 

@@ -4,7 +4,7 @@
 //! tenant; a second dataset refused where its ids would collide with the first's.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Instant;
 
 use mvidarr_core::ids::TenantId;
@@ -12,28 +12,18 @@ use mvidarr_core::repo::{EventRepo, MediaRepo, ProfileRepo, TenantRepo};
 use mvidarr_reco::datasets::shared_datasets_dir;
 use mvidarr_store_local::db::Database;
 use mvidarr_store_local::table::SqliteTable;
-use mvidarr_tests::server::{Server, ServerOptions};
+use mvidarr_tests::server::{Server, ServerOptions, cli_stdout, run_cli};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mvidarr");
 
 fn mvidarr(data: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .output()
-        .unwrap()
+    run_cli(BIN.as_ref(), data, args)
 }
 
-/// Its stdout, after checking it succeeded.
-fn succeeds(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+/// What a successful command printed.
+fn succeeds(data: &Path, args: &[&str]) -> String {
+    cli_stdout(BIN.as_ref(), data, args)
 }
 
 /// A dataset of `../shared/datasets`, or `None` (the test then skips, saying why).
@@ -92,7 +82,7 @@ async fn movielens_is_imported_once_beside_a_running_server() {
     let dir = movielens.to_str().unwrap();
 
     let started = Instant::now();
-    let printed = succeeds(mvidarr(&data, &["import", "movielens", dir]));
+    let printed = succeeds(&data, &["import", "movielens", dir]);
     eprintln!(
         "full MovieLens import: {:.1} s",
         started.elapsed().as_secs_f64()
@@ -130,7 +120,7 @@ async fn movielens_is_imported_once_beside_a_running_server() {
 
     // Again: nothing new.
     let started = Instant::now();
-    let printed = succeeds(mvidarr(&data, &["import", "movielens", dir]));
+    let printed = succeeds(&data, &["import", "movielens", dir]);
     eprintln!(
         "MovieLens re-import: {:.1} s",
         started.elapsed().as_secs_f64()
@@ -171,7 +161,7 @@ async fn a_limited_trial_goes_into_the_named_tenant_only() {
     };
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let created = succeeds(mvidarr(
+    let created = succeeds(
         &data,
         &[
             "tenant",
@@ -180,7 +170,7 @@ async fn a_limited_trial_goes_into_the_named_tenant_only() {
             "--owner",
             "owner@listening.example",
         ],
-    ));
+    );
     let tenant = created
         .split(['(', ')'])
         .nth(1)
@@ -188,12 +178,12 @@ async fn a_limited_trial_goes_into_the_named_tenant_only() {
         .to_owned();
     let dir = lastfm.to_str().unwrap();
 
-    let printed = succeeds(mvidarr(
+    let printed = succeeds(
         &data,
         &[
             "import", "lastfm", dir, "--tenant", &tenant, "--limit", "500",
         ],
-    ));
+    );
     assert!(
         printed.contains("lastfm into tenant listening"),
         "{printed}"
@@ -218,12 +208,12 @@ async fn a_limited_trial_goes_into_the_named_tenant_only() {
     );
 
     // A bigger trial adds only the new rows.
-    let printed = succeeds(mvidarr(
+    let printed = succeeds(
         &data,
         &[
             "import", "lastfm", dir, "--tenant", &tenant, "--limit", "800",
         ],
-    ));
+    );
     assert!(
         printed.contains("800 events (300 new, 500 already there)"),
         "{printed}"

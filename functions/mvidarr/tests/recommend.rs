@@ -2,28 +2,16 @@
 //! `mvidarr train`, then every list through the API by the dataset's own ids.
 
 use std::path::Path;
-use std::process::{Command, Output};
 use std::time::Instant;
 
 use mvidarr_reco::datasets::shared_datasets_dir;
-use mvidarr_tests::server::{Server, ServerOptions};
+use mvidarr_tests::server::{Server, ServerOptions, cli_stdout};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_mvidarr");
 
 fn succeeds(data: &Path, args: &[&str]) -> String {
-    let out: Output = Command::new(BIN)
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "mvidarr {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    cli_stdout(BIN.as_ref(), data, args)
 }
 
 fn titles(body: &Value) -> Vec<String> {

@@ -10,19 +10,14 @@ use std::time::Duration;
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use mvidarr_core::asl::StateMachine;
-use mvidarr_core::event::{ClientEventId, EventKind, StoredEvent};
-use mvidarr_core::external::ExternalId;
-use mvidarr_core::ids::{MediaId, ProfileId, TenantId};
+use mvidarr_core::ids::TenantId;
 use mvidarr_core::keys::table as keys;
-use mvidarr_core::media::CatalogueEntry;
-use mvidarr_core::metadata::VideoMetadata;
 use mvidarr_core::ports::{Condition, Item, Page, Platform, Query, Table, TableError, WriteOp};
-use mvidarr_core::repo::{
-    EventRepo, MediaRepo, ModelRegistry, ProfileRepo, TenantRecord, TenantRepo,
-};
+use mvidarr_core::repo::{ModelRegistry, TenantRecord, TenantRepo};
 use mvidarr_reco::service::{FAMILY, Recommender};
 use mvidarr_recommend::{Outcome, Recommend, RecommendConfig, RunError, RunSummary};
 use mvidarr_store_local::{LocalConfig, LocalPlatform};
+use mvidarr_tests::reco;
 use serde_json::json;
 use tempfile::TempDir;
 
@@ -81,57 +76,10 @@ async fn new_tenant<T: Table>(table: &T, name: &str) -> TenantId {
     record.id
 }
 
-/// Six videos and eight profiles who each play three of them.
+/// Six videos and eight profiles who each play three of their side's.
 async fn seed<T: Table>(table: &T, tenant: TenantId) {
-    let now = Utc::now();
-    let entries = (0..6)
-        .map(|i| CatalogueEntry {
-            external_id: ExternalId::parse(format!("m{i}")).unwrap(),
-            metadata: VideoMetadata {
-                title: Some(format!("Video {i}")),
-                artist_name: Some(format!("artist {}", i / 2)),
-                genres: vec![if i < 3 { "rock" } else { "pop" }.into()],
-                ..Default::default()
-            },
-        })
-        .collect();
-    let media: Vec<MediaId> = MediaRepo::new(table)
-        .import_catalogue(tenant, entries, now)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|i| i.id)
-        .collect();
-    let profiles: Vec<ProfileId> = ProfileRepo::new(table)
-        .import(
-            tenant,
-            (0..8)
-                .map(|u| ExternalId::parse(format!("u{u}")).unwrap())
-                .collect(),
-            now,
-        )
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|i| i.id)
-        .collect();
-    let mut events = Vec::new();
-    for (u, profile) in profiles.iter().enumerate() {
-        for k in 0..3 {
-            events.push(StoredEvent {
-                id: ClientEventId::parse(format!("e{u}-{k}")).unwrap(),
-                tenant,
-                kind: EventKind::Play,
-                media: media[(u + k) % 6],
-                profile: *profile,
-                at: now,
-                received_at: now,
-                actor: "system:test".into(),
-                props: Default::default(),
-            });
-        }
-    }
-    EventRepo::new(table).append(tenant, events).await.unwrap();
+    let (media, profiles) = reco::import(table, tenant, 6, 8).await;
+    reco::record_plays(table, tenant, &media, &profiles, 3).await;
 }
 
 /// The outcome of `tenant` in a run.

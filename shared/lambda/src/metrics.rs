@@ -34,6 +34,36 @@ pub fn step_metrics(step: &str, duration: Duration, error_type: Option<&str>) ->
     })
 }
 
+/// What is wrong with an EMF document, if anything: every directive must name the namespace,
+/// and every dimension and metric it names must be a top-level member (a string and a number),
+/// or CloudWatch drops the line.
+pub fn emf_problems(doc: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let Some(directives) = doc["_aws"]["CloudWatchMetrics"].as_array() else {
+        return vec!["no _aws.CloudWatchMetrics array".into()];
+    };
+    if !doc["_aws"]["Timestamp"].is_u64() {
+        problems.push("no _aws.Timestamp in milliseconds".into());
+    }
+    for directive in directives {
+        if directive["Namespace"] != NAMESPACE {
+            problems.push(format!("namespace {}", directive["Namespace"]));
+        }
+        let dimensions = directive["Dimensions"].as_array().into_iter().flatten();
+        for name in dimensions.flat_map(|set| set.as_array().into_iter().flatten()) {
+            if !name.as_str().is_some_and(|n| doc[n].is_string()) {
+                problems.push(format!("dimension {name} is not a top-level string"));
+            }
+        }
+        for metric in directive["Metrics"].as_array().into_iter().flatten() {
+            if !metric["Name"].as_str().is_some_and(|n| doc[n].is_number()) {
+                problems.push(format!("metric {metric} is not a top-level number"));
+            }
+        }
+    }
+    problems
+}
+
 /// Print one EMF document as a line of its own.
 pub fn emit(document: &Value) {
     println!("{document}");
@@ -46,20 +76,7 @@ mod tests {
     #[test]
     fn step_metrics_follow_the_embedded_metric_format() {
         let doc = step_metrics("analyze", Duration::from_millis(1500), Some("Transient"));
-        let directive = &doc["_aws"]["CloudWatchMetrics"][0];
-        assert_eq!(directive["Namespace"], NAMESPACE);
-        // Every dimension and metric a directive names must be a top-level member.
-        for set in directive["Dimensions"].as_array().unwrap() {
-            for dimension in set.as_array().unwrap() {
-                assert!(doc[dimension.as_str().unwrap()].is_string(), "{dimension}");
-            }
-        }
-        for metric in directive["Metrics"].as_array().unwrap() {
-            assert!(
-                doc[metric["Name"].as_str().unwrap()].is_number(),
-                "{metric}"
-            );
-        }
+        assert_eq!(emf_problems(&doc), Vec::<String>::new());
         assert_eq!(doc["StepDuration"], 1500.0);
         assert_eq!(doc["StepFailed"], 1);
         assert_eq!(doc["Outcome"], "Transient");
@@ -72,5 +89,15 @@ mod tests {
         );
         // One line per document: CloudWatch reads EMF line by line.
         assert!(!ok.to_string().contains('\n'));
+    }
+
+    #[test]
+    fn a_document_naming_a_missing_member_is_caught() {
+        let mut doc = step_metrics("tag", Duration::from_millis(3), None);
+        doc.as_object_mut().unwrap().remove("StepFailed");
+        doc["Step"] = json!(7);
+        let problems = emf_problems(&doc);
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert_eq!(emf_problems(&json!({})).len(), 1);
     }
 }

@@ -6,17 +6,14 @@ use std::time::Duration;
 
 use chrono::Utc;
 use mvidarr_core::asl::StateMachine;
-use mvidarr_core::event::{ClientEventId, EventKind, StoredEvent};
-use mvidarr_core::external::ExternalId;
 use mvidarr_core::ids::{MediaId, ProfileId, TenantId};
-use mvidarr_core::media::CatalogueEntry;
-use mvidarr_core::metadata::VideoMetadata;
 use mvidarr_core::ports::blob::read_to_end;
 use mvidarr_core::ports::{BlobStore, Platform};
-use mvidarr_core::repo::{EventRepo, MediaRepo, ModelRegistry, ProfileRepo};
+use mvidarr_core::repo::ModelRegistry;
 use mvidarr_reco::model::{BlendConfig, Kind, TrainConfig};
 use mvidarr_reco::service::{FAMILY, Recommender, ServeError, TrainReport, publish, train_tenant};
 use mvidarr_store_local::{LocalConfig, LocalPlatform};
+use mvidarr_tests::reco;
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 
@@ -36,60 +33,8 @@ fn platform() -> (LocalPlatform, TempDir) {
 
 /// Twelve videos (rock m0–m5, pop m6–m11) and forty profiles who each play four of their side's.
 async fn seed(platform: &LocalPlatform, tenant: TenantId) -> (Vec<MediaId>, Vec<ProfileId>) {
-    let now = Utc::now();
-    let entries = (0..12)
-        .map(|i| CatalogueEntry {
-            external_id: ExternalId::parse(format!("m{i}")).unwrap(),
-            metadata: VideoMetadata {
-                title: Some(format!("Video {i}")),
-                artist_name: Some(format!("artist {}", i / 3)),
-                genres: vec![if i < 6 { "rock" } else { "pop" }.into()],
-                ..Default::default()
-            },
-        })
-        .collect();
-    let media: Vec<MediaId> = MediaRepo::new(platform.table())
-        .import_catalogue(tenant, entries, now)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|i| i.id)
-        .collect();
-    let profiles: Vec<ProfileId> = ProfileRepo::new(platform.table())
-        .import(
-            tenant,
-            (0..40)
-                .map(|u| ExternalId::parse(format!("u{u}")).unwrap())
-                .collect(),
-            now,
-        )
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|i| i.id)
-        .collect();
-    let mut events = Vec::new();
-    for (u, profile) in profiles.iter().enumerate() {
-        let side = if u < 20 { 0 } else { 6 };
-        for k in 0..4 {
-            let item = side + (u + k) % 6;
-            events.push(StoredEvent {
-                id: ClientEventId::parse(format!("e{u}-{k}")).unwrap(),
-                tenant,
-                kind: EventKind::Play,
-                media: media[item],
-                profile: *profile,
-                at: now,
-                received_at: now,
-                actor: "system:test".into(),
-                props: Default::default(),
-            });
-        }
-    }
-    EventRepo::new(platform.table())
-        .append(tenant, events)
-        .await
-        .unwrap();
+    let (media, profiles) = reco::import(platform.table(), tenant, 12, 40).await;
+    reco::record_plays(platform.table(), tenant, &media, &profiles, 4).await;
     (media, profiles)
 }
 
