@@ -9,30 +9,20 @@ use std::time::Duration;
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
-use mvidarr_core::asl::StateMachine;
 use mvidarr_core::ids::TenantId;
 use mvidarr_core::keys::table as keys;
 use mvidarr_core::ports::{Condition, Item, Page, Platform, Query, Table, TableError, WriteOp};
 use mvidarr_core::repo::{ModelRegistry, TenantRecord, TenantRepo};
 use mvidarr_reco::service::{FAMILY, Recommender};
 use mvidarr_recommend::{Outcome, Recommend, RecommendConfig, RunError, RunSummary};
-use mvidarr_store_local::{LocalConfig, LocalPlatform};
-use mvidarr_tests::reco;
+use mvidarr_store_local::LocalPlatform;
+use mvidarr_tests::{reco, tenants};
 use serde_json::json;
 use tempfile::TempDir;
 
 fn local_platform() -> (LocalPlatform, TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let platform = LocalPlatform::open(
-        &LocalConfig {
-            data_dir: dir.path().to_owned(),
-            public_base_url: "http://127.0.0.1:1".into(),
-            ingest_max_receives: 5,
-        },
-        StateMachine::pipeline().unwrap(),
-    )
-    .unwrap();
-    (platform, dir)
+    (tenants::open_platform(dir.path()), dir)
 }
 
 /// Small and quick: the tests are about the run, not the model.

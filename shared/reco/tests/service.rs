@@ -5,30 +5,20 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use mvidarr_core::asl::StateMachine;
 use mvidarr_core::ids::{MediaId, ProfileId, TenantId};
 use mvidarr_core::ports::blob::read_to_end;
 use mvidarr_core::ports::{BlobStore, Platform};
 use mvidarr_core::repo::ModelRegistry;
 use mvidarr_reco::model::{BlendConfig, Kind, TrainConfig};
 use mvidarr_reco::service::{FAMILY, Recommender, ServeError, TrainReport, publish, train_tenant};
-use mvidarr_store_local::{LocalConfig, LocalPlatform};
-use mvidarr_tests::reco;
+use mvidarr_store_local::LocalPlatform;
+use mvidarr_tests::{reco, tenants};
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 
 fn platform() -> (LocalPlatform, TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let platform = LocalPlatform::open(
-        &LocalConfig {
-            data_dir: dir.path().to_owned(),
-            public_base_url: "http://127.0.0.1:1".into(),
-            ingest_max_receives: 5,
-        },
-        StateMachine::pipeline().unwrap(),
-    )
-    .unwrap();
-    (platform, dir)
+    (tenants::open_platform(dir.path()), dir)
 }
 
 /// Twelve videos (rock m0–m5, pop m6–m11) and forty profiles who each play four of their side's.
