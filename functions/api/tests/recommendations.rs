@@ -253,3 +253,65 @@ async fn a_newly_promoted_model_is_served_without_a_restart() {
         r.body
     );
 }
+
+#[tokio::test]
+async fn plays_since_the_last_training_count_at_once() {
+    let api = TestApi::start().await;
+    let (tenant, owner) = library(&api, "reco").await;
+    train(&api, tenant).await;
+    let r = api
+        .get("/v1/recommendations?user=ext:u0&limit=2", &owner)
+        .await;
+    assert!(
+        titles(&r.body).contains(&"Video 4".to_owned()),
+        "{}",
+        r.body
+    );
+
+    // u0 plays Video 4 now: the next list, from the same model, no longer offers it.
+    let r = api
+        .post(
+            "/v1/events",
+            Some(&owner),
+            json!({"events": [
+            {"id": "now-1", "kind": "play", "media": "ext:m4", "user": "ext:u0"}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = api
+        .get("/v1/recommendations?user=ext:u0&limit=20", &owner)
+        .await;
+    assert_eq!(r.body["model"]["version"], 1);
+    assert!(
+        !titles(&r.body).contains(&"Video 4".to_owned()),
+        "{}",
+        r.body
+    );
+
+    // A profile made after the training, with three rock plays, is served rock at once.
+    let r = api
+        .post("/v1/profiles", Some(&owner), json!({"external_id": "late"}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let plays: Vec<Value> = (0..3)
+        .map(|i| json!({"id": format!("late-{i}"), "kind": "like", "media": format!("ext:m{i}"), "user": "ext:late"}))
+        .collect();
+    let r = api
+        .post("/v1/events", Some(&owner), json!({ "events": plays }))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = api
+        .get(
+            "/v1/recommendations?user=ext:late&kind=collab&limit=3",
+            &owner,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let got = titles(&r.body);
+    assert!(
+        got.iter()
+            .all(|t| ["Video 3", "Video 4", "Video 5"].contains(&t.as_str())),
+        "{}",
+        r.body
+    );
+}

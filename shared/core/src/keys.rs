@@ -122,6 +122,15 @@ pub mod table {
     pub fn event_sk(id: &ClientEventId) -> String {
         id.as_str().to_owned()
     }
+    /// Secondary-index keys that list one profile's events newest first (by time, then id):
+    /// what serving reads to account for plays since the last training.
+    pub fn profile_events_pk(tenant: TenantId, profile: ProfileId) -> String {
+        format!("t/{tenant}/profile-events/{profile}")
+    }
+    pub fn profile_event_sk(at_unix_ms: i64, id: &ClientEventId) -> String {
+        // Zero-padded so time orders the keys (times before 1970 sort first, together).
+        format!("{:015}#{}", at_unix_ms.max(0), id.as_str())
+    }
 
     /// A tenant's people, one item each (a query lists them).
     pub fn users_pk(tenant: TenantId) -> String {

@@ -492,3 +492,36 @@ async fn unknown_and_other_tenants_references_refuse_the_batch() {
     );
     assert!(EventRepo::new(&table).all(t).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_profiles_recent_events_come_newest_first_since_a_time_and_only_its_own() {
+    let (table, _dir) = table();
+    let tenant = TenantId::generate();
+    let (me, other) = (ProfileId::generate(), ProfileId::generate());
+    let start = Utc::now() - chrono::TimeDelta::hours(1);
+    let mut batch = events(tenant, 6, "mine");
+    for (i, e) in batch.iter_mut().enumerate() {
+        e.profile = me;
+        e.at = start + chrono::TimeDelta::minutes(10 * i as i64);
+    }
+    let mut theirs = events(tenant, 2, "theirs");
+    for e in &mut theirs {
+        e.profile = other;
+    }
+    batch.extend(theirs);
+    EventRepo::new(&table).append(tenant, batch).await.unwrap();
+
+    let repo = EventRepo::new(&table);
+    let since = start + chrono::TimeDelta::minutes(20);
+    let recent = repo.recent_for_profile(tenant, me, since, 100).await.unwrap();
+    let order: Vec<&str> = recent.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(order, ["mine5", "mine4", "mine3", "mine2"]);
+    let two = repo.recent_for_profile(tenant, me, start, 2).await.unwrap();
+    assert_eq!(two.len(), 2);
+    assert_eq!(two[0].id.as_str(), "mine5");
+    let elsewhere = repo
+        .recent_for_profile(TenantId::generate(), me, start, 100)
+        .await
+        .unwrap();
+    assert!(elsewhere.is_empty(), "another tenant's partition is empty");
+}

@@ -111,6 +111,8 @@ pub struct AlsModel {
 struct ServingCodes {
     items: QuantizedRows,
     unit_items: QuantizedRows,
+    /// `YᵀY + λI` of the item factors, for folding in new histories without recomputing it.
+    gram: Vec<f32>,
 }
 
 /// Candidates scored approximately per requested item before the exact re-ranking.
@@ -269,16 +271,26 @@ impl AlsModel {
         self.serving = Some(ServingCodes {
             items: QuantizedRows::new(&self.items.data, dim),
             unit_items: QuantizedRows::new(&unit, dim),
+            gram: self.items.gram(self.config.regularization),
         });
     }
 
     /// [`Self::recommend`] for serving: the catalogue scanned with 8-bit codes, the best
     /// `max(8k, 200)` re-ranked exactly. Falls back to the exact scan before `prepare_serving`.
     pub fn recommend_fast(&self, user: usize, k: usize, skip: impl Fn(u32) -> bool) -> Vec<Scored> {
+        self.recommend_fast_for(self.users.row(user), k, skip)
+    }
+
+    /// [`Self::recommend_fast`] for any user vector (e.g. one folded in from a new history).
+    pub fn recommend_fast_for(
+        &self,
+        query: &[f32],
+        k: usize,
+        skip: impl Fn(u32) -> bool,
+    ) -> Vec<Scored> {
         let Some(codes) = &self.serving else {
-            return self.recommend(user, k, skip);
+            return top_k(&self.scores_for(query), k, skip);
         };
-        let query = self.users.row(user);
         let approximate = codes
             .items
             .scores_iter(query)
@@ -306,7 +318,14 @@ impl AlsModel {
                 if r > 0.0 { c } else { -c }
             });
         let mut x = vec![0.0; self.items.dim()];
-        let yty = self.items.gram(self.config.regularization);
+        let computed;
+        let yty = match &self.serving {
+            Some(codes) => &codes.gram,
+            None => {
+                computed = self.items.gram(self.config.regularization);
+                &computed
+            }
+        };
         let (cols, confidences) = row.row(0);
         // Enough steps to converge from zero (CG solves a `dim`-sized system in ≤ dim steps).
         let steps = self.items.dim().min(32);
@@ -315,7 +334,7 @@ impl AlsModel {
             cols,
             confidences,
             &self.items,
-            &yty,
+            yty,
             steps,
             &mut Scratch::new(self.items.dim()),
         );

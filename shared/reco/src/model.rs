@@ -380,23 +380,85 @@ impl RecoModel {
         limit: usize,
         blend: &BlendConfig,
     ) -> Vec<Recommendation> {
-        let user = user
-            .and_then(|u| self.user_index.get(u).copied())
-            .filter(|&u| self.history.row(u as usize).0.iter().len() > 0);
-        let seen: HashSet<u32> = user
-            .map(|u| self.history.row(u as usize).0.iter().copied().collect())
-            .unwrap_or_default();
-        let picked = match (kind, user) {
+        self.recommend_with_recent(user, &[], kind, limit, blend)
+    }
+
+    /// [`Self::recommend`], accounting for what the user did since the model was trained:
+    /// `recent` engagements (media id, strength as [`event_strength`] gives it) are never
+    /// recommended again, and they change the user's taste at once (their factor vector is
+    /// folded in anew from the whole history), so a profile made after training is served
+    /// personally from its first plays. Media the model does not know are ignored.
+    pub fn recommend_with_recent(
+        &self,
+        user: Option<&str>,
+        recent: &[(String, f32)],
+        kind: Kind,
+        limit: usize,
+        blend: &BlendConfig,
+    ) -> Vec<Recommendation> {
+        let taste = self.taste(user, recent);
+        let seen = taste.as_ref().map(|t| t.seen.clone()).unwrap_or_default();
+        let picked = match (kind, &taste) {
             (Kind::Trending(window), _) => self.trending_list(window, limit, &seen),
             (_, None) => self.trending_list(Window::Week, limit, &seen),
-            (Kind::Collab, Some(u)) => self.collab(u, limit, &seen),
-            (Kind::Content, Some(u)) => self.content_for(u, limit, &seen),
-            (Kind::Personal, Some(u)) => self.personal(u, limit, &seen, blend),
+            (Kind::Collab, Some(t)) => self.collab(t, limit),
+            (Kind::Content, Some(t)) => self.content_for(t, limit),
+            (Kind::Personal, Some(t)) => self.personal(t, limit, blend),
         };
         picked
             .into_iter()
             .map(|(item, score, reason)| self.recommendation(item, score, reason))
             .collect()
+    }
+
+    /// What is known of a user's taste: the trained history plus `recent`; `None` when both
+    /// are empty.
+    fn taste(&self, user: Option<&str>, recent: &[(String, f32)]) -> Option<Taste> {
+        let trained = user.and_then(|u| self.user_index.get(u).copied());
+        let mut cells: HashMap<u32, f32> = HashMap::new();
+        if let Some(u) = trained {
+            let (items, strengths) = self.history.row(u as usize);
+            cells.extend(items.iter().copied().zip(strengths.iter().copied()));
+        }
+        let mut recent_sums: HashMap<u32, f32> = HashMap::new();
+        for (media, strength) in recent {
+            if let Some(&item) = self.item_index.get(media)
+                && strength.is_finite()
+            {
+                *recent_sums.entry(item).or_default() += strength;
+            }
+        }
+        for (&item, &sum) in &recent_sums {
+            // On the same log scale the training used.
+            *cells.entry(item).or_default() += sum.signum() * sum.abs().ln_1p();
+        }
+        if cells.is_empty() {
+            return None;
+        }
+        let strongest = top_k_of(
+            cells.iter().map(|(&i, &r)| Scored { index: i, score: r }),
+            10,
+            |_| false,
+        )
+        .into_iter()
+        .filter(|s| s.score > 0.0)
+        .map(|s| (s.index, s.score))
+        .collect();
+        let vector = match (&self.als, trained) {
+            (Some(als), Some(u)) if recent_sums.is_empty() => {
+                Some(als.users.row(u as usize).to_vec())
+            }
+            (Some(als), _) => {
+                let history: Vec<(u32, f32)> = cells.iter().map(|(&i, &r)| (i, r)).collect();
+                Some(als.fold_in(&history))
+            }
+            (None, _) => None,
+        };
+        Some(Taste {
+            seen: cells.into_keys().collect(),
+            strongest,
+            vector,
+        })
     }
 
     /// Items like `item`: played by the same people (when it has been played) and sharing its
@@ -470,40 +532,39 @@ impl RecoModel {
         }
     }
 
-    fn collab(&self, user: u32, limit: usize, seen: &HashSet<u32>) -> Picked {
-        let Some(als) = &self.als else {
-            return self.trending_list(Window::Week, limit, seen);
+    fn collab(&self, taste: &Taste, limit: usize) -> Picked {
+        let (Some(als), Some(vector)) = (&self.als, &taste.vector) else {
+            return self.trending_list(Window::Week, limit, &taste.seen);
         };
-        let history = self.strongest_history(user);
-        als.recommend_fast(user as usize, limit, |i| seen.contains(&i))
+        als.recommend_fast_for(vector, limit, |i| taste.seen.contains(&i))
             .into_iter()
             .map(|s| {
-                let because_of = self.closest_in_history(&history, s.index);
+                let because_of = self.closest_in_history(&taste.strongest, s.index);
                 (s.index, s.score, Reason::Collaborative { because_of })
             })
             .collect()
     }
 
-    fn content_for(&self, user: u32, limit: usize, seen: &HashSet<u32>) -> Picked {
-        let history = self.strongest_history(user);
-        if history.is_empty() {
+    fn content_for(&self, taste: &Taste, limit: usize) -> Picked {
+        if taste.strongest.is_empty() {
             // Only dislikes on record: nothing to be like.
-            return self.trending_list(Window::Week, limit, seen);
+            return self.trending_list(Window::Week, limit, &taste.seen);
         }
         self.content
-            .similar_to_history(&history, limit, |i| seen.contains(&i))
+            .similar_to_history(&taste.strongest, limit, |i| taste.seen.contains(&i))
             .into_iter()
-            .map(|s| (s.index, s.score, self.content_reason(&history, s.index)))
+            .map(|s| {
+                (
+                    s.index,
+                    s.score,
+                    self.content_reason(&taste.strongest, s.index),
+                )
+            })
             .collect()
     }
 
-    fn personal(
-        &self,
-        user: u32,
-        limit: usize,
-        seen: &HashSet<u32>,
-        blend: &BlendConfig,
-    ) -> Picked {
+    fn personal(&self, taste: &Taste, limit: usize, blend: &BlendConfig) -> Picked {
+        let seen = &taste.seen;
         let pool = (limit * 10).max(50);
         // Per candidate, each source's score on its own scale (divided by the source's best),
         // for the sources that nominated it with a positive score.
@@ -516,16 +577,16 @@ impl RecoModel {
                 parts.entry(s.index).or_default()[slot] = Some(s.score / best);
             }
         };
-        if let Some(als) = &self.als {
+        if let (Some(als), Some(vector)) = (&self.als, &taste.vector) {
             add(
-                als.recommend_fast(user as usize, pool, |i| seen.contains(&i)),
+                als.recommend_fast_for(vector, pool, |i| seen.contains(&i)),
                 0,
             );
         }
-        let history = self.strongest_history(user);
+        let history = &taste.strongest;
         add(
             self.content
-                .similar_to_history(&history, pool / 2, |i| seen.contains(&i)),
+                .similar_to_history(history, pool / 2, |i| seen.contains(&i)),
             1,
         );
         if let Some((_, list)) = self.trending.iter().find(|(w, _)| *w == Window::Week) {
@@ -556,9 +617,9 @@ impl RecoModel {
                 .unwrap_or(0);
             let reason = match strongest {
                 0 => Reason::Collaborative {
-                    because_of: self.closest_in_history(&history, s.index),
+                    because_of: self.closest_in_history(history, s.index),
                 },
-                1 => self.content_reason(&history, s.index),
+                1 => self.content_reason(history, s.index),
                 _ => Reason::Trending {
                     window: Window::Week,
                 },
@@ -584,23 +645,6 @@ impl RecoModel {
                 None => true,
             })
             .take(limit)
-            .collect()
-    }
-
-    /// The user's ten strongest positive engagements, with their strengths.
-    fn strongest_history(&self, user: u32) -> Vec<(u32, f32)> {
-        let (items, strengths) = self.history.row(user as usize);
-        let top = top_k_of(
-            items
-                .iter()
-                .zip(strengths)
-                .map(|(&i, &r)| Scored { index: i, score: r }),
-            10,
-            |_| false,
-        );
-        top.into_iter()
-            .filter(|s| s.score > 0.0)
-            .map(|s| (s.index, s.score))
             .collect()
     }
 
@@ -673,6 +717,16 @@ impl RecoModel {
 /// Chosen items with their score and reason, best first.
 type Picked = Vec<(u32, f32, Reason)>;
 
+/// What serving knows of one user's taste.
+struct Taste {
+    /// Everything engaged with (trained history and recent events): never recommended again.
+    seen: HashSet<u32>,
+    /// The ten strongest positive engagements, for content similarity and reasons.
+    strongest: Vec<(u32, f32)>,
+    /// The user's factor vector: as trained, or folded in anew when there is more history.
+    vector: Option<Vec<f32>>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -742,6 +796,63 @@ mod tests {
         got.sort_unstable();
         assert_eq!(got, ["m4", "m5"], "{recs:#?}");
         assert!(recs.iter().all(|r| !r.explain.is_empty()));
+    }
+
+    #[test]
+    fn plays_since_training_are_not_recommended_again_and_move_the_taste() {
+        let m = model();
+        let recent: Vec<(String, f32)> = vec![("m4".into(), 1.0)];
+        let recs = m.recommend_with_recent(
+            Some("p0"),
+            &recent,
+            Kind::Personal,
+            5,
+            &BlendConfig::default(),
+        );
+        assert!(recs.iter().all(|r| r.item != "m4"), "{recs:#?}");
+        assert_eq!(
+            recs[0].item, "m5",
+            "the one rock video p0 has still not played"
+        );
+
+        // A profile the model has never seen, with three rock plays: personal at once.
+        let recent: Vec<(String, f32)> = ["m0", "m1", "m2"]
+            .iter()
+            .map(|m| (m.to_string(), 3.0))
+            .collect();
+        let recs = m.recommend_with_recent(
+            Some("newcomer"),
+            &recent,
+            Kind::Collab,
+            3,
+            &BlendConfig::default(),
+        );
+        assert_eq!(recs.len(), 3);
+        for r in &recs {
+            assert!(["m3", "m4", "m5"].contains(&r.item.as_str()), "{recs:#?}");
+            assert!(
+                matches!(
+                    r.reason,
+                    Reason::Collaborative {
+                        because_of: Some(_)
+                    }
+                ),
+                "{r:?}"
+            );
+        }
+        // Media the model does not know are ignored, not an error.
+        let unknown = vec![("not-in-the-catalogue".to_string(), 1.0)];
+        let recs = m.recommend_with_recent(
+            Some("newcomer"),
+            &unknown,
+            Kind::Personal,
+            3,
+            &BlendConfig::default(),
+        );
+        assert!(
+            matches!(recs[0].reason, Reason::Trending { .. }),
+            "{recs:#?}"
+        );
     }
 
     #[test]

@@ -3,8 +3,10 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
+use mvidarr_core::ids::ProfileId;
 use mvidarr_core::ports::{BlobError, Platform};
-use mvidarr_reco::model::{BlendConfig, Kind, Recommendation};
+use mvidarr_core::repo::EventRepo;
+use mvidarr_reco::model::{BlendConfig, Kind, Recommendation, event_strength};
 use mvidarr_reco::service::{ServeError, Served};
 use mvidarr_reco::trending::Window;
 use serde::Deserialize;
@@ -14,6 +16,8 @@ use crate::{ApiError, ApiState, Caller};
 
 const DEFAULT_LIMIT: usize = 20;
 const MAX_LIMIT: usize = 100;
+/// At most this many of a profile's latest events are read per request.
+const RECENT_EVENTS: usize = 200;
 
 /// Query parameters as strings, so a bad value is our 400 with a clear message.
 #[derive(Deserialize)]
@@ -63,13 +67,25 @@ pub async fn list<P: Platform>(
         }
     };
     let served = served(&state, &caller).await?;
-    let user = profile.map(|p| p.to_string());
-    let items = match &served {
-        None => Vec::new(),
-        Some(s) => {
+    let items = match (&served, kind) {
+        (None, _) => Vec::new(),
+        (Some(s), kind) => {
+            let recent = match (profile, kind) {
+                (Some(profile), Kind::Personal | Kind::Collab | Kind::Content) => {
+                    since_training(&state, &caller, profile, s).await?
+                }
+                _ => Vec::new(),
+            };
             let model = s.model.clone();
+            let user = profile.map(|p| p.to_string());
             off_the_runtime(move || {
-                model.recommend(user.as_deref(), kind, limit, &BlendConfig::default())
+                model.recommend_with_recent(
+                    user.as_deref(),
+                    &recent,
+                    kind,
+                    limit,
+                    &BlendConfig::default(),
+                )
             })
             .await?
         }
@@ -107,6 +123,29 @@ pub async fn similar<P: Platform>(
         "model": model_view(served.as_ref()),
         "items": items.iter().map(item_view).collect::<Vec<_>>(),
     })))
+}
+
+/// The profile's engagements since its model was trained (a minute's overlap for clocks), as
+/// the model weighs them: what it must not recommend again and what moves its taste now.
+async fn since_training<P: Platform>(
+    state: &ApiState<P>,
+    caller: &Caller,
+    profile: ProfileId,
+    served: &Served,
+) -> Result<Vec<(String, f32)>, ApiError> {
+    let trained_at = chrono::DateTime::from_timestamp(served.model.trained_at, 0)
+        .unwrap_or_default()
+        - chrono::TimeDelta::minutes(1);
+    let events = EventRepo::new(state.platform.table())
+        .recent_for_profile(caller.tenant, profile, trained_at, RECENT_EVENTS)
+        .await?;
+    Ok(events
+        .into_iter()
+        .filter_map(|e| {
+            let count = e.props.get("count").and_then(Value::as_f64);
+            event_strength(e.kind.as_str(), count).map(|s| (e.media.to_string(), s))
+        })
+        .collect())
 }
 
 fn parse_limit(raw: Option<&str>) -> Result<usize, ApiError> {

@@ -3,12 +3,12 @@ use std::hash::Hash;
 
 use crate::Timestamp;
 use crate::event::{BatchRejected, ClientEvent, EventError, Rejection, StoredEvent};
-use crate::ids::TenantId;
+use crate::ids::{ProfileId, TenantId};
 use crate::keys::table as keys;
 use crate::ports::table::{MAX_PAGE_ITEMS, MAX_TRANSACT_ITEMS};
-use crate::ports::{Condition, Item, Query, Table, TableError, WriteOp};
+use crate::ports::{Condition, Index, Item, Query, Table, TableError, WriteOp};
 
-use super::{MediaRepo, ProfileRepo, RepoError, a_few_at_a_time, encode, query_all};
+use super::{MediaRepo, ProfileRepo, RepoError, a_few_at_a_time, decode, encode, query_all};
 
 /// What appending a batch did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -131,6 +131,10 @@ impl<'a, T: Table> EventRepo<'a, T> {
                     keys::event_sk(&e.id),
                     encode(e),
                 )
+                .with_index(
+                    keys::profile_events_pk(tenant, e.profile),
+                    keys::profile_event_sk(e.at.timestamp_millis(), &e.id),
+                )
             })
             .collect();
         let chunks = items
@@ -176,6 +180,36 @@ impl<'a, T: Table> EventRepo<'a, T> {
             stored: pending.len(),
             duplicates,
         })
+    }
+
+    /// A profile's events at or after `since`, newest first, at most `limit` (through the
+    /// secondary index: eventually consistent on DynamoDB, so a play may show a moment late).
+    pub async fn recent_for_profile(
+        &self,
+        tenant: TenantId,
+        profile: ProfileId,
+        since: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, RepoError> {
+        let mut query = Query::partition(keys::profile_events_pk(tenant, profile))
+            .on_index(Index::Gsi1)
+            .descending()
+            .limit(limit.clamp(1, MAX_PAGE_ITEMS));
+        let mut out = Vec::new();
+        loop {
+            let page = self.table.query(query.clone()).await?;
+            for item in page.items {
+                let event: StoredEvent = decode(item)?;
+                if event.at < since || out.len() == limit {
+                    return Ok(out);
+                }
+                out.push(event);
+            }
+            match page.next_cursor {
+                Some(cursor) => query.cursor = Some(cursor),
+                None => return Ok(out),
+            }
+        }
     }
 
     /// Every event of the tenant, shard by shard (what a recommender trains on). Within a
