@@ -513,7 +513,10 @@ async fn a_profiles_recent_events_come_newest_first_since_a_time_and_only_its_ow
 
     let repo = EventRepo::new(&table);
     let since = start + chrono::TimeDelta::minutes(20);
-    let recent = repo.recent_for_profile(tenant, me, since, 100).await.unwrap();
+    let recent = repo
+        .recent_for_profile(tenant, me, since, 100)
+        .await
+        .unwrap();
     let order: Vec<&str> = recent.iter().map(|e| e.id.as_str()).collect();
     assert_eq!(order, ["mine5", "mine4", "mine3", "mine2"]);
     let two = repo.recent_for_profile(tenant, me, start, 2).await.unwrap();
