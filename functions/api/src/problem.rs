@@ -33,6 +33,10 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0}")]
     Conflict(String),
+    /// A write refused because the record changed since the caller saw it: a 409 carrying
+    /// the record as it is now (`current`), so the caller can decide again.
+    #[error("{message}")]
+    Stale { message: String, current: Value },
     #[error("{0}")]
     MethodNotAllowed(String),
     /// Over the caller's rate limit; the decision supplies `Retry-After` and `RateLimit-*`.
@@ -65,7 +69,7 @@ impl ApiError {
             ApiError::BadRequest(_) | ApiError::EventsRejected(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::Stale { .. } => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -123,6 +127,9 @@ impl ApiError {
                 ("rejected".to_owned(), json!(rejected.rejected_events())),
                 ("reasons".to_owned(), json!(rejected.counts())),
             ]),
+            ApiError::Stale { current, .. } => {
+                Map::from_iter([("current".to_owned(), current.clone())])
+            }
             _ => Map::new(),
         }
     }

@@ -45,8 +45,12 @@ pub mod actions {
     pub const MEDIA_DELETED: &str = "media.deleted";
     pub const SETTINGS_CHANGED: &str = "settings.changed";
     pub const SIGNING_KEY_ROTATED: &str = "signing_key.rotated";
+    /// A person accepted or rejected a proposed tag.
+    pub const TAG_DECIDED: &str = "tag.decided";
+    /// A person tagged a media by hand.
+    pub const TAG_ADDED: &str = "tag.added";
 
-    pub const ALL: [&str; 18] = [
+    pub const ALL: [&str; 20] = [
         LOGIN_SUCCEEDED,
         LOGIN_FAILED,
         LOGIN_LOCKED,
@@ -65,6 +69,8 @@ pub mod actions {
         MEDIA_DELETED,
         SETTINGS_CHANGED,
         SIGNING_KEY_ROTATED,
+        TAG_DECIDED,
+        TAG_ADDED,
     ];
 }
 
@@ -466,7 +472,8 @@ mod tests {
             ("actor", |e| e.actor = "user:01HSOMEONEELSE".into()),
             ("at", |e| e.at += Duration::seconds(1)),
             ("at by a millisecond", |e| e.at += Duration::milliseconds(1)),
-            ("action", |e| e.action = actions::LOGIN_FAILED.into()),
+            // Another action than the entry's, whichever it is.
+            ("action", |e| e.action = format!("{}.edited", e.action)),
             ("target", |e| e.target = None),
             ("pii", |e| e.pii = Some(pii_commitment(b"salt", "x"))),
             ("prev", |e| e.prev = GENESIS_PREV.into()),

@@ -6,7 +6,6 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::Timestamp;
-use crate::ids::UserId;
 
 /// A hierarchical tag name such as `genre/rock/punk`: lower-case segments of letters, digits,
 /// `-` and `_`, joined by `/`.
@@ -62,10 +61,21 @@ impl<'de> Deserialize<'de> for TagName {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TagSource {
-    Analyzer { name: String, version: u32 },
-    Model { name: String, version: String },
-    Person { user: UserId },
-    Import { source: String },
+    Analyzer {
+        name: String,
+        version: u32,
+    },
+    Model {
+        name: String,
+        version: String,
+    },
+    /// Tagged by hand; `actor` is who (`user:…` or `key:…`, as the audit log names them).
+    Person {
+        actor: String,
+    },
+    Import {
+        source: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,10 +86,11 @@ pub enum TagStatus {
     Rejected,
 }
 
-/// A person's accept/reject of a tag.
+/// A person's accept/reject of a tag: training data for the tenant's models.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Decision {
-    pub by: UserId,
+    /// Who decided (`user:…` or `key:…`, as the audit log names them).
+    pub by: String,
     pub at: Timestamp,
     pub accepted: bool,
 }

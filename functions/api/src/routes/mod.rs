@@ -12,6 +12,7 @@ mod recommendations;
 mod references;
 mod session;
 pub mod spec;
+mod tags;
 mod thumbnails;
 mod uploads;
 mod users;
@@ -81,6 +82,11 @@ fn declared<P: Platform>() -> Vec<RouteSpec<ApiState<P>>> {
         R::new(M::GET, "/v1/media/{id}/thumbnails", Needs(MediaRead), Of::Media, thumbnails::list::<P>),
         R::new(M::GET, "/v1/media/{id}/duplicates", Needs(MediaRead), Of::Media, duplicates::list::<P>),
         R::new(M::GET, "/v1/media/{id}/similar", Needs(MediaRead), Of::Media, recommendations::similar::<P>),
+        R::new(M::GET, "/v1/media/{id}/tags", Needs(MediaRead), Of::Media, tags::list::<P>),
+        R::new(M::POST, "/v1/media/{id}/tags", Needs(TagsReview), Of::Media, tags::add::<P>)
+            .with_body(json!({"name": "live"})),
+        R::new(M::POST, "/v1/media/{id}/tags/{tag}/accept", Needs(TagsReview), Of::Media, tags::accept::<P>),
+        R::new(M::POST, "/v1/media/{id}/tags/{tag}/reject", Needs(TagsReview), Of::Media, tags::reject::<P>),
         R::new(M::GET, "/v1/recommendations", Needs(MediaRead), Of::None, recommendations::list::<P>),
         R::new(M::POST, "/v1/events", Needs(EventsWrite), Of::None, events::record::<P>)
             .with_body(json!({"events": [{"id": "sample-1", "kind": "play", "media": "ext:sample-media", "user": "ext:sample-user"}]})),

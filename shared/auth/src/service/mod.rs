@@ -294,6 +294,12 @@ impl<P: Platform> Identity<P> {
     /// Record a security event in the tenant's audit chain. The action has happened by the
     /// time it is recorded, so a failure to record is logged loudly rather than reported as
     /// the action's failure (the client would retry an action that took effect).
+    /// Appends what a caller did to its tenant's audit chain (for actions outside identity,
+    /// e.g. tag decisions). A failure to append is logged, never the caller's failure.
+    pub async fn record(&self, by: &Principal, draft: AuditDraft) {
+        self.audit(by.tenant, draft).await;
+    }
+
     pub(super) async fn audit(&self, tenant: TenantId, draft: AuditDraft) {
         let action = draft.action.clone();
         if let Err(e) = AuditLog::new(self.platform.table())

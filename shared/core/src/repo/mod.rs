@@ -19,7 +19,7 @@ pub use fingerprints::FingerprintIndex;
 pub use media::{Created, MediaPage, MediaRepo};
 pub use models::{ModelFile, ModelRegistry, ModelVersion, Reservation};
 pub use profiles::ProfileRepo;
-pub use tags::TagRepo;
+pub use tags::{Decided, TagRepo, Versioned};
 pub use tenants::{TenantRecord, TenantRepo};
 pub use uploads::{Claim, UploadRepo, UploadReservation};
 

@@ -1,9 +1,26 @@
 use crate::ids::{MediaId, TenantId};
 use crate::keys::table as keys;
 use crate::ports::{Condition, Item, Query, Table};
-use crate::tag::{Tag, TagStatus};
+use crate::tag::{Decision, Tag, TagName, TagSource, TagStatus};
 
 use super::{RepoError, decode, encode, query_all};
+
+/// A record with the version it is stored under.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Versioned<R> {
+    pub version: u64,
+    pub record: R,
+}
+
+/// What became of a decision.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decided {
+    Done(Versioned<Tag>),
+    /// The tag changed since the decider saw it, or another decision landed at the same time:
+    /// nothing was written; here is the tag as it is now.
+    Conflict(Versioned<Tag>),
+    NoSuchTag,
+}
 
 pub struct TagRepo<'a, T> {
     table: &'a T,
@@ -47,6 +64,139 @@ impl<'a, T: Table> TagRepo<'a, T> {
             Err(e) if e.is_conflict() => Ok(()),
             other => Ok(other?),
         }
+    }
+
+    /// One tag of a media and its stored version (what a reviewer decides against).
+    pub async fn get(
+        &self,
+        tenant: TenantId,
+        media: MediaId,
+        name: &TagName,
+    ) -> Result<Option<Versioned<Tag>>, RepoError> {
+        let item = self
+            .table
+            .get(
+                &keys::media_items_pk(tenant, media),
+                &keys::tag_sk(name.as_str()),
+            )
+            .await?;
+        item.map(|item| {
+            let version = item.version;
+            decode(item).map(|tag| Versioned {
+                version,
+                record: tag,
+            })
+        })
+        .transpose()
+    }
+
+    /// Records a person's decision on a tag: its status becomes accepted or rejected and the
+    /// decision is appended to the tag's decisions. `expected` is the version the person saw,
+    /// if they say: a tag changed since (by another reviewer, or a new proposal) is a
+    /// conflict and nothing is written. Two concurrent decisions never both win.
+    pub async fn decide(
+        &self,
+        tenant: TenantId,
+        media: MediaId,
+        name: &TagName,
+        decision: Decision,
+        expected: Option<u64>,
+    ) -> Result<Decided, RepoError> {
+        let Some(current) = self.get(tenant, media, name).await? else {
+            return Ok(Decided::NoSuchTag);
+        };
+        if expected.is_some_and(|v| v != current.version) {
+            return Ok(Decided::Conflict(current));
+        }
+        let mut tag = current.record.clone();
+        tag.status = if decision.accepted {
+            TagStatus::Accepted
+        } else {
+            TagStatus::Rejected
+        };
+        tag.decisions.push(decision);
+        self.replace(tenant, media, tag, current).await
+    }
+
+    /// A tag a person adds by hand: accepted, certain, attributed to them. Adding one that
+    /// exists accepts it (a decision by the same person), keeping its source and evidence.
+    pub async fn add_by_hand(
+        &self,
+        tenant: TenantId,
+        media: MediaId,
+        name: &TagName,
+        decision: Decision,
+    ) -> Result<Decided, RepoError> {
+        let tag = Tag {
+            name: name.clone(),
+            confidence: 1.0,
+            source: TagSource::Person {
+                actor: decision.by.clone(),
+            },
+            status: TagStatus::Accepted,
+            evidence: serde_json::Value::Null,
+            decisions: vec![decision.clone()],
+        };
+        let item = Item::new(
+            keys::media_items_pk(tenant, media),
+            keys::tag_sk(name.as_str()),
+            encode(&tag),
+        );
+        let version = item.version;
+        match self.table.put(item, Condition::Absent).await {
+            Ok(()) => Ok(Decided::Done(Versioned {
+                version,
+                record: tag,
+            })),
+            Err(e) if e.is_conflict() => self.decide(tenant, media, name, decision, None).await,
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Writes `tag` over `current` if nobody changed it since.
+    async fn replace(
+        &self,
+        tenant: TenantId,
+        media: MediaId,
+        tag: Tag,
+        current: Versioned<Tag>,
+    ) -> Result<Decided, RepoError> {
+        let mut item = Item::new(
+            keys::media_items_pk(tenant, media),
+            keys::tag_sk(tag.name.as_str()),
+            encode(&tag),
+        );
+        item.version = current.version + 1;
+        match self
+            .table
+            .put(item, Condition::VersionIs(current.version))
+            .await
+        {
+            Ok(()) => Ok(Decided::Done(Versioned {
+                version: current.version + 1,
+                record: tag,
+            })),
+            Err(e) if e.is_conflict() => match self.get(tenant, media, &tag.name).await? {
+                Some(now) => Ok(Decided::Conflict(now)),
+                None => Ok(Decided::NoSuchTag),
+            },
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Every tag of a media with its stored version.
+    pub async fn list_versioned(
+        &self,
+        tenant: TenantId,
+        media: MediaId,
+    ) -> Result<Vec<Versioned<Tag>>, RepoError> {
+        let query =
+            Query::partition(keys::media_items_pk(tenant, media)).prefix(keys::tag_prefix());
+        super::query_all_with(self.table, query, |item| {
+            let version = item.version;
+            decode(item).map(|record| Versioned { version, record })
+        })
+        .await
     }
 
     pub async fn list(&self, tenant: TenantId, media: MediaId) -> Result<Vec<Tag>, RepoError> {

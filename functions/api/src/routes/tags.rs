@@ -1,0 +1,174 @@
+//! A media's tags and people's decisions on them: `GET /v1/media/{id}/tags`,
+//! `POST /v1/media/{id}/tags` (tag by hand), `POST /v1/media/{id}/tags/{tag}/accept|reject`.
+//! A hierarchical tag goes in the path percent-encoded (`genre%2Frock%2Fpunk`). Every decision
+//! is kept on the tag (who and when: training data) and appended to the audit log.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::Utc;
+use mvidarr_auth::audit::actions;
+use mvidarr_auth::store::AuditDraft;
+use mvidarr_core::ids::MediaId;
+use mvidarr_core::ports::Platform;
+use mvidarr_core::repo::{Decided, TagRepo, Versioned};
+use mvidarr_core::tag::{Decision, Tag, TagName};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{ApiError, ApiState, Caller};
+
+pub async fn list<P: Platform>(
+    State(state): State<ApiState<P>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let media = super::media_ref(&state, caller.tenant, &id).await?;
+    let tags = TagRepo::new(state.platform.table())
+        .list_versioned(caller.tenant, media)
+        .await?;
+    Ok(Json(json!({
+        "media": media,
+        "tags": tags.iter().map(view).collect::<Vec<_>>(),
+    })))
+}
+
+#[derive(Deserialize)]
+pub struct AddBody {
+    name: String,
+}
+
+pub async fn add<P: Platform>(
+    State(state): State<ApiState<P>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<AddBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let media = super::media_ref(&state, caller.tenant, &id).await?;
+    let name = tag_name(&body.name)?;
+    let decision = decision_of(&caller, true);
+    let decided = TagRepo::new(state.platform.table())
+        .add_by_hand(caller.tenant, media, &name, decision)
+        .await?;
+    let tag = settled(decided, media, &name)?;
+    let created = tag.record.decisions.len() == 1 && tag.version == 1;
+    audit(&state, &caller, actions::TAG_ADDED, media, &name, true).await;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(view(&tag))))
+}
+
+/// The version of the tag the decider saw (optional): a tag changed since is a 409.
+#[derive(Deserialize, Default)]
+pub struct DecideBody {
+    version: Option<u64>,
+}
+
+pub async fn accept<P: Platform>(
+    state: State<ApiState<P>>,
+    caller: Caller,
+    path: Path<(String, String)>,
+    body: Option<Json<DecideBody>>,
+) -> Result<Json<Value>, ApiError> {
+    decide(state, caller, path, body, true).await
+}
+
+pub async fn reject<P: Platform>(
+    state: State<ApiState<P>>,
+    caller: Caller,
+    path: Path<(String, String)>,
+    body: Option<Json<DecideBody>>,
+) -> Result<Json<Value>, ApiError> {
+    decide(state, caller, path, body, false).await
+}
+
+async fn decide<P: Platform>(
+    State(state): State<ApiState<P>>,
+    caller: Caller,
+    Path((id, raw_name)): Path<(String, String)>,
+    body: Option<Json<DecideBody>>,
+    accepted: bool,
+) -> Result<Json<Value>, ApiError> {
+    let media = super::media_ref(&state, caller.tenant, &id).await?;
+    let name = tag_name(&raw_name)?;
+    let expected = body.and_then(|Json(b)| b.version);
+    let decided = TagRepo::new(state.platform.table())
+        .decide(
+            caller.tenant,
+            media,
+            &name,
+            decision_of(&caller, accepted),
+            expected,
+        )
+        .await?;
+    let tag = settled(decided, media, &name)?;
+    audit(
+        &state,
+        &caller,
+        actions::TAG_DECIDED,
+        media,
+        &name,
+        accepted,
+    )
+    .await;
+    Ok(Json(view(&tag)))
+}
+
+fn tag_name(raw: &str) -> Result<TagName, ApiError> {
+    TagName::parse(raw).map_err(|e| ApiError::BadRequest(e.to_string()))
+}
+
+fn decision_of(caller: &Caller, accepted: bool) -> Decision {
+    Decision {
+        by: caller.principal.actor(),
+        at: Utc::now(),
+        accepted,
+    }
+}
+
+fn settled(decided: Decided, media: MediaId, name: &TagName) -> Result<Versioned<Tag>, ApiError> {
+    match decided {
+        Decided::Done(tag) => Ok(tag),
+        Decided::Conflict(current) => Err(ApiError::Stale {
+            message: format!(
+                "tag {name} of media {media} changed since you saw it (now version {}): decide again on its current state",
+                current.version
+            ),
+            current: view(&current),
+        }),
+        Decided::NoSuchTag => Err(ApiError::NotFound(format!(
+            "media {media} has no tag {name}"
+        ))),
+    }
+}
+
+async fn audit<P: Platform>(
+    state: &ApiState<P>,
+    caller: &Caller,
+    action: &str,
+    media: MediaId,
+    name: &TagName,
+    accepted: bool,
+) {
+    let draft = AuditDraft::new(Utc::now(), caller.principal.actor(), action)
+        .target(format!("media:{media}"))
+        .detail("tag", name.as_str())
+        .detail("accepted", accepted.to_string());
+    state.identity.record(&caller.principal, draft).await;
+}
+
+fn view(tag: &Versioned<Tag>) -> Value {
+    let t = &tag.record;
+    json!({
+        "name": t.name,
+        "confidence": t.confidence,
+        "status": t.status,
+        "source": t.source,
+        "evidence": t.evidence,
+        "decisions": t.decisions,
+        "version": tag.version,
+    })
+}
