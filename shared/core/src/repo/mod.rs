@@ -19,7 +19,7 @@ pub use fingerprints::FingerprintIndex;
 pub use media::{Created, MediaPage, MediaRepo};
 pub use models::{ModelFile, ModelRegistry, ModelVersion, Reservation};
 pub use profiles::ProfileRepo;
-pub use tags::{Decided, TagRepo, Versioned};
+pub use tags::{Decided, TagRepo};
 pub use tenants::{TenantRecord, TenantRepo};
 pub use uploads::{Claim, UploadRepo, UploadReservation};
 
@@ -121,4 +121,56 @@ pub fn decode<T: serde::de::DeserializeOwned>(item: crate::ports::Item) -> Resul
 pub fn encode<T: serde::Serialize>(value: &T) -> serde_json::Value {
     // Our records are plain data (strings, numbers, maps with string keys): encoding cannot fail.
     serde_json::to_value(value).expect("domain records encode as JSON")
+}
+
+/// A record and the version it was read at, for a compare-and-set write back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Versioned<T> {
+    pub record: T,
+    pub version: u64,
+}
+
+/// A stored record with its version.
+pub fn versioned<T: serde::de::DeserializeOwned>(
+    item: crate::ports::Item,
+) -> Result<Versioned<T>, RepoError> {
+    let version = item.version;
+    Ok(Versioned {
+        record: decode(item)?,
+        version,
+    })
+}
+
+/// Put `item` over the version it was read at (`None`: only if it does not exist yet).
+/// `Ok(false)` when someone else wrote it first.
+pub async fn put_over<T: crate::ports::Table>(
+    table: &T,
+    mut item: crate::ports::Item,
+    read_at: Option<u64>,
+) -> Result<bool, RepoError> {
+    let condition = match read_at {
+        Some(v) => {
+            item.version = v + 1;
+            crate::ports::Condition::VersionIs(v)
+        }
+        None => crate::ports::Condition::Absent,
+    };
+    won(table.put(item, condition).await)
+}
+
+/// A conditional write's outcome: `Ok(false)` if its condition did not hold.
+pub fn won(result: Result<(), TableError>) -> Result<bool, RepoError> {
+    match result {
+        Ok(()) => Ok(true),
+        Err(e) if e.is_conflict() => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Every record a query matches with its version, following cursors to the end.
+pub async fn query_versioned<T: crate::ports::Table, R: serde::de::DeserializeOwned>(
+    table: &T,
+    query: crate::ports::Query,
+) -> Result<Vec<Versioned<R>>, RepoError> {
+    query_all_with(table, query, versioned).await
 }

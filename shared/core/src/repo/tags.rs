@@ -3,14 +3,9 @@ use crate::keys::table as keys;
 use crate::ports::{Condition, Item, Query, Table};
 use crate::tag::{Decision, Tag, TagName, TagSource, TagStatus};
 
-use super::{RepoError, decode, encode, query_all};
-
-/// A record with the version it is stored under.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Versioned<R> {
-    pub version: u64,
-    pub record: R,
-}
+use super::{
+    RepoError, Versioned, decode, encode, put_over, query_all, query_versioned, versioned,
+};
 
 /// What became of a decision.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,21 +68,14 @@ impl<'a, T: Table> TagRepo<'a, T> {
         media: MediaId,
         name: &TagName,
     ) -> Result<Option<Versioned<Tag>>, RepoError> {
-        let item = self
-            .table
+        self.table
             .get(
                 &keys::media_items_pk(tenant, media),
                 &keys::tag_sk(name.as_str()),
             )
-            .await?;
-        item.map(|item| {
-            let version = item.version;
-            decode(item).map(|tag| Versioned {
-                version,
-                record: tag,
-            })
-        })
-        .transpose()
+            .await?
+            .map(versioned)
+            .transpose()
     }
 
     /// Records a person's decision on a tag: its status becomes accepted or rejected and the
@@ -143,14 +131,13 @@ impl<'a, T: Table> TagRepo<'a, T> {
             encode(&tag),
         );
         let version = item.version;
-        match self.table.put(item, Condition::Absent).await {
-            Ok(()) => Ok(Decided::Done(Versioned {
+        if put_over(self.table, item, None).await? {
+            return Ok(Decided::Done(Versioned {
                 version,
                 record: tag,
-            })),
-            Err(e) if e.is_conflict() => self.decide(tenant, media, name, decision, None).await,
-            Err(e) => Err(e.into()),
+            }));
         }
+        self.decide(tenant, media, name, decision, None).await
     }
 
     /// Writes `tag` over `current` if nobody changed it since.
@@ -161,26 +148,20 @@ impl<'a, T: Table> TagRepo<'a, T> {
         tag: Tag,
         current: Versioned<Tag>,
     ) -> Result<Decided, RepoError> {
-        let mut item = Item::new(
+        let item = Item::new(
             keys::media_items_pk(tenant, media),
             keys::tag_sk(tag.name.as_str()),
             encode(&tag),
         );
-        item.version = current.version + 1;
-        match self
-            .table
-            .put(item, Condition::VersionIs(current.version))
-            .await
-        {
-            Ok(()) => Ok(Decided::Done(Versioned {
+        if put_over(self.table, item, Some(current.version)).await? {
+            return Ok(Decided::Done(Versioned {
                 version: current.version + 1,
                 record: tag,
-            })),
-            Err(e) if e.is_conflict() => match self.get(tenant, media, &tag.name).await? {
-                Some(now) => Ok(Decided::Conflict(now)),
-                None => Ok(Decided::NoSuchTag),
-            },
-            Err(e) => Err(e.into()),
+            }));
+        }
+        match self.get(tenant, media, &tag.name).await? {
+            Some(now) => Ok(Decided::Conflict(now)),
+            None => Ok(Decided::NoSuchTag),
         }
     }
 
@@ -192,11 +173,7 @@ impl<'a, T: Table> TagRepo<'a, T> {
     ) -> Result<Vec<Versioned<Tag>>, RepoError> {
         let query =
             Query::partition(keys::media_items_pk(tenant, media)).prefix(keys::tag_prefix());
-        super::query_all_with(self.table, query, |item| {
-            let version = item.version;
-            decode(item).map(|record| Versioned { version, record })
-        })
-        .await
+        query_versioned(self.table, query).await
     }
 
     pub async fn list(&self, tenant: TenantId, media: MediaId) -> Result<Vec<Tag>, RepoError> {
