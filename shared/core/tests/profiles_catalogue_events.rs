@@ -199,14 +199,14 @@ async fn a_catalogue_import_files_media_with_metadata_once() {
     let imported = repo
         .import_catalogue(
             t,
-            vec![film("1", "Toy Story"), film("2", "GoldenEye")],
+            vec![film("1", "Fixture Film"), film("2", "Second Fixture")],
             Utc::now(),
         )
         .await
         .unwrap();
     assert!(imported.iter().all(|i| i.created));
     let toy = repo.require(t, imported[0].id).await.unwrap();
-    assert_eq!(toy.metadata.title.as_deref(), Some("Toy Story"));
+    assert_eq!(toy.metadata.title.as_deref(), Some("Fixture Film"));
     assert_eq!(toy.external_id.as_deref(), Some("1"));
     assert_eq!(toy.status, MediaStatus::Indexed);
     assert!(!toy.has_video());
@@ -225,8 +225,8 @@ async fn a_catalogue_import_files_media_with_metadata_once() {
         .import_catalogue(
             t,
             vec![
-                film("1", "Toy Story"),
-                film("2", "GoldenEye"),
+                film("1", "Fixture Film"),
+                film("2", "Second Fixture"),
                 film("3", "Heat"),
             ],
             Utc::now(),

@@ -352,7 +352,7 @@ mod tests {
         write(
             dir.path(),
             "artists.dat",
-            b"id\tname\turl\tpictureURL\n1\tMALICE MIZER\tu\tp\n2\tDiary of Dreams\tu\tp\n",
+            b"id\tname\turl\tpictureURL\n1\tThe Invented Band\tu\tp\n2\tMade-Up Duo\tu\tp\n",
         );
         write(
             dir.path(),
@@ -362,7 +362,7 @@ mod tests {
         let d = Dataset::lastfm(dir.path()).unwrap();
         assert_eq!(d.users, ["7", "8"]);
         assert_eq!(d.items.len(), 3, "artist 9 has plays but no entry: kept");
-        assert_eq!(d.items[1].title, "Diary of Dreams");
+        assert_eq!(d.items[1].title, "Made-Up Duo");
         assert_eq!(d.items[2].external_id, "9");
         assert_eq!(
             d.interactions[0],
@@ -404,7 +404,7 @@ mod tests {
         write(
             dir.path(),
             "u.item",
-            b"1|Toy Story (1995)|01-Jan-1995||url|0|0|1\n2|Cr\xe9ature (1998)|01-Jan-1998||url|1|1|0\n",
+            b"1|Fixture Film (1995)|01-Jan-1995||url|0|0|1\n2|Cr\xe9ature Fictive (1998)|01-Jan-1998||url|1|1|0\n",
         );
         write(
             dir.path(),
@@ -418,7 +418,7 @@ mod tests {
         );
         let d = Dataset::movielens_u_data(dir.path()).unwrap();
         assert_eq!(d.items[0].genres, ["Comedy"]);
-        assert_eq!(d.items[1].title, "Créature (1998)");
+        assert_eq!(d.items[1].title, "Créature Fictive (1998)");
         assert_eq!(d.items[1].genres, ["Action"], "`unknown` is not a genre");
         assert_eq!(d.items[1].year, Some(1998));
         assert_eq!(
