@@ -6,11 +6,13 @@
 //!   functions against moto.
 //! - [`server`]: a real `mvidarr serve` process and an API client, for black-box tests.
 //! - [`fixtures`]: generated test media and bad inputs.
+//! - [`outage`]: the embedded platform with a table that fails on demand.
 //! - [`reco`]: a small two-sided library of videos, profiles and plays for recommendations.
 
 pub mod aws;
 pub mod conformance;
 pub mod fixtures;
+pub mod outage;
 pub mod reco;
 pub mod server;
 pub mod tenants;

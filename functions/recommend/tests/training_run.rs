@@ -4,18 +4,18 @@
 //! tenant's failure never stops the others, a transient one fails the run and the retry of the
 //! same event trains only what it missed.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use mvidarr_core::ids::TenantId;
 use mvidarr_core::keys::table as keys;
-use mvidarr_core::ports::{Condition, Item, Page, Platform, Query, Table, TableError, WriteOp};
+use mvidarr_core::ports::{Condition, Item, Platform, Table};
 use mvidarr_core::repo::{ModelRegistry, TenantRecord, TenantRepo};
 use mvidarr_reco::service::{FAMILY, Recommender};
 use mvidarr_recommend::{Outcome, Recommend, RecommendConfig, RunError, RunSummary};
 use mvidarr_store_local::LocalPlatform;
+use mvidarr_tests::outage::OutagePlatform;
 use mvidarr_tests::{reco, tenants};
 use serde_json::json;
 use tempfile::TempDir;
@@ -200,7 +200,7 @@ async fn an_empty_deployment_trains_nothing_and_succeeds() {
 async fn a_transient_failure_fails_the_run_after_every_tenant_and_the_retry_trains_only_what_it_missed()
  {
     let (local, _dir) = local_platform();
-    let platform = FlakyPlatform::new(local);
+    let platform = OutagePlatform::new(local.clone());
     let names = ["a-ok", "b-down", "c-ok"];
     let mut tenants = Vec::new();
     for name in names {
@@ -211,7 +211,7 @@ async fn a_transient_failure_fails_the_run_after_every_tenant_and_the_retry_trai
     let [ok_a, down, ok_c] = tenants[..] else {
         unreachable!()
     };
-    platform.table.break_partitions_of(down);
+    platform.outage().fail_tenant(down);
     let recommend = Recommend::new(platform.clone(), config());
 
     let t0 = fired();
@@ -238,10 +238,10 @@ async fn a_transient_failure_fails_the_run_after_every_tenant_and_the_retry_trai
         "{summary:#?}"
     );
     assert!(err.to_string().contains(&down.to_string()), "{err}");
-    assert_eq!(promoted(platform.local.table(), down).await, None);
+    assert_eq!(promoted(local.table(), down).await, None);
 
     // Lambda retries the same event a minute later: only the tenant it missed is trained.
-    platform.table.repair();
+    platform.outage().repair();
     let retry = recommend
         .handle(event, t0 + TimeDelta::seconds(61))
         .await
@@ -332,106 +332,4 @@ async fn every_tenant_is_listed_once_in_name_order_including_those_filed_by_name
     let run: Vec<TenantId> = summary.tenants.iter().map(|t| t.tenant).collect();
     assert_eq!(run, listed, "trained in the listed order");
     assert_eq!(promoted(platform.table(), legacy.id).await, Some(1));
-}
-
-/// The embedded platform with a table that fails, as throttled, every request to one tenant's
-/// partitions while told to.
-#[derive(Clone)]
-struct FlakyPlatform {
-    local: LocalPlatform,
-    table: FlakyTable,
-}
-
-impl FlakyPlatform {
-    fn new(local: LocalPlatform) -> Self {
-        Self {
-            table: FlakyTable {
-                local: local.clone(),
-                broken: Arc::default(),
-            },
-            local,
-        }
-    }
-}
-
-#[derive(Clone)]
-struct FlakyTable {
-    local: LocalPlatform,
-    /// The key prefix of the tenant whose partitions fail.
-    broken: Arc<Mutex<Option<String>>>,
-}
-
-impl FlakyTable {
-    fn break_partitions_of(&self, tenant: TenantId) {
-        *self.broken.lock().unwrap() = Some(mvidarr_core::keys::tenant_prefix(tenant));
-    }
-
-    fn repair(&self) {
-        *self.broken.lock().unwrap() = None;
-    }
-
-    fn check(&self, pk: &str) -> Result<(), TableError> {
-        match &*self.broken.lock().unwrap() {
-            Some(prefix) if pk.starts_with(prefix.as_str()) => Err(TableError::Transient(format!(
-                "{pk}: throttled (test outage)"
-            ))),
-            _ => Ok(()),
-        }
-    }
-}
-
-impl Table for FlakyTable {
-    async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, TableError> {
-        self.check(pk)?;
-        self.local.table().get(pk, sk).await
-    }
-
-    async fn put(&self, item: Item, condition: Condition) -> Result<(), TableError> {
-        self.check(&item.pk)?;
-        self.local.table().put(item, condition).await
-    }
-
-    async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> Result<(), TableError> {
-        self.check(pk)?;
-        self.local.table().delete(pk, sk, condition).await
-    }
-
-    async fn query(&self, query: Query) -> Result<Page, TableError> {
-        self.check(&query.partition)?;
-        self.local.table().query(query).await
-    }
-
-    async fn transact_write(&self, ops: Vec<WriteOp>) -> Result<(), TableError> {
-        for op in &ops {
-            match op {
-                WriteOp::Put { item, .. } => self.check(&item.pk)?,
-                WriteOp::Delete { pk, .. } | WriteOp::Check { pk, .. } => self.check(pk)?,
-            }
-        }
-        self.local.table().transact_write(ops).await
-    }
-}
-
-impl Platform for FlakyPlatform {
-    type Blobs = <LocalPlatform as Platform>::Blobs;
-    type Table = FlakyTable;
-    type Queue = <LocalPlatform as Platform>::Queue;
-    type Pipeline = <LocalPlatform as Platform>::Pipeline;
-    type KeyWrap = <LocalPlatform as Platform>::KeyWrap;
-
-    fn blobs(&self) -> &Self::Blobs {
-        self.local.blobs()
-    }
-    fn table(&self) -> &FlakyTable {
-        &self.table
-    }
-    fn ingest_queue(&self) -> &Self::Queue {
-        self.local.ingest_queue()
-    }
-    fn pipeline(&self) -> &Self::Pipeline {
-        self.local.pipeline()
-    }
-    fn key_wrap(&self) -> &Self::KeyWrap {
-        self.local.key_wrap()
-    }
 }

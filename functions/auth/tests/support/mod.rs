@@ -4,7 +4,6 @@
 #![allow(dead_code)] // each test binary uses its own part of it
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use aws_lambda_events::http::HeaderValue;
 use aws_lambda_events::http::header::AUTHORIZATION;
@@ -18,8 +17,8 @@ use mvidarr_auth_fn::{
 };
 use mvidarr_core::asl::StateMachine;
 use mvidarr_core::ids::TenantId;
-use mvidarr_core::ports::{Condition, Item, Page, Platform, Query, Table, TableError, WriteOp};
 use mvidarr_store_local::{LocalConfig, LocalPlatform};
+use mvidarr_tests::outage::{OutagePlatform, OutageTable};
 
 pub const ISSUER: &str = "http://127.0.0.1:9";
 pub const PASSWORD: &str = "correct horse battery staple 9";
@@ -48,91 +47,16 @@ pub fn bearer(credential: &str) -> String {
     format!("Bearer {credential}")
 }
 
-/// The embedded platform with a table that fails while `down` is set.
-#[derive(Clone)]
-pub struct FlakyPlatform {
-    local: LocalPlatform,
-    table: FlakyTable,
-}
-
-#[derive(Clone)]
-pub struct FlakyTable {
-    local: LocalPlatform,
-    down: Arc<AtomicBool>,
-}
-
-impl FlakyTable {
-    fn check(&self) -> Result<(), TableError> {
-        if self.down.load(Ordering::SeqCst) {
-            return Err(TableError::Transient(
-                "the table is down (test outage)".into(),
-            ));
-        }
-        Ok(())
-    }
-}
-
-impl Table for FlakyTable {
-    async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, TableError> {
-        self.check()?;
-        self.local.table().get(pk, sk).await
-    }
-
-    async fn put(&self, item: Item, condition: Condition) -> Result<(), TableError> {
-        self.check()?;
-        self.local.table().put(item, condition).await
-    }
-
-    async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> Result<(), TableError> {
-        self.check()?;
-        self.local.table().delete(pk, sk, condition).await
-    }
-
-    async fn query(&self, query: Query) -> Result<Page, TableError> {
-        self.check()?;
-        self.local.table().query(query).await
-    }
-
-    async fn transact_write(&self, ops: Vec<WriteOp>) -> Result<(), TableError> {
-        self.check()?;
-        self.local.table().transact_write(ops).await
-    }
-}
-
-impl Platform for FlakyPlatform {
-    type Blobs = <LocalPlatform as Platform>::Blobs;
-    type Table = FlakyTable;
-    type Queue = <LocalPlatform as Platform>::Queue;
-    type Pipeline = <LocalPlatform as Platform>::Pipeline;
-    type KeyWrap = <LocalPlatform as Platform>::KeyWrap;
-
-    fn blobs(&self) -> &Self::Blobs {
-        self.local.blobs()
-    }
-    fn table(&self) -> &FlakyTable {
-        &self.table
-    }
-    fn ingest_queue(&self) -> &Self::Queue {
-        self.local.ingest_queue()
-    }
-    fn pipeline(&self) -> &Self::Pipeline {
-        self.local.pipeline()
-    }
-    fn key_wrap(&self) -> &Self::KeyWrap {
-        self.local.key_wrap()
-    }
-}
-
 /// A tenant `acme` whose owner has signed in.
 pub struct World {
     /// The full service (the API's): sets things up.
-    pub identity: Identity<FlakyPlatform>,
+    pub identity: Identity<OutagePlatform>,
     /// The service as the authorizer runs it: verify only, on the same store.
-    pub verifier: Identity<FlakyPlatform>,
+    pub verifier: Identity<OutagePlatform>,
     pub tenant: TenantId,
     pub owner: Principal,
     pub owner_token: String,
-    down: Arc<AtomicBool>,
+    outage: OutageTable,
     _dir: tempfile::TempDir,
 }
 
@@ -148,14 +72,8 @@ impl World {
             StateMachine::pipeline().expect("the pipeline definition"),
         )
         .expect("open the embedded platform");
-        let down = Arc::new(AtomicBool::new(false));
-        let platform = FlakyPlatform {
-            table: FlakyTable {
-                local: local.clone(),
-                down: down.clone(),
-            },
-            local,
-        };
+        let platform = OutagePlatform::new(local);
+        let outage = platform.outage().clone();
         let mut config = IdentityConfig::new(ISSUER);
         config.passwords = Arc::new(PasswordHasher::for_tests());
         let verifier = Identity::new(platform.clone(), IdentityConfig::verifier(ISSUER));
@@ -192,7 +110,7 @@ impl World {
             tenant: tenant.id,
             owner,
             owner_token: tokens.access_token,
-            down,
+            outage,
             _dir: dir,
         }
     }
@@ -224,7 +142,11 @@ impl World {
 
     /// Table reads and writes fail from now on (or work again).
     pub fn set_table_down(&self, down: bool) {
-        self.down.store(down, Ordering::SeqCst);
+        if down {
+            self.outage.fail_everything();
+        } else {
+            self.outage.repair();
+        }
     }
 
     /// The authorizer's answer to an event carrying `authorization`.
