@@ -33,7 +33,7 @@ async fn tenant(api: &TestApi) -> (TenantId, String, MediaId) {
             name: "live-vs-studio".into(),
             version: "3".into(),
         },
-        status: TagStatus::Proposed,
+        status: TagStatus::Review,
         evidence: json!({"ranges": [[12.0, 30.5]]}),
         decisions: Vec::new(),
     };

@@ -259,7 +259,7 @@ async fn an_uploaded_video_runs_analyze_tag_index_and_ends_indexed_with_tags() {
     let mut names: Vec<_> = tags.iter().map(|t| t.name.as_str().to_owned()).collect();
     names.sort();
     assert_eq!(names, ["orientation/landscape", "resolution/sd"]);
-    assert!(tags.iter().all(|t| t.status == TagStatus::Proposed));
+    assert!(tags.iter().all(|t| t.status == TagStatus::Review));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

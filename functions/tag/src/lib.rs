@@ -79,7 +79,7 @@ pub fn technical_tags(probe: &Probe, probe_version: u32) -> Vec<Tag> {
             name: TagName::parse(n).expect("fixed tag names are valid"),
             confidence: 1.0,
             source: source.clone(),
-            status: TagStatus::Proposed,
+            status: TagStatus::Review,
             evidence: serde_json::json!({ "from": "probe" }),
             decisions: vec![],
         })

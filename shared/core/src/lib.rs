@@ -4,7 +4,8 @@
 //! - [`ids`]: typed ULID identifiers.
 //! - [`keys`]: how records and blobs are addressed; every key starts with the tenant.
 //! - [`media`]: the Media record and its status machine.
-//! - [`metadata`], [`analysis`], [`tag`]: the rest of the media model.
+//! - [`metadata`], [`analysis`], [`tag`]: the rest of the media model; [`vocabulary`]: a
+//!   tenant's tags, synonyms and thresholds.
 //! - [`profile`], [`event`]: the people a tenant records plays for, and what they did.
 //! - [`external`]: records named by their id in another system (`ext:…`).
 //! - [`fingerprint`]: what makes another copy of the same video recognisable, and how alike two are.
@@ -32,6 +33,7 @@ pub mod repo;
 pub mod step;
 pub mod tag;
 pub mod upload;
+pub mod vocabulary;
 
 pub use chrono::{DateTime, Utc};
 

@@ -78,12 +78,109 @@ pub enum TagSource {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Where a tag stands. A machine's proposal is placed by its confidence against the tag's
+/// thresholds ([`Thresholds::place`]); a person's decision overrides it for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TagStatus {
-    Proposed,
+    /// Confident enough to apply without a person: shown and searchable.
+    Applied,
+    /// Uncertain: waits in the review queue.
+    #[serde(alias = "proposed")]
+    Review,
+    /// Too unlikely to show; kept as a suggestion (and for when thresholds change).
+    Hidden,
+    /// A person said yes (or tagged it by hand).
     Accepted,
+    /// A person said no.
     Rejected,
+}
+
+impl TagStatus {
+    /// Shown on the media and found by tag search.
+    pub fn is_visible(self) -> bool {
+        matches!(self, TagStatus::Applied | TagStatus::Accepted)
+    }
+
+    /// A person decided it: machines leave it alone.
+    pub fn is_decided(self) -> bool {
+        matches!(self, TagStatus::Accepted | TagStatus::Rejected)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TagStatus::Applied => "applied",
+            TagStatus::Review => "review",
+            TagStatus::Hidden => "hidden",
+            TagStatus::Accepted => "accepted",
+            TagStatus::Rejected => "rejected",
+        }
+    }
+}
+
+/// A tag's two thresholds on calibrated confidence: at or above `accept` a proposal is applied,
+/// at or above `review` it goes to review, below it is hidden.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Thresholds {
+    pub accept: f64,
+    pub review: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("thresholds need 0 <= review <= accept <= 1 (got review {review}, accept {accept})")]
+pub struct InvalidThresholds {
+    pub accept: f64,
+    pub review: f64,
+}
+
+impl Default for Thresholds {
+    /// Apply at 90% (the seed's accuracy promise with a margin), review from 40%.
+    fn default() -> Self {
+        Self {
+            accept: 0.9,
+            review: 0.4,
+        }
+    }
+}
+
+impl Thresholds {
+    pub fn new(accept: f64, review: f64) -> Result<Self, InvalidThresholds> {
+        if (0.0..=1.0).contains(&review) && (review..=1.0).contains(&accept) {
+            Ok(Self { accept, review })
+        } else {
+            Err(InvalidThresholds { accept, review })
+        }
+    }
+
+    /// Where a machine's proposal with this confidence goes.
+    pub fn place(&self, confidence: f64) -> TagStatus {
+        if confidence >= self.accept {
+            TagStatus::Applied
+        } else if confidence >= self.review {
+            TagStatus::Review
+        } else {
+            TagStatus::Hidden
+        }
+    }
+}
+
+/// How unsure a calibrated probability is: 1 at 0.5, 0 at 0 or 1.
+pub fn uncertainty(confidence: f64) -> f64 {
+    (1.0 - (2.0 * confidence.clamp(0.0, 1.0) - 1.0).abs()).max(0.0)
+}
+
+/// The review queue's order (active learning by uncertainty sampling, weighted): a decision
+/// teaches the tag's model most where the model is least sure, and matters most where many
+/// people will see the tag (`impact`, ≥ 0). Higher comes first.
+pub fn review_priority(confidence: f64, impact: f64) -> f64 {
+    uncertainty(confidence) * impact.max(0.0)
+}
+
+/// How much a decision on one media's tag is worth: a media people play often shows its tags
+/// to more of them (`plays`), and a tag with few decisions so far learns more from each one
+/// (`tag_decisions`). Both grow slowly, so neither swamps uncertainty.
+pub fn review_impact(plays: u64, tag_decisions: u64) -> f64 {
+    (1.0 + (plays as f64).ln_1p()) / (1.0 + tag_decisions as f64).sqrt()
 }
 
 /// A person's accept/reject of a tag: training data for the tenant's models.

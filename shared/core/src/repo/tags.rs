@@ -47,7 +47,7 @@ impl<'a, T: Table> TagRepo<'a, T> {
         };
         let version = existing.version;
         let existing: Tag = decode(existing)?;
-        if existing.status != TagStatus::Proposed {
+        if existing.status.is_decided() {
             return Ok(());
         }
         // Replace the proposal only if no decision landed since it was read.
