@@ -1,0 +1,2 @@
+//! Learned tags (pure computation): feature vectors, per-tag classifier heads and their
+//! evaluation.
