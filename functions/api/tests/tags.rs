@@ -38,7 +38,7 @@ async fn tenant(api: &TestApi) -> (TenantId, String, MediaId) {
         decisions: Vec::new(),
     };
     TagRepo::new(api.platform.table())
-        .propose(tenant, media[0], &proposal)
+        .propose(tenant, media[0], &proposal, 1.0)
         .await
         .unwrap();
     (tenant, owner, media[0])

@@ -63,6 +63,45 @@ pub mod table {
         "tag/"
     }
 
+    /// Secondary-index partitions of a tenant's tags, one per kind of place a tag can be in:
+    /// `visible` (applied or accepted: search and counts), `review` (the queue), `hidden`
+    /// and `rejected`. The index is how tags are found across media.
+    pub fn tag_index_pk(tenant: TenantId, place: &str) -> String {
+        format!("t/{tenant}/tags/{place}")
+    }
+    /// Index key of a tag in the visible, hidden or rejected partition: by name, then media.
+    /// The `/#` after the name makes `{name}/` the prefix of the tag and all its descendants
+    /// (names have no empty segment, so `#` never starts one) and `{name}/#` the tag alone.
+    pub fn tag_index_sk(tag: &str, media: MediaId) -> String {
+        format!("{tag}/#{media}")
+    }
+    pub fn tag_index_exact_prefix(tag: &str) -> String {
+        format!("{tag}/#")
+    }
+    pub fn tag_index_branch_prefix(tag: &str) -> String {
+        format!("{tag}/")
+    }
+    /// Index key of a tag in the review queue: highest priority first (priorities are
+    /// inverted into fixed-width digits so ascending order is the queue's order).
+    pub fn review_index_sk(priority: f64, media: MediaId, tag: &str) -> String {
+        const SCALE: f64 = 1e9;
+        const TOP: u64 = 999_999_999_999;
+        let scaled = (priority.max(0.0) * SCALE).min(TOP as f64) as u64;
+        format!("{:012}#{media}#{tag}", TOP - scaled)
+    }
+    /// The media and tag a review-queue index key names.
+    pub fn parse_review_index_sk(sk: &str) -> Option<(MediaId, &str)> {
+        let mut parts = sk.splitn(3, '#');
+        let _priority = parts.next()?;
+        let media = parts.next()?.parse().ok()?;
+        Some((media, parts.next()?))
+    }
+    /// The media a visible/hidden/rejected index key names, and the tag.
+    pub fn parse_tag_index_sk(sk: &str) -> Option<(MediaId, &str)> {
+        let (tag, media) = sk.rsplit_once("/#")?;
+        Some((media.parse().ok()?, tag))
+    }
+
     /// The duplicate index: one partition per fingerprint key, one item per media filed under
     /// it (see [`crate::fingerprint::Fingerprint::index_keys`]).
     pub fn fingerprint_index_pk(tenant: TenantId, key: &str) -> String {
@@ -161,6 +200,9 @@ pub mod table {
     pub fn rate_limit_pk(tenant: TenantId, principal: &str) -> String {
         format!("t/{tenant}/ratelimit/{principal}")
     }
+    /// The tenant's tag vocabulary: one item, sort key [`VOCABULARY_SK`] under its settings.
+    pub const VOCABULARY_SK: &str = "tag-vocabulary";
+
     /// Tenant settings: plan, retention.
     pub fn settings_pk(tenant: TenantId) -> String {
         format!("t/{tenant}/settings")

@@ -11,6 +11,7 @@ mod profiles;
 mod tags;
 mod tenants;
 mod uploads;
+mod vocabulary;
 
 pub use analysis::AnalysisRepo;
 pub use events::{AppendOutcome, EventRepo, IntakeError};
@@ -19,9 +20,10 @@ pub use fingerprints::FingerprintIndex;
 pub use media::{Created, MediaPage, MediaRepo};
 pub use models::{ModelFile, ModelRegistry, ModelVersion, Reservation};
 pub use profiles::ProfileRepo;
-pub use tags::{Decided, TagRepo};
+pub use tags::{Decided, FoundPage, FoundTag, TagCounts, TagRepo};
 pub use tenants::{TenantRecord, TenantRepo};
 pub use uploads::{Claim, UploadRepo, UploadReservation};
+pub use vocabulary::VocabularyRepo;
 
 use crate::media::IllegalTransition;
 use crate::ports::TableError;

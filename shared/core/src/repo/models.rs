@@ -17,7 +17,7 @@ use crate::ids::TenantId;
 use crate::keys::{blob, table as keys};
 use crate::ports::{Condition, Item, Query, Table, WriteOp};
 
-use super::{RepoError, decode, encode, query_all};
+use super::{RepoError, decode, encode, query_all_with};
 
 /// One registered model file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -296,10 +296,44 @@ impl<'a, T: Table> ModelRegistry<'a, T> {
         tenant: TenantId,
         family: &str,
     ) -> Result<Vec<ModelVersion>, RepoError> {
-        query_all(
+        let prefix = keys::model_versions_prefix(family);
+        let items = query_all_with(
             self.table,
-            Query::partition(keys::models_pk(tenant)).prefix(keys::model_versions_prefix(family)),
+            Query::partition(keys::models_pk(tenant)).prefix(prefix.as_str()),
+            Ok,
         )
-        .await
+        .await?;
+        // Family names nest (`tags/a` and `tags/a/v`): keep this family's own version records.
+        items
+            .into_iter()
+            .filter(|item| item.sk[prefix.len()..].bytes().all(|b| b.is_ascii_digit()))
+            .map(decode)
+            .collect()
+    }
+
+    /// The families under `prefix` (e.g. `tags/`) that have a registered version, with their
+    /// latest version number.
+    pub async fn families(
+        &self,
+        tenant: TenantId,
+        prefix: &str,
+    ) -> Result<Vec<(String, u32)>, RepoError> {
+        let items = query_all_with(
+            self.table,
+            Query::partition(keys::models_pk(tenant)).prefix(prefix),
+            Ok,
+        )
+        .await?;
+        let mut out = Vec::new();
+        for item in items {
+            let Some(family) = item.sk.strip_suffix("/head").map(str::to_owned) else {
+                continue;
+            };
+            // A version record of a family whose name ends in `/head` is not a head.
+            if let Ok(head) = decode::<Head>(item) {
+                out.push((family, head.latest));
+            }
+        }
+        Ok(out)
     }
 }

@@ -1,11 +1,88 @@
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
 use crate::ids::{MediaId, TenantId};
 use crate::keys::table as keys;
-use crate::ports::{Condition, Item, Query, Table};
-use crate::tag::{Decision, Tag, TagName, TagSource, TagStatus};
+use crate::ports::{Index, Item, Query, Table};
+use crate::tag::{Decision, Tag, TagName, TagSource, TagStatus, review_priority};
 
 use super::{
-    RepoError, Versioned, decode, encode, put_over, query_all, query_versioned, versioned,
+    RepoError, Versioned, encode, put_over, query_all, query_all_with, query_versioned, versioned,
 };
+
+/// The index partition each status is found in (see [`keys::tag_index_pk`]).
+fn place(status: TagStatus) -> &'static str {
+    match status {
+        TagStatus::Applied | TagStatus::Accepted => "visible",
+        TagStatus::Review => "review",
+        TagStatus::Hidden => "hidden",
+        TagStatus::Rejected => "rejected",
+    }
+}
+
+/// A tag's item, indexed where its status puts it. `impact` orders the review queue (see
+/// [`crate::tag::review_impact`]); other statuses ignore it.
+fn tag_item(tenant: TenantId, media: MediaId, tag: &Tag, impact: f64) -> Item {
+    let name = tag.name.as_str();
+    let sk = match tag.status {
+        TagStatus::Review => {
+            keys::review_index_sk(review_priority(tag.confidence, impact), media, name)
+        }
+        _ => keys::tag_index_sk(name, media),
+    };
+    Item::new(
+        keys::media_items_pk(tenant, media),
+        keys::tag_sk(name),
+        encode(tag),
+    )
+    .with_index(keys::tag_index_pk(tenant, place(tag.status)), sk)
+}
+
+/// The media an item of a media's partition belongs to (`t/{tenant}/media/{media}`).
+fn media_of(item: &Item) -> Option<MediaId> {
+    item.pk.rsplit('/').next()?.parse().ok()
+}
+
+/// A tag found through the index, with the media it is on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FoundTag {
+    pub media: MediaId,
+    pub tag: Versioned<Tag>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FoundPage {
+    pub items: Vec<FoundTag>,
+    pub next_cursor: Option<String>,
+}
+
+/// How many media carry a tag, by where it stands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct TagCounts {
+    pub applied: u64,
+    pub accepted: u64,
+    pub review: u64,
+    pub hidden: u64,
+    pub rejected: u64,
+}
+
+impl TagCounts {
+    fn add(&mut self, status: TagStatus) {
+        match status {
+            TagStatus::Applied => self.applied += 1,
+            TagStatus::Accepted => self.accepted += 1,
+            TagStatus::Review => self.review += 1,
+            TagStatus::Hidden => self.hidden += 1,
+            TagStatus::Rejected => self.rejected += 1,
+        }
+    }
+
+    /// Media the tag is shown on.
+    pub fn visible(&self) -> u64 {
+        self.applied + self.accepted
+    }
+}
 
 /// What became of a decision.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,39 +103,35 @@ impl<'a, T: Table> TagRepo<'a, T> {
         Self { table }
     }
 
-    /// Propose a tag. A tag a person already decided on is left as it is: people's decisions
-    /// outrank machines, and a re-run step must not undo them.
+    /// Propose a tag (its status placed by the caller from the tenant's thresholds). A tag a
+    /// person already decided on is left as it is: people's decisions outrank machines, and a
+    /// re-run step must not undo them. A proposal equal to the stored one writes nothing, so
+    /// re-scoring a catalogue only writes what changed. Whether anything was written.
     pub async fn propose(
         &self,
         tenant: TenantId,
         media: MediaId,
         tag: &Tag,
-    ) -> Result<(), RepoError> {
-        let pk = keys::media_items_pk(tenant, media);
-        let sk = keys::tag_sk(tag.name.as_str());
-        let item = Item::new(pk.clone(), sk.clone(), encode(tag));
+        impact: f64,
+    ) -> Result<bool, RepoError> {
+        let item = tag_item(tenant, media, tag, impact);
         // The common case, a new tag, is one conditional write.
-        match self.table.put(item.clone(), Condition::Absent).await {
-            Err(e) if e.is_conflict() => {}
-            other => return Ok(other?),
+        if put_over(self.table, item.clone(), None).await? {
+            return Ok(true);
         }
-        let Some(existing) = self.table.get(&pk, &sk).await? else {
-            return Ok(self.table.put(item, Condition::Absent).await?);
+        let Some(existing) = self.get(tenant, media, &tag.name).await? else {
+            return put_over(self.table, item, None).await;
         };
-        let version = existing.version;
-        let existing: Tag = decode(existing)?;
-        if existing.status.is_decided() {
-            return Ok(());
+        let stored = &existing.record;
+        let same = stored.status == tag.status
+            && (stored.confidence - tag.confidence).abs() < 1e-6
+            && stored.source == tag.source
+            && stored.evidence == tag.evidence;
+        if stored.status.is_decided() || same {
+            return Ok(false);
         }
         // Replace the proposal only if no decision landed since it was read.
-        let item = Item {
-            version: version + 1,
-            ..item
-        };
-        match self.table.put(item, Condition::VersionIs(version)).await {
-            Err(e) if e.is_conflict() => Ok(()),
-            other => Ok(other?),
-        }
+        put_over(self.table, item, Some(existing.version)).await
     }
 
     /// One tag of a media and its stored version (what a reviewer decides against).
@@ -125,11 +198,7 @@ impl<'a, T: Table> TagRepo<'a, T> {
             evidence: serde_json::Value::Null,
             decisions: vec![decision.clone()],
         };
-        let item = Item::new(
-            keys::media_items_pk(tenant, media),
-            keys::tag_sk(name.as_str()),
-            encode(&tag),
-        );
+        let item = tag_item(tenant, media, &tag, 0.0);
         let version = item.version;
         if put_over(self.table, item, None).await? {
             return Ok(Decided::Done(Versioned {
@@ -148,11 +217,7 @@ impl<'a, T: Table> TagRepo<'a, T> {
         tag: Tag,
         current: Versioned<Tag>,
     ) -> Result<Decided, RepoError> {
-        let item = Item::new(
-            keys::media_items_pk(tenant, media),
-            keys::tag_sk(tag.name.as_str()),
-            encode(&tag),
-        );
+        let item = tag_item(tenant, media, &tag, 0.0);
         if put_over(self.table, item, Some(current.version)).await? {
             return Ok(Decided::Done(Versioned {
                 version: current.version + 1,
@@ -191,4 +256,129 @@ impl<'a, T: Table> TagRepo<'a, T> {
         let requests = media.iter().map(|&m| self.list(tenant, m)).collect();
         super::a_few_at_a_time(requests).await
     }
+
+    /// One page of the review queue, highest priority first (the priority stored when the
+    /// tag was proposed). Entries decided since (the index trails on DynamoDB) are skipped.
+    pub async fn review_queue(
+        &self,
+        tenant: TenantId,
+        limit: usize,
+        cursor: Option<String>,
+    ) -> Result<FoundPage, RepoError> {
+        let query = Query::partition(keys::tag_index_pk(tenant, "review"))
+            .on_index(Index::Gsi1)
+            .limit(limit)
+            .after(cursor);
+        let mut page = self.found_page(query).await?;
+        page.items
+            .retain(|f| f.tag.record.status == TagStatus::Review);
+        Ok(page)
+    }
+
+    /// Media whose visible tags are `name` or under it (`genre/rock` finds `genre/rock/punk`),
+    /// in the order of tag name then media. A media with several matching tags appears once
+    /// per tag: callers de-duplicate within a page.
+    pub async fn with_tag(
+        &self,
+        tenant: TenantId,
+        name: &TagName,
+        limit: usize,
+        cursor: Option<String>,
+    ) -> Result<FoundPage, RepoError> {
+        let query = Query::partition(keys::tag_index_pk(tenant, "visible"))
+            .on_index(Index::Gsi1)
+            .prefix(keys::tag_index_branch_prefix(name.as_str()))
+            .limit(limit)
+            .after(cursor);
+        let mut page = self.found_page(query).await?;
+        page.items.retain(|f| f.tag.record.status.is_visible());
+        Ok(page)
+    }
+
+    /// Counts of every tag name the tenant has, by status. Reads the whole index: a report,
+    /// not a per-request path for very large catalogues.
+    pub async fn counts(
+        &self,
+        tenant: TenantId,
+    ) -> Result<BTreeMap<TagName, TagCounts>, RepoError> {
+        let mut counts: BTreeMap<TagName, TagCounts> = BTreeMap::new();
+        for place in ["visible", "review", "hidden", "rejected"] {
+            for found in self.all_in(tenant, place, "").await? {
+                let tag = found.tag.record;
+                counts.entry(tag.name).or_default().add(tag.status);
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Every tag a person decided (accepted, added by hand, or rejected): the training data.
+    pub async fn decided(&self, tenant: TenantId) -> Result<Vec<FoundTag>, RepoError> {
+        let mut out = self.all_in(tenant, "rejected", "").await?;
+        out.extend(
+            self.all_in(tenant, "visible", "")
+                .await?
+                .into_iter()
+                .filter(|f| f.tag.record.status == TagStatus::Accepted),
+        );
+        out.retain(|f| f.tag.record.status.is_decided());
+        Ok(out)
+    }
+
+    /// Every machine proposal named exactly `name`, wherever its status put it: what a change
+    /// of the tag's thresholds re-places.
+    pub async fn proposals_named(
+        &self,
+        tenant: TenantId,
+        name: &TagName,
+    ) -> Result<Vec<FoundTag>, RepoError> {
+        let exact = keys::tag_index_exact_prefix(name.as_str());
+        let mut out = self.all_in(tenant, "visible", &exact).await?;
+        out.extend(self.all_in(tenant, "hidden", &exact).await?);
+        out.extend(
+            self.all_in(tenant, "review", "")
+                .await?
+                .into_iter()
+                .filter(|f| f.tag.record.name == *name),
+        );
+        out.retain(|f| !f.tag.record.status.is_decided() && f.tag.record.name == *name);
+        Ok(out)
+    }
+
+    async fn all_in(
+        &self,
+        tenant: TenantId,
+        place: &str,
+        prefix: &str,
+    ) -> Result<Vec<FoundTag>, RepoError> {
+        let query = Query::partition(keys::tag_index_pk(tenant, place))
+            .on_index(Index::Gsi1)
+            .prefix(prefix);
+        query_all_with(self.table, query, found).await
+    }
+
+    async fn found_page(&self, query: Query) -> Result<FoundPage, RepoError> {
+        let page = self.table.query(query).await?;
+        Ok(FoundPage {
+            items: page
+                .items
+                .into_iter()
+                .map(found)
+                .collect::<Result<_, _>>()?,
+            next_cursor: page.next_cursor,
+        })
+    }
+}
+
+fn found(item: Item) -> Result<FoundTag, RepoError> {
+    let Some(media) = media_of(&item) else {
+        return Err(RepoError::Corrupt {
+            source: serde::de::Error::custom("a tag's partition does not name a media"),
+            pk: item.pk,
+            sk: item.sk,
+        });
+    };
+    Ok(FoundTag {
+        media,
+        tag: versioned(item)?,
+    })
 }

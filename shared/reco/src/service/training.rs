@@ -13,7 +13,6 @@ use mvidarr_core::ports::{BlobError, BlobStore, Platform};
 use mvidarr_core::repo::{
     EventRepo, MediaRepo, ModelFile, ModelRegistry, ModelVersion, ProfileRepo, RepoError, TagRepo,
 };
-use mvidarr_core::tag::TagStatus;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tracing::{info, instrument};
@@ -180,7 +179,7 @@ pub async fn read_training_set<P: Platform>(
         .into_iter()
         .map(|tags| {
             tags.into_iter()
-                .filter(|t| t.status != TagStatus::Rejected)
+                .filter(|t| t.status.is_visible())
                 .map(|t| t.name.as_str().to_owned())
                 .collect()
         })
