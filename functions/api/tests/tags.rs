@@ -61,7 +61,7 @@ async fn two_reviewers_on_one_version_one_wins_and_the_other_sees_the_current_st
     let tag = &r.body["tags"][0];
     assert_eq!(
         (tag["name"].as_str(), tag["status"].as_str()),
-        (Some("live"), Some("proposed"))
+        (Some("live"), Some("review"))
     );
     let seen = tag["version"].as_u64().unwrap();
 

@@ -49,8 +49,12 @@ pub mod actions {
     pub const TAG_DECIDED: &str = "tag.decided";
     /// A person tagged a media by hand.
     pub const TAG_ADDED: &str = "tag.added";
+    /// The tag vocabulary or its thresholds changed.
+    pub const TAG_VOCABULARY_CHANGED: &str = "tag.vocabulary_changed";
+    /// A tag model version was promoted by hand (or rolled back to).
+    pub const TAG_MODEL_PROMOTED: &str = "tag.model_promoted";
 
-    pub const ALL: [&str; 20] = [
+    pub const ALL: [&str; 22] = [
         LOGIN_SUCCEEDED,
         LOGIN_FAILED,
         LOGIN_LOCKED,
@@ -71,6 +75,8 @@ pub mod actions {
         SIGNING_KEY_ROTATED,
         TAG_DECIDED,
         TAG_ADDED,
+        TAG_VOCABULARY_CHANGED,
+        TAG_MODEL_PROMOTED,
     ];
 }
 

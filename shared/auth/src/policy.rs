@@ -66,6 +66,8 @@ pub enum Permission {
     MediaWrite,
     MediaDelete,
     TagsReview,
+    /// Define the tag vocabulary and thresholds; promote or roll back tag models.
+    TagsManage,
     ReportsRead,
     /// Create, list and revoke API keys.
     ApiKeysManage,
@@ -80,11 +82,12 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 10] = [
+    pub const ALL: [Permission; 11] = [
         Permission::MediaRead,
         Permission::MediaWrite,
         Permission::MediaDelete,
         Permission::TagsReview,
+        Permission::TagsManage,
         Permission::ReportsRead,
         Permission::ApiKeysManage,
         Permission::AdminUsers,
@@ -99,6 +102,7 @@ impl Permission {
             Permission::MediaWrite => "media:write",
             Permission::MediaDelete => "media:delete",
             Permission::TagsReview => "tags:review",
+            Permission::TagsManage => "tags:manage",
             Permission::ReportsRead => "reports:read",
             Permission::ApiKeysManage => "api-keys:manage",
             Permission::AdminUsers => "admin:users",
@@ -169,6 +173,7 @@ pub const POLICY: &[(Role, &[Permission])] = &[
             EventsWrite,
             MediaWrite,
             TagsReview,
+            TagsManage,
             MediaDelete,
             ApiKeysManage,
             AdminUsers,
@@ -183,6 +188,7 @@ pub const POLICY: &[(Role, &[Permission])] = &[
             EventsWrite,
             MediaWrite,
             TagsReview,
+            TagsManage,
             MediaDelete,
             ApiKeysManage,
             AdminUsers,

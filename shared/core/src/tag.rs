@@ -164,6 +164,19 @@ impl Thresholds {
     }
 }
 
+/// The model-registry family of a tag's learned classifier.
+pub fn model_family(name: &TagName) -> String {
+    format!("{MODEL_FAMILY_PREFIX}{name}")
+}
+
+/// What every tag model family starts with.
+pub const MODEL_FAMILY_PREFIX: &str = "tags/";
+
+/// The tag a model family is for (`None` for other families).
+pub fn tag_of_family(family: &str) -> Option<TagName> {
+    TagName::parse(family.strip_prefix(MODEL_FAMILY_PREFIX)?).ok()
+}
+
 /// How unsure a calibrated probability is: 1 at 0.5, 0 at 0 or 1.
 pub fn uncertainty(confidence: f64) -> f64 {
     (1.0 - (2.0 * confidence.clamp(0.0, 1.0) - 1.0).abs()).max(0.0)

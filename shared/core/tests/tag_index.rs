@@ -208,6 +208,33 @@ async fn a_proposal_moves_between_places_and_never_over_a_decision() {
             .await
             .unwrap()
     );
+    // A new impact moves it in the queue.
+    assert!(
+        repo.propose(tenant, m, &proposal("live", 0.5, TagStatus::Review), 2.0)
+            .await
+            .unwrap()
+    );
+    // New thresholds re-place it: 0.5 is below a review threshold of 0.6.
+    let stricter = Thresholds::new(0.95, 0.6).unwrap();
+    assert_eq!(
+        repo.replace_by(tenant, &name("live"), stricter)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        repo.replace_by(tenant, &name("live"), stricter)
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(
+        repo.review_queue(tenant, 10, None)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
     assert!(
         repo.propose(tenant, m, &proposal("live", 0.2, TagStatus::Hidden), 1.0)
             .await

@@ -371,6 +371,25 @@ impl RecoModel {
         self.item_index.contains_key(item)
     }
 
+    /// How many people engaged with `item` (0 for an item the model does not know).
+    pub fn audience(&self, item: &str) -> u64 {
+        self.item_index
+            .get(item)
+            .map_or(0, |&i| self.popularity.users_of(i) as u64)
+    }
+
+    /// The item's collaborative factors: where co-interaction puts it (for content features
+    /// elsewhere, e.g. tag models). `None` for an unknown item or a model without them.
+    pub fn item_embedding(&self, item: &str) -> Option<&[f32]> {
+        let &i = self.item_index.get(item)?;
+        Some(self.als.as_ref()?.items.row(i as usize))
+    }
+
+    /// The length of [`RecoModel::item_embedding`]'s vectors (0 without collaborative factors).
+    pub fn embedding_dim(&self) -> usize {
+        self.als.as_ref().map_or(0, |a| a.items.dim())
+    }
+
     /// A list of `kind` for `user` (a profile id; unknown or history-less users get trending,
     /// then popular items), at most `limit` long.
     pub fn recommend(

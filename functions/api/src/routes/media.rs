@@ -5,11 +5,11 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use mvidarr_core::analysis::{Analysis, Probe};
 use mvidarr_core::external::ExternalRef;
-use mvidarr_core::ids::MediaId;
+use mvidarr_core::ids::{MediaId, TenantId};
 use mvidarr_core::media::{Media, MediaStatus};
 use mvidarr_core::metadata::VideoMetadata;
 use mvidarr_core::ports::Platform;
-use mvidarr_core::repo::{AnalysisRepo, MediaRepo, UploadRepo};
+use mvidarr_core::repo::{AnalysisRepo, MediaRepo, TagRepo, UploadRepo};
 use serde::{Deserialize, Serialize};
 
 use crate::{ApiError, ApiState, Caller};
@@ -100,6 +100,8 @@ pub async fn get<P: Platform>(
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     status: Option<String>,
+    /// Only media showing this tag or one under it (`genre/rock` finds `genre/rock/punk`).
+    tag: Option<String>,
     limit: Option<usize>,
     cursor: Option<String>,
 }
@@ -130,6 +132,14 @@ pub async fn list<P: Platform>(
     if !(1..=100).contains(&limit) {
         return Err(ApiError::BadRequest("limit must be 1-100".into()));
     }
+    if let Some(tag) = &params.tag {
+        if params.status.is_some() {
+            return Err(ApiError::BadRequest(
+                "filter by status or by tag, not both".into(),
+            ));
+        }
+        return with_tag(&state, caller.tenant, tag, limit, params.cursor).await;
+    }
     let page = MediaRepo::new(state.platform.table())
         .list(
             caller.tenant,
@@ -144,6 +154,39 @@ pub async fn list<P: Platform>(
         })?;
     Ok(Json(MediaList {
         items: page.items.into_iter().map(MediaView::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// Media with a tag (or one under it), found through the tag index: each media once per
+/// page.
+async fn with_tag<P: Platform>(
+    state: &ApiState<P>,
+    tenant: TenantId,
+    raw: &str,
+    limit: usize,
+    cursor: Option<String>,
+) -> Result<Json<MediaList>, ApiError> {
+    let name = super::tags::canonical_name(state, tenant, raw).await?;
+    let page = TagRepo::new(state.platform.table())
+        .with_tag(tenant, &name, limit, cursor)
+        .await?;
+    let mut ids: Vec<MediaId> = Vec::new();
+    for found in &page.items {
+        if !ids.contains(&found.media) {
+            ids.push(found.media);
+        }
+    }
+    let repo = MediaRepo::new(state.platform.table());
+    let mut items = Vec::with_capacity(ids.len());
+    for id in ids {
+        // The index trails a deleted media on DynamoDB: skip what is gone.
+        if let Some(media) = repo.get(tenant, id).await? {
+            items.push(MediaView::from(media));
+        }
+    }
+    Ok(Json(MediaList {
+        items,
         next_cursor: page.next_cursor,
     }))
 }

@@ -10,12 +10,14 @@ mod privacy;
 mod profiles;
 mod recommendations;
 mod references;
+mod review;
 mod session;
 pub mod spec;
 mod tags;
 mod thumbnails;
 mod uploads;
 mod users;
+mod vocabulary;
 
 use axum::Router;
 use axum::http::Method;
@@ -87,6 +89,16 @@ fn declared<P: Platform>() -> Vec<RouteSpec<ApiState<P>>> {
             .with_body(json!({"name": "live"})),
         R::new(M::POST, "/v1/media/{id}/tags/{tag}/accept", Needs(TagsReview), Of::Media, tags::accept::<P>),
         R::new(M::POST, "/v1/media/{id}/tags/{tag}/reject", Needs(TagsReview), Of::Media, tags::reject::<P>),
+        R::new(M::GET, "/v1/tags", Needs(MediaRead), Of::None, vocabulary::list::<P>),
+        R::new(M::GET, "/v1/tags/vocabulary", Needs(MediaRead), Of::None, vocabulary::get_vocabulary::<P>),
+        R::new(M::PUT, "/v1/tags/vocabulary", Needs(TagsManage), Of::None, vocabulary::put_vocabulary::<P>)
+            .with_body(json!({"version": 0, "tags": {"explicit": {"synonyms": ["nsfw"]}}})),
+        R::new(M::GET, "/v1/tags/models", Needs(MediaRead), Of::None, vocabulary::models::<P>),
+        R::new(M::POST, "/v1/tags/models/{tag}/promote", Needs(TagsManage), Of::None, vocabulary::promote::<P>)
+            .with_body(json!({"version": 1})),
+        R::new(M::GET, "/v1/review", Needs(TagsReview), Of::None, review::queue::<P>),
+        R::new(M::POST, "/v1/review/decisions", Needs(TagsReview), Of::None, review::decide::<P>)
+            .with_body(json!({"decisions": [{"media": "ext:sample-media", "tag": "live", "accept": true}]})),
         R::new(M::GET, "/v1/recommendations", Needs(MediaRead), Of::None, recommendations::list::<P>),
         R::new(M::POST, "/v1/events", Needs(EventsWrite), Of::None, events::record::<P>)
             .with_body(json!({"events": [{"id": "sample-1", "kind": "play", "media": "ext:sample-media", "user": "ext:sample-user"}]})),

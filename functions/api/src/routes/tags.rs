@@ -9,9 +9,9 @@ use axum::http::StatusCode;
 use chrono::Utc;
 use mvidarr_auth::audit::actions;
 use mvidarr_auth::store::AuditDraft;
-use mvidarr_core::ids::MediaId;
+use mvidarr_core::ids::{MediaId, TenantId};
 use mvidarr_core::ports::Platform;
-use mvidarr_core::repo::{Decided, TagRepo, Versioned};
+use mvidarr_core::repo::{Decided, TagRepo, Versioned, VocabularyRepo};
 use mvidarr_core::tag::{Decision, Tag, TagName};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -45,7 +45,7 @@ pub async fn add<P: Platform>(
     Json(body): Json<AddBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let media = super::media_ref(&state, caller.tenant, &id).await?;
-    let name = tag_name(&body.name)?;
+    let name = canonical_name(&state, caller.tenant, &body.name).await?;
     let decision = decision_of(&caller, true);
     let decided = TagRepo::new(state.platform.table())
         .add_by_hand(caller.tenant, media, &name, decision)
@@ -93,7 +93,7 @@ async fn decide<P: Platform>(
     accepted: bool,
 ) -> Result<Json<Value>, ApiError> {
     let media = super::media_ref(&state, caller.tenant, &id).await?;
-    let name = tag_name(&raw_name)?;
+    let name = canonical_name(&state, caller.tenant, &raw_name).await?;
     let expected = body.and_then(|Json(b)| b.version);
     let decided = TagRepo::new(state.platform.table())
         .decide(
@@ -117,11 +117,24 @@ async fn decide<P: Platform>(
     Ok(Json(view(&tag)))
 }
 
-fn tag_name(raw: &str) -> Result<TagName, ApiError> {
+/// A tag name as the tenant keeps it: a synonym in its vocabulary names its tag.
+pub(super) async fn canonical_name<P: Platform>(
+    state: &ApiState<P>,
+    tenant: TenantId,
+    raw: &str,
+) -> Result<TagName, ApiError> {
+    let name = tag_name(raw)?;
+    let vocabulary = VocabularyRepo::new(state.platform.table())
+        .get(tenant)
+        .await?;
+    Ok(vocabulary.record.canonical(&name))
+}
+
+pub(super) fn tag_name(raw: &str) -> Result<TagName, ApiError> {
     TagName::parse(raw).map_err(|e| ApiError::BadRequest(e.to_string()))
 }
 
-fn decision_of(caller: &Caller, accepted: bool) -> Decision {
+pub(super) fn decision_of(caller: &Caller, accepted: bool) -> Decision {
     Decision {
         by: caller.principal.actor(),
         at: Utc::now(),
@@ -129,7 +142,11 @@ fn decision_of(caller: &Caller, accepted: bool) -> Decision {
     }
 }
 
-fn settled(decided: Decided, media: MediaId, name: &TagName) -> Result<Versioned<Tag>, ApiError> {
+pub(super) fn settled(
+    decided: Decided,
+    media: MediaId,
+    name: &TagName,
+) -> Result<Versioned<Tag>, ApiError> {
     match decided {
         Decided::Done(tag) => Ok(tag),
         Decided::Conflict(current) => Err(ApiError::Stale {
@@ -145,7 +162,7 @@ fn settled(decided: Decided, media: MediaId, name: &TagName) -> Result<Versioned
     }
 }
 
-async fn audit<P: Platform>(
+pub(super) async fn audit<P: Platform>(
     state: &ApiState<P>,
     caller: &Caller,
     action: &str,
@@ -160,7 +177,7 @@ async fn audit<P: Platform>(
     state.identity.record(&caller.principal, draft).await;
 }
 
-fn view(tag: &Versioned<Tag>) -> Value {
+pub(super) fn view(tag: &Versioned<Tag>) -> Value {
     let t = &tag.record;
     json!({
         "name": t.name,

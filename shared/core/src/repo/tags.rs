@@ -8,7 +8,8 @@ use crate::ports::{Index, Item, Query, Table};
 use crate::tag::{Decision, Tag, TagName, TagSource, TagStatus, review_priority};
 
 use super::{
-    RepoError, Versioned, encode, put_over, query_all, query_all_with, query_versioned, versioned,
+    RepoError, Versioned, decode, encode, put_over, query_all, query_all_with, query_versioned,
+    versioned,
 };
 
 /// The index partition each status is found in (see [`keys::tag_index_pk`]).
@@ -119,11 +120,14 @@ impl<'a, T: Table> TagRepo<'a, T> {
         if put_over(self.table, item.clone(), None).await? {
             return Ok(true);
         }
-        let Some(existing) = self.get(tenant, media, &tag.name).await? else {
+        let Some(existing) = self.table.get(&item.pk, &item.sk).await? else {
             return put_over(self.table, item, None).await;
         };
-        let stored = &existing.record;
-        let same = stored.status == tag.status
+        let same_place = existing.gsi1sk == item.gsi1sk && existing.gsi1pk == item.gsi1pk;
+        let read_at = existing.version;
+        let stored: Tag = decode(existing)?;
+        let same = same_place
+            && stored.status == tag.status
             && (stored.confidence - tag.confidence).abs() < 1e-6
             && stored.source == tag.source
             && stored.evidence == tag.evidence;
@@ -131,7 +135,7 @@ impl<'a, T: Table> TagRepo<'a, T> {
             return Ok(false);
         }
         // Replace the proposal only if no decision landed since it was read.
-        put_over(self.table, item, Some(existing.version)).await
+        put_over(self.table, item, Some(read_at)).await
     }
 
     /// One tag of a media and its stored version (what a reviewer decides against).
@@ -342,6 +346,32 @@ impl<'a, T: Table> TagRepo<'a, T> {
         );
         out.retain(|f| !f.tag.record.status.is_decided() && f.tag.record.name == *name);
         Ok(out)
+    }
+
+    /// Re-places every machine proposal of `name` by new thresholds (after the vocabulary
+    /// changed them). How many moved. A proposal decided meanwhile is left alone.
+    pub async fn replace_by(
+        &self,
+        tenant: TenantId,
+        name: &TagName,
+        thresholds: crate::tag::Thresholds,
+    ) -> Result<usize, RepoError> {
+        let mut moved = 0;
+        for found in self.proposals_named(tenant, name).await? {
+            let status = thresholds.place(found.tag.record.confidence);
+            if status == found.tag.record.status {
+                continue;
+            }
+            let tag = Tag {
+                status,
+                ..found.tag.record
+            };
+            let item = tag_item(tenant, found.media, &tag, 1.0);
+            if put_over(self.table, item, Some(found.tag.version)).await? {
+                moved += 1;
+            }
+        }
+        Ok(moved)
     }
 
     async fn all_in(
