@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use mvidarr_core::ids::ProfileId;
-use mvidarr_core::ports::{BlobError, Platform};
+use mvidarr_core::ports::Platform;
 use mvidarr_core::repo::EventRepo;
 use mvidarr_reco::model::{BlendConfig, Kind, Recommendation, event_strength};
 use mvidarr_reco::service::{ServeError, Served};
@@ -172,12 +172,8 @@ async fn served<P: Platform>(
         .await
         .map_err(|e| match e {
             ServeError::Repo(e) => e.into(),
-            ServeError::Blob {
-                source: BlobError::Transient(_),
-                ..
-            }
-            | ServeError::Read { .. }
-            | ServeError::Unavailable(_) => ApiError::Unavailable(e.to_string()),
+            ServeError::File(ref f) if f.is_transient() => ApiError::Unavailable(e.to_string()),
+            ServeError::Unavailable(_) => ApiError::Unavailable(e.to_string()),
             e => ApiError::Internal(e.to_string()),
         })
 }

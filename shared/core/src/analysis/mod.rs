@@ -131,5 +131,22 @@ impl Probe {
     pub const VERSION: u32 = 1;
 }
 
+/// The newest successful document of `kind` among `analyses` that decodes as `T`, with its
+/// analyzer version; a failed or undecodable document counts as missing (an older one that
+/// decodes is used instead).
+pub fn newest<T: serde::de::DeserializeOwned>(
+    analyses: &[Analysis],
+    kind: AnalyzerKind,
+) -> Option<(T, u32)> {
+    let mut candidates: Vec<&Analysis> = analyses
+        .iter()
+        .filter(|a| a.kind == kind && a.error.is_none())
+        .collect();
+    candidates.sort_by_key(|a| std::cmp::Reverse((a.version, a.created_at)));
+    candidates
+        .into_iter()
+        .find_map(|a| T::deserialize(&a.result).ok().map(|t| (t, a.version)))
+}
+
 mod findings;
 pub use findings::*;

@@ -10,10 +10,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use mvidarr_core::ids::TenantId;
-use mvidarr_core::ports::blob::read_to_end;
-use mvidarr_core::ports::{BlobError, BlobStore, Platform};
-use mvidarr_core::repo::{ModelRegistry, ModelVersion, RepoError};
-use sha2::{Digest, Sha256};
+use mvidarr_core::ports::Platform;
+use mvidarr_core::repo::{ModelFileError, ModelRegistry, ModelVersion, RepoError, fetch_model};
 use tracing::{error, info, instrument};
 
 use super::training::FAMILY;
@@ -26,24 +24,8 @@ const MAX_MODEL_BYTES: usize = 1 << 30;
 pub enum ServeError {
     #[error(transparent)]
     Repo(#[from] RepoError),
-    #[error("reading model file {key}: {source}")]
-    Blob {
-        key: String,
-        #[source]
-        source: BlobError,
-    },
-    #[error("reading model file {key}: {source}")]
-    Read {
-        key: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("model file {key} is not the registered one: SHA-256 {actual}, registry {expected}")]
-    Integrity {
-        key: String,
-        expected: String,
-        actual: String,
-    },
+    #[error(transparent)]
+    File(#[from] ModelFileError),
     #[error(transparent)]
     Decode(#[from] ModelError),
     #[error("the model loading task failed: {0}")]
@@ -196,36 +178,8 @@ impl<P: Platform> Recommender<P> {
 
     #[instrument(skip_all, fields(version = record.version))]
     async fn load(&self, record: &ModelVersion) -> Result<RecoModel, ServeError> {
-        let key = record.blob_key.clone();
-        let body = self
-            .platform
-            .blobs()
-            .get(&key)
-            .await
-            .map_err(|source| ServeError::Blob {
-                key: key.clone(),
-                source,
-            })?;
-        let bytes =
-            read_to_end(body, MAX_MODEL_BYTES)
-                .await
-                .map_err(|source| ServeError::Read {
-                    key: key.clone(),
-                    source,
-                })?;
-        let expected = record.sha256.clone();
-        let model = tokio::task::spawn_blocking(move || {
-            let actual = hex::encode(Sha256::digest(&bytes));
-            if actual != expected {
-                return Err(ServeError::Integrity {
-                    key,
-                    expected,
-                    actual,
-                });
-            }
-            Ok(RecoModel::from_bytes(&bytes)?)
-        })
-        .await??;
+        let bytes = fetch_model(&self.platform, record, MAX_MODEL_BYTES).await?;
+        let model = tokio::task::spawn_blocking(move || RecoModel::from_bytes(&bytes)).await??;
         Ok(model)
     }
 }

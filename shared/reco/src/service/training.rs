@@ -9,12 +9,12 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use mvidarr_core::ids::{MediaId, ProfileId, TenantId};
 use mvidarr_core::media::{Media, MediaStatus};
-use mvidarr_core::ports::{BlobError, BlobStore, Platform};
+use mvidarr_core::ports::Platform;
 use mvidarr_core::repo::{
-    EventRepo, MediaRepo, ModelFile, ModelRegistry, ModelVersion, ProfileRepo, RepoError, TagRepo,
+    EventRepo, MediaRepo, ModelFileError, ModelRegistry, ModelVersion, ProfileRepo, RepoError,
+    TagRepo, publish_model,
 };
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use tracing::{info, instrument};
 
 use crate::content::ContentFeatures;
@@ -32,7 +32,7 @@ pub enum TrainError {
     #[error(transparent)]
     Model(#[from] ModelError),
     #[error("writing the model file: {0}")]
-    Blob(#[from] BlobError),
+    File(#[from] ModelFileError),
     #[error("the training task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
 }
@@ -42,7 +42,7 @@ impl TrainError {
     pub fn is_transient(&self) -> bool {
         match self {
             TrainError::Repo(e) => e.is_transient(),
-            TrainError::Blob(e) => matches!(e, BlobError::Transient(_)),
+            TrainError::File(e) => e.is_transient(),
             TrainError::Model(_) | TrainError::Task(_) => false,
         }
     }
@@ -120,43 +120,28 @@ pub async fn publish<P: Platform>(
     report: &mut TrainReport,
     now: DateTime<Utc>,
 ) -> Result<ModelVersion, TrainError> {
-    let registry = ModelRegistry::new(platform.table());
-    let sha256 = hex::encode(Sha256::digest(&bytes));
-    let size = bytes.len() as u64;
-    let body = bytes::Bytes::from(bytes);
-    // A trainer racing another takes the next number; a few rounds settle any realistic race.
-    let mut attempts = 0;
-    loop {
-        attempts += 1;
-        let reservation = registry.next_version(tenant, FAMILY).await?;
-        let key = reservation.blob_key(tenant, FAMILY, &sha256);
-        let chunk = body.clone();
-        let stream = Box::pin(futures_util::stream::once(async move { Ok(chunk) }));
-        platform
-            .blobs()
-            .put(&key, stream, Some("application/octet-stream"))
-            .await?;
-        report.version = reservation.version;
-        let file = ModelFile {
-            sha256: sha256.clone(),
-            size,
-            metrics: serde_json::to_value(&*report).expect("a report is plain data"),
-        };
-        match registry
-            .register(tenant, FAMILY, reservation, file, now)
-            .await
-        {
-            Ok(version) => {
-                // A newer model promoted meanwhile (another trainer) stays in service.
-                registry
-                    .promote_if_newer(tenant, FAMILY, version.version, now)
-                    .await?;
-                return Ok(version);
-            }
-            Err(RepoError::Contended { .. }) if attempts < 5 => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
+    let metrics = report.clone();
+    let version = publish_model(
+        platform,
+        tenant,
+        FAMILY,
+        bytes,
+        |version| {
+            let report = TrainReport {
+                version,
+                ..metrics.clone()
+            };
+            serde_json::to_value(&report).expect("a report is plain data")
+        },
+        now,
+    )
+    .await?;
+    report.version = version.version;
+    // A newer model promoted meanwhile (another trainer) stays in service.
+    ModelRegistry::new(platform.table())
+        .promote_if_newer(tenant, FAMILY, version.version, now)
+        .await?;
+    Ok(version)
 }
 
 /// The tenant's recommendable catalogue, profiles and taste-bearing events, and how many
