@@ -52,7 +52,7 @@ impl Default for LearningConfig {
     fn default() -> Self {
         LearningConfig {
             als_seed: 1,
-            seeds: vec![1, 2, 3],
+            seeds: vec![1, 2, 3, 4, 5],
             rounds: 10,
             batch: 50,
             fixed_coverage: 0.5,
