@@ -172,7 +172,7 @@ mod tests {
         assert_eq!(platt.a, 0.0);
         assert!(
             (platt.apply(5.0) - 3.0 / 7.0).abs() < 1e-9,
-            "smoothed prior (2+1)/(2+1+3+1)… "
+            "the smoothed prior: odds (2 + 1) : (3 + 1)"
         );
     }
 
