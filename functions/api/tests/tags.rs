@@ -122,6 +122,19 @@ async fn tagging_by_hand_and_deciding_on_a_hierarchical_tag() {
         (Some("accepted"), Some(1.0))
     );
     assert_eq!(r.body["source"]["kind"], "person");
+    // A person may say a media does not have a tag: a negative example for its model.
+    let r = post(
+        &api,
+        &path,
+        &owner,
+        Some(json!({"name": "animation", "accept": false})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(
+        (r.body["status"].as_str(), r.body["confidence"].as_f64()),
+        (Some("rejected"), Some(0.0))
+    );
     // Adding the proposal by hand accepts it.
     let r = post(&api, &path, &owner, Some(json!({"name": "live"}))).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);

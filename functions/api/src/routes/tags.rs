@@ -1,5 +1,6 @@
 //! A media's tags and people's decisions on them: `GET /v1/media/{id}/tags`,
-//! `POST /v1/media/{id}/tags` (tag by hand), `POST /v1/media/{id}/tags/{tag}/accept|reject`.
+//! `POST /v1/media/{id}/tags` (tag by hand: `{"name", "accept"}`, where `accept: false` says
+//! the media does not have the tag), `POST /v1/media/{id}/tags/{tag}/accept|reject`.
 //! A hierarchical tag goes in the path percent-encoded (`genre%2Frock%2Fpunk`). Every decision
 //! is kept on the tag (who and when: training data) and appended to the audit log.
 
@@ -34,8 +35,16 @@ pub async fn list<P: Platform>(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AddBody {
     name: String,
+    /// `false` records that the media does not have the tag (default `true`).
+    #[serde(default = "yes")]
+    accept: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 pub async fn add<P: Platform>(
@@ -46,13 +55,21 @@ pub async fn add<P: Platform>(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let media = super::media_ref(&state, caller.tenant, &id).await?;
     let name = canonical_name(&state, caller.tenant, &body.name).await?;
-    let decision = decision_of(&caller, true);
+    let decision = decision_of(&caller, body.accept);
     let decided = TagRepo::new(state.platform.table())
         .add_by_hand(caller.tenant, media, &name, decision)
         .await?;
     let tag = settled(decided, media, &name)?;
     let created = tag.record.decisions.len() == 1 && tag.version == 1;
-    audit(&state, &caller, actions::TAG_ADDED, media, &name, true).await;
+    audit(
+        &state,
+        &caller,
+        actions::TAG_ADDED,
+        media,
+        &name,
+        body.accept,
+    )
+    .await;
     let status = if created {
         StatusCode::CREATED
     } else {

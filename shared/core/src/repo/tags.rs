@@ -183,8 +183,9 @@ impl<'a, T: Table> TagRepo<'a, T> {
         self.replace(tenant, media, tag, current).await
     }
 
-    /// A tag a person adds by hand: accepted, certain, attributed to them. Adding one that
-    /// exists accepts it (a decision by the same person), keeping its source and evidence.
+    /// A tag a person sets by hand, attributed to them: accepted (they say the media has it)
+    /// or rejected (they say it has not: a negative example for the tag's model). Setting one
+    /// that exists decides it, keeping its source and evidence.
     pub async fn add_by_hand(
         &self,
         tenant: TenantId,
@@ -194,11 +195,16 @@ impl<'a, T: Table> TagRepo<'a, T> {
     ) -> Result<Decided, RepoError> {
         let tag = Tag {
             name: name.clone(),
-            confidence: 1.0,
+            // A person's word: certain either way.
+            confidence: if decision.accepted { 1.0 } else { 0.0 },
             source: TagSource::Person {
                 actor: decision.by.clone(),
             },
-            status: TagStatus::Accepted,
+            status: if decision.accepted {
+                TagStatus::Accepted
+            } else {
+                TagStatus::Rejected
+            },
             evidence: serde_json::Value::Null,
             decisions: vec![decision.clone()],
         };
