@@ -3,6 +3,8 @@
 //! certain (confidence 1.0) and attributed to the probe analyzer and its version. The
 //! auto-tagging issue adds learned tags, thresholds and review on the same records.
 
+pub mod rules;
+
 use mvidarr_core::analysis::{AnalyzerKind, Probe};
 use mvidarr_core::media::MediaEvent;
 use mvidarr_core::ports::Platform;
