@@ -15,4 +15,5 @@ pub mod fixtures;
 pub mod outage;
 pub mod reco;
 pub mod server;
+pub mod tag_truth;
 pub mod tenants;
