@@ -1545,6 +1545,88 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_analysis_takes_only_its_own_tags_away() {
+        let p = probe(640, 360, true);
+        let q = quality(
+            40,
+            10,
+            Bars {
+                top: 40,
+                bottom: 40,
+                left: 0,
+                right: 0,
+            },
+            Some(-14.0),
+        );
+        let s = scenes(&[0.9; 30]);
+        let a = audio(0.9, 0.05);
+        let m = moderation(ModerationVerdict::Explicit, 0.9);
+        let t = text(lyric_lines(27.0, 3.0, 0.7));
+        let all = RuleInputs {
+            probe: Some(Analyzed::new(&p, 1)),
+            scenes: Some(Analyzed::new(&s, 1)),
+            quality: Some(Analyzed::new(&q, 1)),
+            audio: Some(Analyzed::new(&a, 1)),
+            moderation: Some(Analyzed::new(&m, 1)),
+            text: Some(Analyzed::new(&t, 1)),
+        };
+        let everything = analyzer_tags(&all);
+        let cases: [(RuleInputs, &[&str]); 5] = [
+            (
+                RuleInputs { probe: None, ..all },
+                &["resolution/", "orientation/"],
+            ),
+            (
+                RuleInputs {
+                    quality: None,
+                    ..all
+                },
+                &["picture/", "quality/"],
+            ),
+            (
+                RuleInputs { audio: None, ..all },
+                &["audio/speech-heavy", "audio/instrumental"],
+            ),
+            (
+                RuleInputs {
+                    moderation: None,
+                    ..all
+                },
+                &["content/"],
+            ),
+            (RuleInputs { text: None, ..all }, &["text/"]),
+        ];
+        for (inputs, gone) in cases {
+            let left = analyzer_tags(&inputs);
+            let expected: Vec<&str> = names(&everything)
+                .into_iter()
+                .filter(|n| !gone.iter().any(|g| n.starts_with(g)))
+                .collect();
+            assert!(
+                names(&everything)
+                    .iter()
+                    .any(|n| gone.iter().any(|g| n.starts_with(g))),
+                "{gone:?} present with every analysis"
+            );
+            assert_eq!(names(&left), expected, "without {gone:?}");
+        }
+        // The scenes give the editing tags, and the text rules their duration.
+        let left = analyzer_tags(&RuleInputs {
+            scenes: None,
+            probe: None,
+            audio: None,
+            ..all
+        });
+        assert!(
+            names(&left)
+                .iter()
+                .all(|n| !n.starts_with("editing/") && !n.starts_with("text/")),
+            "{:?}",
+            names(&left)
+        );
+    }
+
+    #[test]
     fn non_finite_measures_propose_nothing() {
         let mut a = audio(0.5, 0.9);
         a.speech_ratio = f64::NAN;
