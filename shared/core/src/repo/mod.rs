@@ -2,6 +2,7 @@
 //! knows how domain records map onto items and keys.
 
 mod analysis;
+mod duplicates;
 mod events;
 mod external;
 mod fingerprints;
@@ -15,6 +16,7 @@ mod uploads;
 mod vocabulary;
 
 pub use analysis::AnalysisRepo;
+pub use duplicates::{Duplicate, DuplicateError, find_duplicates, stored_fingerprint};
 pub use events::{AppendOutcome, EventRepo, IntakeError};
 pub use external::Imported;
 pub use fingerprints::FingerprintIndex;
