@@ -187,6 +187,28 @@ async fn good_videos_are_indexed_with_their_probe_and_bad_inputs_quarantined() {
             assert!(item["score"].as_f64().unwrap() >= 0.8, "{found}");
         }
     }
+    // The tag step saw the same: whichever of the three was tagged last found the other two
+    // analysed before it, so at least one carries `duplicate`, naming another of them.
+    let mut tagged = 0;
+    for (id, _) in &good {
+        let (status, tags) = api.get(&format!("/v1/media/{id}/tags")).await.unwrap();
+        assert_eq!(status, 200, "{tags}");
+        if let Some(tag) = tags["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == "duplicate")
+        {
+            let of = tag["evidence"]["of"].as_str().unwrap();
+            assert!(
+                of != id && good.iter().any(|(other, _)| other == of),
+                "{tag}"
+            );
+            assert!(tag["confidence"].as_f64().unwrap() >= 0.8, "{tag}");
+            tagged += 1;
+        }
+    }
+    assert!(tagged >= 1, "no re-upload was tagged a duplicate");
     let (id, _) = &good[0];
     let (status, problem) = api
         .get(&format!("/v1/media/{id}/duplicates?min_score=2"))

@@ -1,25 +1,41 @@
-//! `tag`: proposes tags for a media from its analyses. Today's analyses are technical, so the
-//! tags are technical facts read from the probe (resolution class, orientation, silent), each
-//! certain (confidence 1.0) and attributed to the probe analyzer and its version. The
-//! auto-tagging issue adds learned tags, thresholds and review on the same records.
+//! `tag`: proposes tags for a media: the analyzers' tags ([`rules`]), genres its metadata
+//! states, and the tenant's learned heads ([`heads`]); each named by the tenant's vocabulary
+//! and placed by its thresholds ([`proposals`]): applied, sent to review, or kept hidden.
+//! People's decisions are never overwritten. [`training`] trains the heads from those
+//! decisions (`mvidarr train-tags` and the scheduled training run).
 
+pub mod heads;
+pub mod proposals;
 pub mod rules;
+pub mod training;
 
-use mvidarr_core::analysis::{AnalyzerKind, Probe};
+use std::time::Duration;
+
 use mvidarr_core::media::MediaEvent;
 use mvidarr_core::ports::Platform;
-use mvidarr_core::repo::{AnalysisRepo, MediaRepo, TagRepo};
+use mvidarr_core::repo::{
+    AnalysisRepo, Duplicate, MediaRepo, TagRepo, VocabularyRepo, find_duplicates,
+};
 use mvidarr_core::step::{StepError, StepInput};
-use mvidarr_core::tag::{Tag, TagName, TagSource, TagStatus};
-use tracing::{info, instrument};
+use tracing::{info, instrument, warn};
+
+use heads::HeadCache;
+use proposals::{DecodedAnalyses, MediaFacts};
+
+/// How stale a warm function's view of the promoted heads may be.
+pub const HEAD_REFRESH: Duration = Duration::from_secs(60);
 
 pub struct TagStep<P> {
     platform: P,
+    heads: HeadCache<P>,
 }
 
 impl<P: Platform> TagStep<P> {
     pub fn new(platform: P) -> Self {
-        Self { platform }
+        Self {
+            heads: HeadCache::new(platform.clone(), HEAD_REFRESH),
+            platform,
+        }
     }
 
     #[instrument(skip_all, fields(tenant = %input.tenant, media = %input.media_id))]
@@ -31,94 +47,70 @@ impl<P: Platform> TagStep<P> {
         if media.status.already_past(&MediaEvent::Indexed) {
             return Ok(());
         }
-        let probe = AnalysisRepo::new(table)
+        let analyses = AnalysisRepo::new(table)
             .list(input.tenant, input.media_id)
-            .await?
-            .into_iter()
-            .filter(|a| a.kind == AnalyzerKind::Probe)
-            .max_by_key(|a| a.version)
-            .ok_or_else(|| StepError::Permanent("no probe analysis to tag from".into()))?;
-        let parsed: Probe = serde_json::from_value(probe.result)
-            .map_err(|e| StepError::Permanent(format!("probe analysis does not decode: {e}")))?;
-        let tags = technical_tags(&parsed, probe.version);
-        let repo = TagRepo::new(table);
-        for tag in &tags {
-            repo.propose(input.tenant, input.media_id, tag).await?;
+            .await?;
+        let decoded = DecodedAnalyses::new(&analyses);
+        if !decoded.has_probe() {
+            return Err(StepError::Permanent("no probe analysis to tag from".into()));
         }
-        info!(count = tags.len(), "tags proposed");
+        let vocabulary = VocabularyRepo::new(table).get(input.tenant).await?.record;
+        let duplicates = self.duplicates(&input).await?;
+        let heads = self.heads.heads(input.tenant).await?;
+        let facts = MediaFacts {
+            analyses: &analyses,
+            metadata: &media.metadata,
+            // A new upload has no plays yet, so neither an embedding nor an audience.
+            embedding: None,
+            audience: 0,
+            duplicates: &duplicates,
+        };
+        let proposals =
+            proposals::propose(&facts, &decoded, &heads, &vocabulary, &Default::default());
+        let repo = TagRepo::new(table);
+        let mut written = 0;
+        for p in &proposals {
+            if repo
+                .propose(input.tenant, input.media_id, &p.tag, p.impact)
+                .await?
+            {
+                written += 1;
+            }
+        }
+        info!(
+            proposed = proposals.len(),
+            written,
+            heads = heads.len(),
+            "tags proposed"
+        );
         Ok(())
     }
-}
 
-/// Facts the probe establishes with certainty.
-pub fn technical_tags(probe: &Probe, probe_version: u32) -> Vec<Tag> {
-    let source = TagSource::Analyzer {
-        name: AnalyzerKind::Probe.as_str().into(),
-        version: probe_version,
-    };
-    let mut names = Vec::new();
-    if let Some(v) = probe.video.first() {
-        let short_side = v.width.min(v.height);
-        names.push(match short_side {
-            0..=479 => "resolution/sd",
-            480..=719 => "resolution/480p",
-            720..=1079 => "resolution/720p",
-            1080..=2159 => "resolution/1080p",
-            _ => "resolution/2160p",
-        });
-        names.push(match v.width.cmp(&v.height) {
-            std::cmp::Ordering::Greater => "orientation/landscape",
-            std::cmp::Ordering::Less => "orientation/portrait",
-            std::cmp::Ordering::Equal => "orientation/square",
-        });
-    }
-    if probe.audio.is_empty() {
-        names.push("audio/silent");
-    }
-    names
-        .into_iter()
-        .map(|n| Tag {
-            name: TagName::parse(n).expect("fixed tag names are valid"),
-            confidence: 1.0,
-            source: source.clone(),
-            status: TagStatus::Review,
-            evidence: serde_json::json!({ "from": "probe" }),
-            decisions: vec![],
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use mvidarr_core::analysis::VideoStream;
-
-    fn video(w: u32, h: u32) -> VideoStream {
-        VideoStream {
-            index: 0,
-            codec: "h264".into(),
-            profile: None,
-            pixel_format: None,
-            width: w,
-            height: h,
-            fps: Some(25.0),
-            bit_rate: None,
+    /// The media's duplicates among the tenant's others. A fingerprint that cannot be read
+    /// (corrupt) loses only the duplicate tag; a store that fails for now fails the step, to
+    /// be retried.
+    async fn duplicates(&self, input: &StepInput) -> Result<Vec<Duplicate>, StepError> {
+        match find_duplicates(
+            &self.platform,
+            input.tenant,
+            input.media_id,
+            DUPLICATE_MIN_SCORE,
+            DUPLICATES_READ,
+        )
+        .await
+        {
+            Ok(found) => Ok(found.unwrap_or_default()),
+            Err(e) if e.is_transient() => Err(StepError::Transient(e.to_string())),
+            Err(e) => {
+                warn!(error = %e, "duplicates not checked; the media gets no duplicate tag");
+                Ok(Vec::new())
+            }
         }
     }
-
-    #[test]
-    fn tags_follow_the_probe() {
-        let probe = Probe {
-            video: vec![video(1080, 1920)],
-            ..Default::default()
-        };
-        let names: Vec<_> = technical_tags(&probe, 1)
-            .into_iter()
-            .map(|t| t.name.to_string())
-            .collect();
-        assert_eq!(
-            names,
-            ["resolution/1080p", "orientation/portrait", "audio/silent"]
-        );
-    }
 }
+
+/// Matches below this share of material are not duplicates (the duplicate index's "nearly
+/// all" is 0.8).
+const DUPLICATE_MIN_SCORE: f64 = 0.8;
+/// Matches read per media (the best one is tagged).
+const DUPLICATES_READ: usize = 5;
