@@ -219,6 +219,23 @@ impl ApiClient {
         Ok((status, r.json().await.unwrap_or(Value::Null)))
     }
 
+    /// A JSON request with this client's key; the status and the JSON answer.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &Value,
+    ) -> anyhow::Result<(u16, Value)> {
+        let request = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(&self.api_key)
+            .json(body);
+        let r = send_politely(request).await?;
+        let status = r.status().as_u16();
+        Ok((status, r.json().await.unwrap_or(Value::Null)))
+    }
+
     pub async fn reserve(
         &self,
         filename: &str,

@@ -39,6 +39,10 @@ enum Command {
     Import(import::ImportArgs),
     /// Train the recommender of a tenant (or every tenant) now, register and promote it.
     Train(train::TrainArgs),
+    /// Train the tag heads of a tenant (or every tenant) from people's decisions: each new
+    /// head is registered, and promoted only if it beats the served one on held-out
+    /// decisions; then the catalogue is re-tagged.
+    TrainTags(train::TrainTagsArgs),
     /// Manage tenants.
     Tenant(admin::TenantArgs),
     /// Manage the access-token signing keys.
@@ -65,6 +69,9 @@ async fn main() -> ExitCode {
             .await
             .map(|()| ExitCode::SUCCESS),
         Command::Train(args) => train::run(&cli.data, args)
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        Command::TrainTags(args) => train::run_tags(&cli.data, args)
             .await
             .map(|()| ExitCode::SUCCESS),
         Command::Tenant(args) => admin::tenant(&cli.data, args)

@@ -1,6 +1,8 @@
 //! `recommend`: the scheduled training run. An EventBridge schedule invokes it (hourly in the
 //! stack); it trains every tenant's recommender from the stores into the model registry and
-//! promotes it, and the API serves the new version once it notices it.
+//! promotes it, and the API serves the new version once it notices it. Then it trains the
+//! tenant's tag heads from people's decisions (promoting those that beat the served ones on
+//! held-out decisions) and re-tags its catalogue with them.
 //!
 //! One tenant's failure never stops the others. The run fails — so Lambda retries the event, and
 //! the stack alarms when every attempt failed — only when some tenant failed in a way a later
@@ -25,10 +27,11 @@ use mvidarr_core::ports::Platform;
 use mvidarr_core::repo::{ModelRegistry, RepoError, TenantRepo};
 use mvidarr_core::step::{PERMANENT, TRANSIENT};
 use mvidarr_reco::service::{FAMILY, TrainError, train_tenant};
+use mvidarr_tag::training::{TrainTagsOptions, train_tenant_tags};
 use tracing::{Instrument, error, info, info_span, warn};
 
 pub use config::{ConfigError, RecommendConfig};
-pub use summary::{Outcome, RunSummary, TenantOutcome};
+pub use summary::{Outcome, RunSummary, TagsRun, TenantOutcome};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -138,22 +141,44 @@ impl<P: Platform> Recommend<P> {
         fired_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> TenantOutcome {
+        let failed = |what: &str, error: String, transient: bool| {
+            if transient {
+                warn!(%tenant, error, "{what} failed; a retry may succeed");
+            } else {
+                error!(%tenant, error, "{what} failed; a retry would fail too");
+            }
+            Outcome::Failed { error, transient }
+        };
         let outcome = match self.train_unless_current(tenant, fired_at, now).await {
             Ok(outcome) => outcome,
             Err(e) => {
-                let transient = e.is_transient();
-                if transient {
-                    warn!(%tenant, error = %e, "training failed; a retry may succeed");
-                } else {
-                    error!(%tenant, error = %e, "training failed; a retry would fail too");
-                }
-                Outcome::Failed {
-                    error: e.to_string(),
-                    transient,
-                }
+                let outcome = failed("training", e.to_string(), e.is_transient());
+                return TenantOutcome {
+                    tenant,
+                    outcome,
+                    tags: None,
+                };
             }
         };
-        TenantOutcome { tenant, outcome }
+        // The tag heads learn from the recommender's embeddings: trained after it, every run
+        // (a head is promoted only when it beats the one served, so a retry is harmless).
+        let options = TrainTagsOptions::default();
+        match train_tenant_tags(&self.platform, tenant, &options, now).await {
+            Ok(report) => TenantOutcome {
+                tenant,
+                outcome,
+                tags: Some(TagsRun::from(&report)),
+            },
+            Err(e) => TenantOutcome {
+                tenant,
+                outcome: failed(
+                    "training the tag heads",
+                    format!("tag heads: {e}"),
+                    e.is_transient(),
+                ),
+                tags: None,
+            },
+        }
     }
 
     async fn train_unless_current(
@@ -212,6 +237,7 @@ mod tests {
             None,
             vec![TenantOutcome {
                 tenant,
+                tags: None,
                 outcome: Outcome::Failed {
                     error: "throttled".into(),
                     transient: true,

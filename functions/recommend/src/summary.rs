@@ -32,6 +32,23 @@ pub struct TenantOutcome {
     pub tenant: TenantId,
     #[serde(flatten)]
     pub outcome: Outcome,
+    /// What training the tenant's tag heads did (after its recommender: they read its
+    /// embeddings); `None` when the recommender failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<TagsRun>,
+}
+
+/// The tag heads' part of a tenant's training.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TagsRun {
+    /// Tags with a new head version registered.
+    pub heads_registered: usize,
+    /// Of those, the ones promoted (better than what was served on held-out decisions).
+    pub heads_promoted: usize,
+    /// Tags with too few decisions to learn from.
+    pub too_few_decisions: usize,
+    pub media_retagged: usize,
+    pub proposals_written: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -54,6 +71,21 @@ pub enum Outcome {
         /// Whether a later attempt may succeed (the run then fails, so Lambda retries it).
         transient: bool,
     },
+}
+
+impl From<&mvidarr_tag::training::TagTrainReport> for TagsRun {
+    fn from(r: &mvidarr_tag::training::TagTrainReport) -> Self {
+        use mvidarr_tag::training::TagOutcome;
+        let count =
+            |want: fn(&TagOutcome) -> bool| r.tags.iter().filter(|t| want(&t.outcome)).count();
+        TagsRun {
+            heads_registered: count(|o| !matches!(o, TagOutcome::TooFewDecisions { .. })),
+            heads_promoted: count(|o| matches!(o, TagOutcome::Promoted { .. })),
+            too_few_decisions: count(|o| matches!(o, TagOutcome::TooFewDecisions { .. })),
+            media_retagged: r.media_retagged,
+            proposals_written: r.proposals_written,
+        }
+    }
 }
 
 impl RunSummary {
@@ -156,7 +188,11 @@ mod tests {
         let outcomes = tenants
             .iter()
             .zip(outcomes)
-            .map(|(&tenant, outcome)| TenantOutcome { tenant, outcome })
+            .map(|(&tenant, outcome)| TenantOutcome {
+                tenant,
+                outcome,
+                tags: None,
+            })
             .collect();
         (RunSummary::new(None, outcomes), tenants)
     }
