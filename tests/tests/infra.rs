@@ -852,6 +852,73 @@ fn actions(statement: &Value) -> Vec<&str> {
     }
 }
 
+/// Blob reads each function's code makes, as the object keys it reads (`keys::blob`): the
+/// function's policies must allow `s3:GetObject` on a resource pattern covering each. Without
+/// it S3 answers AccessDenied, which the code takes as a permanent error (a tag silently
+/// missing, a training run failing every hour), and no local test would notice.
+const BLOB_READS: &[(&str, &[&str])] = &[
+    (
+        "mvidarr-tag",
+        &[
+            "t/T/models/tags/live/000001-0123456789abcdef.bin",
+            "t/T/media/M/fingerprint.json",
+        ],
+    ),
+    (
+        "mvidarr-recommend",
+        &[
+            "t/T/models/reco/000001-0123456789abcdef.bin",
+            "t/T/models/tags/live/000001-0123456789abcdef.bin",
+        ],
+    ),
+];
+
+/// Whether an IAM resource pattern (`*` any run of characters) matches `key`.
+fn covers(pattern: &str, key: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let (first, rest) = parts.split_first().expect("split yields one part at least");
+    let Some(mut tail) = key.strip_prefix(first) else {
+        return false;
+    };
+    for (i, part) in rest.iter().enumerate() {
+        if i == rest.len() - 1 {
+            return tail.ends_with(part);
+        }
+        match tail.find(part) {
+            Some(at) => tail = &tail[at + part.len()..],
+            None => return false,
+        }
+    }
+    tail.is_empty()
+}
+
+#[test]
+fn functions_may_read_the_objects_their_code_reads() {
+    let mut problems = Vec::new();
+    for (binary, keys) in BLOB_READS {
+        let (id, function) = function_of(binary);
+        let (statements, _) = policy_statements(function);
+        let patterns: Vec<String> = statements
+            .iter()
+            .filter(|s| s["Effect"] == "Allow" && actions(s).contains(&"s3:GetObject"))
+            .flat_map(|s| match &s["Resource"] {
+                Value::Array(list) => list.clone(),
+                one => vec![one.clone()],
+            })
+            .filter_map(|r| r["Fn::Sub"].as_str().map(str::to_owned))
+            .filter_map(|r| r.strip_prefix("${MediaBucket.Arn}/").map(str::to_owned))
+            .collect();
+        for key in *keys {
+            if !patterns.iter().any(|p| covers(p, key)) {
+                problems.push(format!("{id} ({binary}) may not read {key}: {patterns:?}"));
+            }
+        }
+    }
+    assert!(covers("t/*/models/*", "t/T/models/reco/x.bin"));
+    assert!(!covers("t/*/models/tags/*", "t/T/models/reco/x.bin"));
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
 #[test]
 fn the_http_api_authorizes_with_the_auth_function_cached_per_credential() {
     let (authorizer_id, authorizer_function) = function_of(AUTHORIZER_BINARY);

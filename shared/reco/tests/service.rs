@@ -119,7 +119,7 @@ async fn a_model_file_that_does_not_match_its_registry_digest_is_refused() {
     let fresh = Recommender::new(platform.clone(), Duration::from_secs(60));
     let err = fresh.model(tenant).await.unwrap_err();
     assert!(
-        matches!(&err, ServeError::Unavailable(why) if why.contains("is not the registered one")),
+        matches!(&err, ServeError::Unavailable(why) if why.contains("the registry says")),
         "{err}"
     );
     platform.blobs().delete(&v2.blob_key).await.unwrap();
