@@ -163,6 +163,9 @@ fn describe_tags(r: &TagTrainReport) -> String {
                 figure(metrics.held_out.log_loss),
             ),
             TagOutcome::TooFewDecisions { message } => format!("no model: {message}"),
+            TagOutcome::Unchanged { version } => {
+                format!("no new decisions since version {version}: not retrained")
+            }
         };
         out.push_str(&format!("  {}: {line}\n", t.tag));
     }

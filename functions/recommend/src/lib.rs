@@ -141,43 +141,45 @@ impl<P: Platform> Recommend<P> {
         fired_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> TenantOutcome {
-        let failed = |what: &str, error: String, transient: bool| {
-            if transient {
-                warn!(%tenant, error, "{what} failed; a retry may succeed");
-            } else {
-                error!(%tenant, error, "{what} failed; a retry would fail too");
-            }
-            Outcome::Failed { error, transient }
-        };
         let outcome = match self.train_unless_current(tenant, fired_at, now).await {
             Ok(outcome) => outcome,
             Err(e) => {
-                let outcome = failed("training", e.to_string(), e.is_transient());
+                let transient = e.is_transient();
+                if transient {
+                    warn!(%tenant, error = %e, "training failed; a retry may succeed");
+                } else {
+                    error!(%tenant, error = %e, "training failed; a retry would fail too");
+                }
                 return TenantOutcome {
                     tenant,
-                    outcome,
+                    outcome: Outcome::Failed {
+                        error: e.to_string(),
+                        transient,
+                    },
                     tags: None,
                 };
             }
         };
-        // The tag heads learn from the recommender's embeddings: trained after it, every run
-        // (a head is promoted only when it beats the one served, so a retry is harmless).
+        // The tag heads learn from the recommender's embeddings: trained after it. A tag whose
+        // decisions did not change since its latest head is not retrained, so a retry of the
+        // event costs a re-tagging at most. Their failure is reported apart: the recommender's
+        // outcome stands, and the next hourly run tries the heads again.
         let options = TrainTagsOptions::default();
-        match train_tenant_tags(&self.platform, tenant, &options, now).await {
-            Ok(report) => TenantOutcome {
-                tenant,
-                outcome,
-                tags: Some(TagsRun::from(&report)),
-            },
-            Err(e) => TenantOutcome {
-                tenant,
-                outcome: failed(
-                    "training the tag heads",
-                    format!("tag heads: {e}"),
-                    e.is_transient(),
-                ),
-                tags: None,
-            },
+        let tags = match train_tenant_tags(&self.platform, tenant, &options, now).await {
+            Ok(report) => TagsRun::from(&report),
+            Err(e) => {
+                let transient = e.is_transient();
+                warn!(%tenant, error = %e, transient, "training the tag heads failed; the promoted heads stay");
+                TagsRun::Failed {
+                    error: e.to_string(),
+                    transient,
+                }
+            }
+        };
+        TenantOutcome {
+            tenant,
+            outcome,
+            tags: Some(tags),
         }
     }
 

@@ -40,15 +40,22 @@ pub struct TenantOutcome {
 
 /// The tag heads' part of a tenant's training.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TagsRun {
-    /// Tags with a new head version registered.
-    pub heads_registered: usize,
-    /// Of those, the ones promoted (better than what was served on held-out decisions).
-    pub heads_promoted: usize,
-    /// Tags with too few decisions to learn from.
-    pub too_few_decisions: usize,
-    pub media_retagged: usize,
-    pub proposals_written: usize,
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum TagsRun {
+    Trained {
+        /// Tags with a new head version registered.
+        heads_registered: usize,
+        /// Of those, the ones promoted (better than what was served on held-out decisions).
+        heads_promoted: usize,
+        /// Tags with no new decisions since their latest head.
+        unchanged: usize,
+        /// Tags with too few decisions to learn from.
+        too_few_decisions: usize,
+        media_retagged: usize,
+        proposals_written: usize,
+    },
+    /// The tenant's heads stay as they were; the next run tries again.
+    Failed { error: String, transient: bool },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -78,9 +85,12 @@ impl From<&mvidarr_tag::training::TagTrainReport> for TagsRun {
         use mvidarr_tag::training::TagOutcome;
         let count =
             |want: fn(&TagOutcome) -> bool| r.tags.iter().filter(|t| want(&t.outcome)).count();
-        TagsRun {
-            heads_registered: count(|o| !matches!(o, TagOutcome::TooFewDecisions { .. })),
+        TagsRun::Trained {
+            heads_registered: count(|o| {
+                matches!(o, TagOutcome::Promoted { .. } | TagOutcome::Kept { .. })
+            }),
             heads_promoted: count(|o| matches!(o, TagOutcome::Promoted { .. })),
+            unchanged: count(|o| matches!(o, TagOutcome::Unchanged { .. })),
             too_few_decisions: count(|o| matches!(o, TagOutcome::TooFewDecisions { .. })),
             media_retagged: r.media_retagged,
             proposals_written: r.proposals_written,
@@ -148,6 +158,8 @@ impl RunSummary {
                         { "Name": "TenantsCurrent", "Unit": "Count" },
                         { "Name": "TenantsFailedTransiently", "Unit": "Count" },
                         { "Name": "TenantsFailedPermanently", "Unit": "Count" },
+                        { "Name": "TagHeadsPromoted", "Unit": "Count" },
+                        { "Name": "TagTrainingsFailed", "Unit": "Count" },
                         { "Name": "RunDuration", "Unit": "Milliseconds" },
                     ],
                 }],
@@ -157,6 +169,13 @@ impl RunSummary {
             "TenantsCurrent": self.current,
             "TenantsFailedTransiently": transient,
             "TenantsFailedPermanently": self.failed - transient,
+            "TagHeadsPromoted": self.tenants.iter().map(|t| match t.tags {
+                Some(TagsRun::Trained { heads_promoted, .. }) => heads_promoted,
+                _ => 0,
+            }).sum::<usize>(),
+            "TagTrainingsFailed": self.tenants.iter()
+                .filter(|t| matches!(t.tags, Some(TagsRun::Failed { .. })))
+                .count(),
             "RunDuration": elapsed.as_secs_f64() * 1000.0,
         })
     }

@@ -13,7 +13,7 @@ use mvidarr_core::keys::table as keys;
 use mvidarr_core::ports::{Condition, Item, Platform, Table};
 use mvidarr_core::repo::{ModelRegistry, TenantRecord, TenantRepo};
 use mvidarr_reco::service::{FAMILY, Recommender};
-use mvidarr_recommend::{Outcome, Recommend, RecommendConfig, RunError, RunSummary};
+use mvidarr_recommend::{Outcome, Recommend, RecommendConfig, RunError, RunSummary, TagsRun};
 use mvidarr_store_local::LocalPlatform;
 use mvidarr_tests::outage::OutagePlatform;
 use mvidarr_tests::{reco, tenants};
@@ -127,6 +127,17 @@ async fn a_scheduled_event_trains_every_tenant_and_the_next_one_trains_them_agai
             other => panic!("{tenant}: {other:?}"),
         }
         assert_eq!(promoted(platform.table(), tenant).await, Some(1));
+        // Then its tag heads: nobody has decided anything yet, so there is nothing to learn,
+        // and its catalogue is tagged with what the metadata says.
+        let tags = first.tenants.iter().find(|t| t.tenant == tenant).unwrap();
+        match &tags.tags {
+            Some(TagsRun::Trained {
+                heads_registered: 0,
+                media_retagged,
+                ..
+            }) => assert_eq!(*media_retagged, 6),
+            other => panic!("{tenant}: {other:?}"),
+        }
     }
     // What the API serves is the promoted model.
     let served = Recommender::new(platform.clone(), Duration::ZERO)

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use mvidarr_core::ids::TenantId;
 use mvidarr_core::ports::Platform;
-use mvidarr_core::repo::{ModelFileError, ModelRegistry, ModelVersion, RepoError, fetch_model};
+use mvidarr_core::repo::{ModelFileError, ModelRegistry, ModelVersion, fetch_model};
 use mvidarr_core::tag::{MODEL_FAMILY_PREFIX, TagName, tag_of_family};
 use mvidarr_tags::TagHead;
 use tracing::{error, info};
@@ -60,12 +60,13 @@ fn decisions_of(record: &ModelVersion) -> u64 {
 }
 
 /// Every promoted head of `tenant`, loading only those not already in `known` (same family
-/// and version). Refused files are logged and left out.
+/// and version). Refused files are logged and left out; a store failing for now is an error
+/// (retrying then gets the head, where leaving it out would cost the media its tag for good).
 pub async fn promoted_heads<P: Platform>(
     platform: &P,
     tenant: TenantId,
     known: &[LoadedHead],
-) -> Result<Vec<LoadedHead>, RepoError> {
+) -> Result<Vec<LoadedHead>, ModelFileError> {
     let registry = ModelRegistry::new(platform.table());
     let mut heads = Vec::new();
     for (family, _) in registry.families(tenant, MODEL_FAMILY_PREFIX).await? {
@@ -92,6 +93,7 @@ pub async fn promoted_heads<P: Platform>(
                     head: Arc::new(head),
                 });
             }
+            Err(HeadError::File(e)) if e.is_transient() => return Err(e),
             Err(e) => {
                 error!(%tenant, family, version, error = %e, "tag head refused; its tag is not proposed");
             }
@@ -119,7 +121,7 @@ impl<P: Platform> HeadCache<P> {
         }
     }
 
-    pub async fn heads(&self, tenant: TenantId) -> Result<Arc<Vec<LoadedHead>>, RepoError> {
+    pub async fn heads(&self, tenant: TenantId) -> Result<Arc<Vec<LoadedHead>>, ModelFileError> {
         let cached = self
             .slots
             .lock()

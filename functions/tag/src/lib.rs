@@ -14,7 +14,7 @@ use std::time::Duration;
 use mvidarr_core::media::MediaEvent;
 use mvidarr_core::ports::Platform;
 use mvidarr_core::repo::{
-    AnalysisRepo, Duplicate, MediaRepo, TagRepo, VocabularyRepo, find_duplicates,
+    AnalysisRepo, Duplicate, MediaRepo, ModelFileError, TagRepo, VocabularyRepo, find_duplicates,
 };
 use mvidarr_core::step::{StepError, StepInput};
 use tracing::{info, instrument, warn};
@@ -56,12 +56,17 @@ impl<P: Platform> TagStep<P> {
         }
         let vocabulary = VocabularyRepo::new(table).get(input.tenant).await?.record;
         let duplicates = self.duplicates(&input).await?;
-        let heads = self.heads.heads(input.tenant).await?;
+        let heads = self.heads.heads(input.tenant).await.map_err(|e| match e {
+            ModelFileError::Repo(e) => StepError::from(e),
+            e if e.is_transient() => StepError::Transient(e.to_string()),
+            e => StepError::Permanent(e.to_string()),
+        })?;
         let facts = MediaFacts {
             analyses: &analyses,
             metadata: &media.metadata,
             // A new upload has no plays yet, so neither an embedding nor an audience.
             embedding: None,
+            embedding_source: None,
             audience: 0,
             duplicates: &duplicates,
         };

@@ -12,7 +12,7 @@ use mvidarr_core::metadata::VideoMetadata;
 use mvidarr_core::repo::Duplicate;
 use mvidarr_core::tag::{Tag, TagName, TagSource, TagStatus, review_impact};
 use mvidarr_core::vocabulary::Vocabulary;
-use mvidarr_tags::{Signals, features};
+use mvidarr_tags::{FeatureSpec, Signals, features};
 use serde_json::json;
 
 use crate::heads::LoadedHead;
@@ -68,8 +68,30 @@ pub struct MediaFacts<'a> {
     pub embedding: Option<&'a [f32]>,
     /// How many people engaged with it (0 for a new upload).
     pub audience: u64,
+    /// Which embedding `embedding` is (`reco vN`): a head reads it only if it was trained on
+    /// the same one (another version's factors are in another space).
+    pub embedding_source: Option<String>,
     /// The tenant's other media sharing its material, best first (see [`duplicate_tag`]).
     pub duplicates: &'a [Duplicate],
+}
+
+impl MediaFacts<'_> {
+    /// The embedding a head reading `spec` may be fed: only the one it was trained on.
+    pub fn embedding_for(&self, spec: &FeatureSpec) -> Option<&[f32]> {
+        match (&spec.embedding_source, &self.embedding_source) {
+            (Some(wanted), Some(have)) if wanted == have => self.embedding,
+            _ => None,
+        }
+    }
+}
+
+/// Whether people's decisions on `name` train a head: not for tags the probe establishes with
+/// certainty, nor for duplicates (a fact about another media, not in this one's features).
+pub fn is_learnable(name: &TagName) -> bool {
+    const FIXED: [&str; 4] = ["resolution", "orientation", "audio/silent", "duplicate"];
+    !FIXED
+        .iter()
+        .any(|f| name.as_str() == *f || name.as_str().starts_with(&format!("{f}/")))
 }
 
 /// A proposal and how much a person's decision on it is worth (it orders the review queue).
@@ -159,7 +181,7 @@ pub fn head_tag(head: &LoadedHead, facts: &MediaFacts<'_>, floor: f64) -> Option
     let signals = Signals {
         analyses: facts.analyses,
         metadata: facts.metadata,
-        embedding: facts.embedding,
+        embedding: facts.embedding_for(&head.head.spec),
     };
     let x = features(&head.head.spec, &signals);
     let confidence = head.head.confidence(&x).ok()?;
@@ -199,11 +221,23 @@ pub fn propose(
         };
         head_tag(h, facts, floor).map(|t| (t, h.decisions))
     });
+    // A rule's or import's proposal is worth as much to review as the tag's head says: the
+    // decisions it has learned from.
+    let decisions: BTreeMap<TagName, u64> = heads
+        .iter()
+        .map(|h| (vocabulary.canonical(&h.head.tag), h.decisions))
+        .collect();
     let fixed = analyzer_tags(&decoded.rule_inputs())
         .into_iter()
         .chain(metadata_tags(facts.metadata))
         .chain(duplicate_tag(facts.duplicates))
-        .map(|t| (t, 0));
+        .map(|t| {
+            let learned = decisions
+                .get(&vocabulary.canonical(&t.name))
+                .copied()
+                .unwrap_or(0);
+            (t, learned)
+        });
     let mut by_name: BTreeMap<TagName, (Tag, u64)> = BTreeMap::new();
     for (mut tag, decisions) in fixed.chain(learned) {
         tag.name = vocabulary.canonical(&tag.name);
@@ -259,6 +293,38 @@ mod tests {
     }
 
     #[test]
+    fn certain_and_relational_tags_are_not_learned() {
+        let learnable = |n: &str| is_learnable(&TagName::parse(n).unwrap());
+        assert!(learnable("live") && learnable("genre/rock") && learnable("audio/instrumental"));
+        assert!(!learnable("resolution/sd") && !learnable("orientation/portrait"));
+        assert!(!learnable("audio/silent") && !learnable("duplicate"));
+        assert!(!learnable("duplicate/excerpt"));
+        assert!(learnable("duplicates-of-nothing"), "whole segments only");
+    }
+
+    #[test]
+    fn a_head_reads_only_the_embedding_it_was_trained_on() {
+        let metadata = VideoMetadata::default();
+        let vector = [0.5f32; 4];
+        let facts = MediaFacts {
+            analyses: &[],
+            metadata: &metadata,
+            embedding: Some(&vector),
+            audience: 0,
+            embedding_source: Some("reco v3".into()),
+            duplicates: &[],
+        };
+        let spec = |source: Option<&str>| FeatureSpec {
+            embedding_dim: 4,
+            embedding_source: source.map(str::to_owned),
+            ..FeatureSpec::default()
+        };
+        assert!(facts.embedding_for(&spec(Some("reco v3"))).is_some());
+        assert!(facts.embedding_for(&spec(Some("reco v2"))).is_none());
+        assert!(facts.embedding_for(&spec(None)).is_none());
+    }
+
+    #[test]
     fn metadata_genres_become_genre_tags() {
         let name = |g: &str| genre_tag(g).map(|t| t.to_string());
         assert_eq!(name("Comedy").as_deref(), Some("genre/comedy"));
@@ -282,6 +348,7 @@ mod tests {
             metadata: &metadata,
             embedding: None,
             audience: 10,
+            embedding_source: None,
             duplicates: &[],
         };
         let mut vocabulary = Vocabulary::default();

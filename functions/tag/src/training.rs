@@ -29,10 +29,11 @@ use mvidarr_tags::{
     evaluate, features, is_held_out, train,
 };
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 use tracing::{info, instrument, warn};
 
 use crate::heads::{HeadError, load_head, promoted_heads};
-use crate::proposals::{DecodedAnalyses, MediaFacts, propose};
+use crate::proposals::{DecodedAnalyses, MediaFacts, is_learnable, propose};
 
 /// Requests in flight at once while reading the catalogue's analyses and tags.
 const CONCURRENT_READS: usize = 8;
@@ -93,6 +94,8 @@ pub enum TagOutcome {
     },
     /// Not enough decisions to learn from: no model was made.
     TooFewDecisions { message: String },
+    /// The same decisions, features and settings as the latest version: nothing to retrain.
+    Unchanged { version: u32 },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -132,6 +135,11 @@ struct Catalogue {
 }
 
 impl Catalogue {
+    /// The name of the embedding this catalogue has (`reco vN`), as feature specs record it.
+    fn embedding_source(&self) -> Option<String> {
+        self.reco.as_ref().map(|(v, _)| format!("reco v{v}"))
+    }
+
     fn facts(&self, id: MediaId) -> Option<MediaFacts<'_>> {
         let media = self.media.get(&id)?;
         let key = id.to_string();
@@ -141,6 +149,7 @@ impl Catalogue {
             metadata: &media.metadata,
             embedding: reco.and_then(|m| m.item_embedding(&key)),
             audience: reco.map_or(0, |m| m.audience(&key)),
+            embedding_source: self.embedding_source(),
             // Duplicates were tagged when the media was; re-tagging leaves them be.
             duplicates: &[],
         })
@@ -153,7 +162,7 @@ impl Catalogue {
             &Signals {
                 analyses: facts.analyses,
                 metadata: facts.metadata,
-                embedding: facts.embedding,
+                embedding: facts.embedding_for(spec),
             },
         ))
     }
@@ -162,9 +171,9 @@ impl Catalogue {
     /// factors when there is one.
     fn spec(&self) -> FeatureSpec {
         match &self.reco {
-            Some((version, model)) if model.embedding_dim() > 0 => FeatureSpec {
+            Some((_, model)) if model.embedding_dim() > 0 => FeatureSpec {
                 embedding_dim: model.embedding_dim(),
-                embedding_source: Some(format!("reco v{version}")),
+                embedding_source: self.embedding_source(),
                 ..FeatureSpec::default()
             },
             _ => FeatureSpec::default(),
@@ -188,7 +197,7 @@ pub async fn train_tenant_tags<P: Platform>(
     let mut labels: BTreeMap<TagName, Vec<(MediaId, bool)>> = BTreeMap::new();
     for found in TagRepo::new(table).decided(tenant).await? {
         let tag = found.tag.record;
-        if options.only.as_ref().is_none_or(|only| *only == tag.name) {
+        if is_learnable(&tag.name) && options.only.as_ref().is_none_or(|only| *only == tag.name) {
             labels
                 .entry(tag.name)
                 .or_default()
@@ -236,6 +245,21 @@ async fn train_tag<P: Platform>(
     now: DateTime<Utc>,
 ) -> Result<TagOutcome, TagTrainError> {
     let config = &options.config;
+    let family = model_family(tag);
+    let registry = ModelRegistry::new(platform.table());
+    let digest = training_digest(spec, config, decided);
+    let latest = registry.next_version(tenant, &family).await?.version - 1;
+    if latest > 0
+        && let Some(record) = registry.get(tenant, &family, latest).await?
+        && record
+            .metrics
+            .get("training_digest")
+            .and_then(|d| d.as_str())
+            == Some(&digest)
+    {
+        info!(%tag, version = latest, "the same decisions as the latest head: not retrained");
+        return Ok(TagOutcome::Unchanged { version: latest });
+    }
     let examples: Vec<Example> = decided
         .iter()
         .filter_map(|&(id, label)| {
@@ -267,8 +291,6 @@ async fn train_tag<P: Platform>(
         }
     };
 
-    let family = model_family(tag);
-    let registry = ModelRegistry::new(platform.table());
     let current = registry.current(tenant, &family).await?;
     let held_out: Vec<(MediaId, bool)> = decided
         .iter()
@@ -315,6 +337,7 @@ async fn train_tag<P: Platform>(
         || "prior".into(),
         |c| format!("version {}", c.version).into(),
     );
+    metrics["training_digest"] = digest.into();
     let record = publish_model(
         platform,
         tenant,
@@ -325,9 +348,11 @@ async fn train_tag<P: Platform>(
     )
     .await?;
     let previous = current.map(|c| c.version);
+    // Promoted only over the version it was compared with: a rollback or another trainer's
+    // promotion meanwhile stands.
     if matches!(comparison, Comparison::Better { .. })
         && registry
-            .promote_if_newer(tenant, &family, record.version, now)
+            .promote_if_current(tenant, &family, record.version, previous, now)
             .await?
     {
         info!(%tag, version = record.version, ?previous, "tag head promoted");
@@ -345,6 +370,28 @@ async fn train_tag<P: Platform>(
         comparison,
         metrics: trained.metrics,
     })
+}
+
+/// What a head is trained from: the feature spec, the training settings and every decision.
+/// Equal digests make equal heads (training is deterministic), so the second is not made.
+fn training_digest(
+    spec: &FeatureSpec,
+    config: &TrainConfig,
+    decided: &[(MediaId, bool)],
+) -> String {
+    let mut lines: Vec<String> = decided
+        .iter()
+        .map(|(id, label)| format!("{id}\t{}", u8::from(*label)))
+        .collect();
+    lines.sort_unstable();
+    let mut hasher = Sha256::new();
+    hasher.update(serde_json::to_vec(spec).expect("a spec is plain data"));
+    hasher.update(serde_json::to_vec(config).expect("a config is plain data"));
+    for line in lines {
+        hasher.update(line.as_bytes());
+        hasher.update(b"\n");
+    }
+    hex::encode(hasher.finalize())
 }
 
 /// A first head must beat the prior: always answering the training share of accepted

@@ -223,6 +223,14 @@ pub mod table {
     pub fn model_head_sk(family: &str) -> String {
         format!("{family}/head")
     }
+    /// One item per family, written with every registration: what lists a tenant's families
+    /// without reading their versions.
+    pub fn model_family_sk(family: &str) -> String {
+        format!("families/{family}")
+    }
+    pub fn model_families_prefix(prefix: &str) -> String {
+        format!("families/{prefix}")
+    }
     pub fn model_current_sk(family: &str) -> String {
         format!("{family}/current")
     }

@@ -325,4 +325,61 @@ async fn registry_families_are_listed_by_prefix_and_kept_apart() {
     );
     // `tags/genre`'s versions do not include `tags/genre/v`'s.
     assert_eq!(registry.list(tenant, "tags/genre").await.unwrap().len(), 1);
+
+    // A trainer that compared its model with no promoted version promotes it only if that is
+    // still so: a person's promotion meanwhile stands.
+    let reservation = registry.next_version(tenant, "tags/genre").await.unwrap();
+    let v2 = registry
+        .register(
+            tenant,
+            "tags/genre",
+            reservation,
+            ModelFile {
+                sha256: "ef".repeat(32),
+                size: 1,
+                metrics: serde_json::Value::Null,
+            },
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    registry
+        .promote(tenant, "tags/genre", 1, Utc::now())
+        .await
+        .unwrap();
+    assert!(
+        !registry
+            .promote_if_current(tenant, "tags/genre", v2.version, None, Utc::now())
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        registry
+            .current_version(tenant, "tags/genre")
+            .await
+            .unwrap(),
+        Some(1)
+    );
+    assert!(
+        registry
+            .promote_if_current(tenant, "tags/genre", v2.version, Some(1), Utc::now())
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        registry
+            .current_version(tenant, "tags/genre")
+            .await
+            .unwrap(),
+        Some(2)
+    );
+    assert_eq!(
+        registry
+            .families(tenant, "tags/")
+            .await
+            .unwrap()
+            .iter()
+            .find(|f| f.0 == "tags/genre"),
+        Some(&("tags/genre".to_owned(), 2))
+    );
 }

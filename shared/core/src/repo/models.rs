@@ -34,6 +34,17 @@ pub struct ModelVersion {
     pub created_at: Timestamp,
 }
 
+/// When a promotion may move the pointer.
+#[derive(Debug, Clone, Copy)]
+enum Guard {
+    /// Always (a person promoting or rolling back).
+    Any,
+    /// Only forward: to a version newer than the promoted one.
+    Newer,
+    /// Only if the promoted version is still this one.
+    CurrentIs(Option<u32>),
+}
+
 /// Rounds of read-and-swap of the promoted pointer before giving up.
 const MAX_PROMOTE_ATTEMPTS: u32 = 8;
 
@@ -140,10 +151,22 @@ impl<'a, T: Table> ModelRegistry<'a, T> {
                 Condition::Absent
             }
         };
+        let family_item = Item::new(
+            pk.clone(),
+            keys::model_family_sk(family),
+            encode(&Head {
+                latest: reservation.version,
+            }),
+        );
         let ops = vec![
             WriteOp::Put {
                 item: head,
                 condition: head_condition,
+            },
+            // The head decides the race; this only lists the family.
+            WriteOp::Put {
+                item: family_item,
+                condition: Condition::Always,
             },
             WriteOp::Put {
                 item: Item::new(
@@ -188,7 +211,7 @@ impl<'a, T: Table> ModelRegistry<'a, T> {
         version: u32,
         now: Timestamp,
     ) -> Result<(), RepoError> {
-        self.swap_current(tenant, family, version, now, false)
+        self.swap_current(tenant, family, version, now, Guard::Any)
             .await
             .map(|_| ())
     }
@@ -202,7 +225,23 @@ impl<'a, T: Table> ModelRegistry<'a, T> {
         version: u32,
         now: Timestamp,
     ) -> Result<bool, RepoError> {
-        self.swap_current(tenant, family, version, now, true).await
+        self.swap_current(tenant, family, version, now, Guard::Newer)
+            .await
+    }
+
+    /// Promotes `version` only if the promoted version is still `expected` (`None`: none is):
+    /// a trainer that compared its model with `expected` must not replace a version promoted
+    /// meanwhile, by another trainer or by a person rolling back. Whether it was promoted.
+    pub async fn promote_if_current(
+        &self,
+        tenant: TenantId,
+        family: &str,
+        version: u32,
+        expected: Option<u32>,
+        now: Timestamp,
+    ) -> Result<bool, RepoError> {
+        self.swap_current(tenant, family, version, now, Guard::CurrentIs(expected))
+            .await
     }
 
     /// Points `current` at `version` with a compare-and-set on the pointer, in one transaction
@@ -213,20 +252,26 @@ impl<'a, T: Table> ModelRegistry<'a, T> {
         family: &str,
         version: u32,
         now: Timestamp,
-        only_if_newer: bool,
+        guard: Guard,
     ) -> Result<bool, RepoError> {
         let pk = keys::models_pk(tenant);
         let sk = keys::model_current_sk(family);
         for _ in 0..MAX_PROMOTE_ATTEMPTS {
             let current = self.table.get(&pk, &sk).await?;
+            let promoted = current
+                .as_ref()
+                .map(|item| decode::<Current>(item.clone()).map(|c| c.version))
+                .transpose()?;
+            let allowed = match guard {
+                Guard::Any => true,
+                Guard::Newer => promoted.is_none_or(|p| p < version),
+                Guard::CurrentIs(expected) => promoted == expected,
+            };
+            if !allowed {
+                return Ok(false);
+            }
             let condition = match &current {
-                Some(item) => {
-                    let promoted: Current = decode(item.clone())?;
-                    if only_if_newer && promoted.version >= version {
-                        return Ok(false);
-                    }
-                    Condition::VersionIs(item.version)
-                }
+                Some(item) => Condition::VersionIs(item.version),
                 None => Condition::Absent,
             };
             let mut item = Item::new(
@@ -312,28 +357,21 @@ impl<'a, T: Table> ModelRegistry<'a, T> {
     }
 
     /// The families under `prefix` (e.g. `tags/`) that have a registered version, with their
-    /// latest version number.
+    /// latest version number: one small item per family, whatever its number of versions.
     pub async fn families(
         &self,
         tenant: TenantId,
         prefix: &str,
     ) -> Result<Vec<(String, u32)>, RepoError> {
-        let items = query_all_with(
+        let listed = keys::model_families_prefix("");
+        query_all_with(
             self.table,
-            Query::partition(keys::models_pk(tenant)).prefix(prefix),
-            Ok,
+            Query::partition(keys::models_pk(tenant)).prefix(keys::model_families_prefix(prefix)),
+            |item| {
+                let family = item.sk[listed.len()..].to_owned();
+                Ok((family, decode::<Head>(item)?.latest))
+            },
         )
-        .await?;
-        let mut out = Vec::new();
-        for item in items {
-            let Some(family) = item.sk.strip_suffix("/head").map(str::to_owned) else {
-                continue;
-            };
-            // A version record of a family whose name ends in `/head` is not a head.
-            if let Ok(head) = decode::<Head>(item) {
-                out.push((family, head.latest));
-            }
-        }
-        Ok(out)
+        .await
     }
 }
