@@ -34,7 +34,7 @@ impl Draws {
 /// A quarter of the catalogue nobody decides on: the tags are measured there, so reviewing
 /// (which takes the most uncertain media out of the pool) cannot flatter the figure.
 fn audited(i: u32) -> bool {
-    i % 4 == 0
+    i.is_multiple_of(4)
 }
 
 /// Whether item `i` is truly a live recording: 30% of the catalogue.
