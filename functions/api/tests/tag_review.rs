@@ -227,6 +227,15 @@ async fn the_vocabulary_renames_synonyms_and_its_thresholds_move_proposals() {
     )
     .await;
 
+    // A tag stored under a name that later becomes a synonym.
+    propose(
+        &api,
+        tenant,
+        media[0],
+        proposal("nsfw", 0.5, TagStatus::Review),
+        1.0,
+    )
+    .await;
     let vocabulary = api.get("/v1/tags/vocabulary", &owner).await;
     assert_eq!(vocabulary.body["version"], 0);
     // Stricter for explicit content: everything below 0.97 needs a person, and review starts
@@ -247,7 +256,12 @@ async fn the_vocabulary_renames_synonyms_and_its_thresholds_move_proposals() {
         (body["version"].as_u64(), body["proposals_moved"].as_u64()),
         (Some(1), Some(2))
     );
-    let statuses = |tags: Vec<Tag>| tags.into_iter().map(|t| t.status).collect::<Vec<_>>();
+    let statuses = |tags: Vec<Tag>| {
+        tags.into_iter()
+            .filter(|t| t.name.as_str() == "explicit")
+            .map(|t| t.status)
+            .collect::<Vec<_>>()
+    };
     let repo = TagRepo::new(api.platform.table());
     for (m, expected) in media
         .iter()
@@ -256,6 +270,20 @@ async fn the_vocabulary_renames_synonyms_and_its_thresholds_move_proposals() {
         assert_eq!(statuses(repo.list(tenant, *m).await.unwrap()), [expected]);
     }
 
+    // Deciding by the old name decides the tag stored under it, never the other one.
+    let r = api
+        .call(
+            Method::POST,
+            &format!("/v1/media/{}/tags/nsfw/reject", media[0]),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        (r.body["name"].as_str(), r.body["status"].as_str()),
+        (Some("nsfw"), Some("rejected"))
+    );
     // A writer who read version 0 is refused with the current vocabulary.
     let r = api
         .call(

@@ -10,7 +10,7 @@ use mvidarr_core::analysis::{
 use mvidarr_core::fingerprint::{FingerprintSummary, Relation};
 use mvidarr_core::metadata::VideoMetadata;
 use mvidarr_core::repo::Duplicate;
-use mvidarr_core::tag::{Tag, TagName, TagSource, TagStatus, review_impact};
+use mvidarr_core::tag::{Tag, TagName, TagSource, TagStatus, genre_tag, review_impact};
 use mvidarr_core::vocabulary::Vocabulary;
 use mvidarr_tags::{FeatureSpec, Signals, features};
 use serde_json::json;
@@ -99,27 +99,6 @@ pub fn is_learnable(name: &TagName) -> bool {
 pub struct Proposal {
     pub tag: Tag,
     pub impact: f64,
-}
-
-/// The genre tag for a metadata genre: `genre/` and the genre in lower-case words joined by
-/// `-` (`Children's` → `genre/childrens`, `Film-Noir` → `genre/film-noir`). `None` when
-/// nothing usable is left.
-pub fn genre_tag(genre: &str) -> Option<TagName> {
-    let mut slug = String::new();
-    for word in genre
-        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '\''))
-        .map(|w| w.replace('\'', "").to_ascii_lowercase())
-        .filter(|w| !w.is_empty())
-    {
-        if !slug.is_empty() {
-            slug.push('-');
-        }
-        slug.push_str(&word);
-    }
-    if slug.is_empty() {
-        return None;
-    }
-    TagName::parse(&format!("genre/{slug}")).ok()
 }
 
 /// Genres the metadata states (an import or a person said so): certain.
@@ -322,17 +301,6 @@ mod tests {
         assert!(facts.embedding_for(&spec(Some("reco v3"))).is_some());
         assert!(facts.embedding_for(&spec(Some("reco v2"))).is_none());
         assert!(facts.embedding_for(&spec(None)).is_none());
-    }
-
-    #[test]
-    fn metadata_genres_become_genre_tags() {
-        let name = |g: &str| genre_tag(g).map(|t| t.to_string());
-        assert_eq!(name("Comedy").as_deref(), Some("genre/comedy"));
-        assert_eq!(name("Children's").as_deref(), Some("genre/childrens"));
-        assert_eq!(name("Film-Noir").as_deref(), Some("genre/film-noir"));
-        assert_eq!(name("Hip Hop").as_deref(), Some("genre/hip-hop"));
-        assert_eq!(name("  ").as_deref(), None);
-        assert_eq!(name("Ünïcode").as_deref(), Some("genre/n-code"));
     }
 
     #[test]

@@ -19,7 +19,7 @@ use mvidarr_core::media::{Media, MediaStatus};
 use mvidarr_core::ports::Platform;
 use mvidarr_core::repo::{
     AnalysisRepo, MediaRepo, ModelFileError, ModelRegistry, RepoError, TagRepo, VocabularyRepo,
-    fetch_model, publish_model,
+    publish_model, read_model, verify_model,
 };
 use mvidarr_core::tag::{TagName, TagSource, TagStatus, model_family};
 use mvidarr_reco::model::RecoModel;
@@ -447,8 +447,14 @@ async fn read_catalogue<P: Platform>(
         .await?
     {
         Some(record) => {
-            let bytes = fetch_model(platform, &record, MAX_RECO_BYTES).await?;
-            match tokio::task::spawn_blocking(move || RecoModel::from_bytes(&bytes)).await? {
+            let bytes = read_model(platform, &record, MAX_RECO_BYTES).await?;
+            let (key, sha256) = (record.blob_key.clone(), record.sha256.clone());
+            // Hashing and decoding tens of megabytes: off the runtime's workers.
+            let decoded = tokio::task::spawn_blocking(move || {
+                verify_model(&key, &sha256, &bytes).map(|()| RecoModel::from_bytes(&bytes))
+            })
+            .await??;
+            match decoded {
                 Ok(model) => Some((record.version, model)),
                 Err(e) => {
                     warn!(error = %e, "the recommender does not decode; tags train without embeddings");

@@ -89,18 +89,6 @@ pub mod table {
         let scaled = (priority.max(0.0) * SCALE).min(TOP as f64) as u64;
         format!("{:012}#{media}#{tag}", TOP - scaled)
     }
-    /// The media and tag a review-queue index key names.
-    pub fn parse_review_index_sk(sk: &str) -> Option<(MediaId, &str)> {
-        let mut parts = sk.splitn(3, '#');
-        let _priority = parts.next()?;
-        let media = parts.next()?.parse().ok()?;
-        Some((media, parts.next()?))
-    }
-    /// The media a visible/hidden/rejected index key names, and the tag.
-    pub fn parse_tag_index_sk(sk: &str) -> Option<(MediaId, &str)> {
-        let (tag, media) = sk.rsplit_once("/#")?;
-        Some((media.parse().ok()?, tag))
-    }
 
     /// The duplicate index: one partition per fingerprint key, one item per media filed under
     /// it (see [`crate::fingerprint::Fingerprint::index_keys`]).

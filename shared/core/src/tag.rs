@@ -121,6 +121,7 @@ impl TagStatus {
 /// A tag's two thresholds on calibrated confidence: at or above `accept` a proposal is applied,
 /// at or above `review` it goes to review, below it is hidden.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Thresholds {
     pub accept: f64,
     pub review: f64,
@@ -162,6 +163,24 @@ impl Thresholds {
             TagStatus::Hidden
         }
     }
+}
+
+/// The tag a genre becomes: `genre/` and the genre's words, transliterated to ASCII,
+/// lower-cased and joined by `-` (`Children's` → `genre/childrens`, `Sci-Fi` →
+/// `genre/sci-fi`, `Rock & Roll` → `genre/rock-roll`, `Électro` → `genre/electro`). `None`
+/// when no word is left.
+pub fn genre_tag(genre: &str) -> Option<TagName> {
+    let ascii = deunicode::deunicode(genre)
+        .to_ascii_lowercase()
+        .replace('\'', "");
+    let words: Vec<&str> = ascii
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    if words.is_empty() {
+        return None;
+    }
+    TagName::parse(&format!("genre/{}", words.join("-"))).ok()
 }
 
 /// The model-registry family of a tag's learned classifier.
@@ -222,6 +241,19 @@ pub struct Tag {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn genres_become_genre_tags() {
+        let tag = |g: &str| genre_tag(g).map(|t| t.to_string());
+        assert_eq!(tag("Comedy").as_deref(), Some("genre/comedy"));
+        assert_eq!(tag("Children's").as_deref(), Some("genre/childrens"));
+        assert_eq!(tag("Film-Noir").as_deref(), Some("genre/film-noir"));
+        assert_eq!(tag("Hip Hop").as_deref(), Some("genre/hip-hop"));
+        assert_eq!(tag("Rock & Roll").as_deref(), Some("genre/rock-roll"));
+        assert_eq!(tag("Électro").as_deref(), Some("genre/electro"));
+        assert_eq!(tag("  ").as_deref(), None);
+        assert_eq!(tag("&&").as_deref(), None);
+    }
 
     #[test]
     fn tag_names_are_hierarchical_and_strict() {

@@ -11,6 +11,7 @@ use crate::tag::{TagName, Thresholds};
 
 /// One defined tag.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TagDefinition {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -33,7 +34,7 @@ pub struct Vocabulary {
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum InvalidVocabulary {
-    #[error("synonym {synonym} is also a defined tag")]
+    #[error("synonym {synonym} is a defined tag, or above one")]
     SynonymIsATag { synonym: String },
     #[error("synonym {synonym} is given for both {first} and {second}")]
     SynonymTwice {
@@ -45,10 +46,18 @@ pub enum InvalidVocabulary {
     Thresholds(#[from] crate::tag::InvalidThresholds),
     #[error("a vocabulary holds at most {max} tags and synonyms (got {got})")]
     TooLarge { max: usize, got: usize },
+    #[error("the vocabulary is {got} bytes stored; at most {max}")]
+    TooManyBytes { got: usize, max: usize },
+    #[error("the description of {tag} is {got} characters; at most {max}")]
+    DescriptionTooLong { tag: String, got: usize, max: usize },
 }
 
 /// Tags plus synonyms a vocabulary may hold: it is read on every tagging, so it stays one item.
 pub const MAX_VOCABULARY_NAMES: usize = 2000;
+/// Its stored size: under DynamoDB's 400 KB item limit with room for the item's keys.
+pub const MAX_VOCABULARY_BYTES: usize = 350 * 1024;
+/// Characters a tag's description may have.
+pub const MAX_DESCRIPTION_CHARS: usize = 100;
 
 impl Vocabulary {
     /// Checks the rules a stored vocabulary keeps: no name is both a tag and a synonym, no
@@ -61,15 +70,37 @@ impl Vocabulary {
                 got: names,
             });
         }
+        let bytes = serde_json::to_vec(self).map_or(usize::MAX, |b| b.len());
+        if bytes > MAX_VOCABULARY_BYTES {
+            return Err(InvalidVocabulary::TooManyBytes {
+                got: bytes,
+                max: MAX_VOCABULARY_BYTES,
+            });
+        }
         let t = self.default_thresholds;
         Thresholds::new(t.accept, t.review)?;
         let mut owner: BTreeMap<&TagName, &TagName> = BTreeMap::new();
         for (name, def) in &self.tags {
+            let chars = def.description.as_deref().map_or(0, |d| d.chars().count());
+            if chars > MAX_DESCRIPTION_CHARS {
+                return Err(InvalidVocabulary::DescriptionTooLong {
+                    tag: name.to_string(),
+                    got: chars,
+                    max: MAX_DESCRIPTION_CHARS,
+                });
+            }
             if let Some(t) = def.thresholds {
                 Thresholds::new(t.accept, t.review)?;
             }
             for synonym in &def.synonyms {
-                if self.tags.contains_key(synonym) {
+                // A synonym renames its branch: were it a tag, or above one (`genre` for
+                // `genre/music`), that tag would be renamed too, and again on every reading.
+                let under = format!("{synonym}/");
+                if self
+                    .tags
+                    .keys()
+                    .any(|t| t == synonym || t.as_str().starts_with(&under))
+                {
                     return Err(InvalidVocabulary::SynonymIsATag {
                         synonym: synonym.to_string(),
                     });
@@ -174,6 +205,17 @@ mod tests {
         assert_eq!(v.canonical(&name("genre/rock")), name("genre/rock"));
         // A synonym matches whole segments only.
         assert_eq!(v.canonical(&name("genre/rapcore")), name("genre/rapcore"));
+        // Naming is settled: the canonical name of a canonical name is itself.
+        for n in [
+            "nsfw",
+            "genre/rap",
+            "genre/hiphop/trap",
+            "genre/hip-hop",
+            "explicit",
+        ] {
+            let once = v.canonical(&name(n));
+            assert_eq!(v.canonical(&once), once, "{n}");
+        }
     }
 
     #[test]
@@ -207,6 +249,26 @@ mod tests {
         assert!(matches!(
             v.validate(),
             Err(InvalidVocabulary::SynonymIsATag { .. })
+        ));
+        // A synonym above a defined tag would rename it, again on every reading.
+        let mut v = Vocabulary::default();
+        v.tags.insert(
+            name("genre/music"),
+            TagDefinition {
+                description: None,
+                synonyms: vec![name("genre")],
+                thresholds: None,
+            },
+        );
+        assert!(matches!(
+            v.validate(),
+            Err(InvalidVocabulary::SynonymIsATag { .. })
+        ));
+        let mut v = vocabulary();
+        v.tags.get_mut(&name("explicit")).unwrap().description = Some("x".repeat(101));
+        assert!(matches!(
+            v.validate(),
+            Err(InvalidVocabulary::DescriptionTooLong { .. })
         ));
         let mut v = vocabulary();
         v.default_thresholds = Thresholds {

@@ -271,6 +271,43 @@ async fn a_proposal_moves_between_places_and_never_over_a_decision() {
 }
 
 #[tokio::test]
+async fn a_decision_stored_before_tags_were_indexed_is_indexed_by_the_next_proposal() {
+    use mvidarr_core::keys::table as keys;
+    use mvidarr_core::ports::{Condition, Item, Table};
+    let (table, _dir) = table();
+    let repo = TagRepo::new(&table);
+    let tenant = TenantId::generate();
+    let m = MediaId::generate();
+    let mut old = proposal("live", 1.0, TagStatus::Accepted);
+    old.decisions.push(decision(true));
+    // As the repository wrote it before the index: no index keys.
+    table
+        .put(
+            Item::new(
+                keys::media_items_pk(tenant, m),
+                keys::tag_sk("live"),
+                serde_json::to_value(&old).unwrap(),
+            ),
+            Condition::Absent,
+        )
+        .await
+        .unwrap();
+    assert!(repo.decided(tenant).await.unwrap().is_empty());
+    assert!(
+        !repo
+            .propose(tenant, m, &proposal("live", 0.3, TagStatus::Hidden), 1.0)
+            .await
+            .unwrap()
+    );
+    let decided = repo.decided(tenant).await.unwrap();
+    assert_eq!(decided.len(), 1);
+    assert_eq!(
+        decided[0].tag.record, old,
+        "the decision itself is unchanged"
+    );
+}
+
+#[tokio::test]
 async fn the_vocabulary_is_one_versioned_item() {
     let (table, _dir) = table();
     let repo = VocabularyRepo::new(&table);

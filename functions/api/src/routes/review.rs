@@ -14,7 +14,7 @@ use mvidarr_core::vocabulary::Vocabulary;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::tags::{audit, decision_of, tag_name, view};
+use super::tags::{audit, decide_named, decision_of, tag_name, view};
 use crate::{ApiError, ApiState, Caller};
 
 /// Decisions one bulk request may carry.
@@ -145,16 +145,16 @@ async fn decide_one<P: Platform, T: mvidarr_core::ports::Table>(
     d: &BulkDecision,
 ) -> Result<Versioned<Tag>, Failure> {
     let media = super::media_ref(state, caller.tenant, &d.media).await?;
-    let name = vocabulary.canonical(&tag_name(&d.tag)?);
-    let decided = repo
-        .decide(
-            caller.tenant,
-            media,
-            &name,
-            decision_of(caller, d.accept),
-            d.version,
-        )
-        .await?;
+    let (name, decided) = decide_named(
+        repo,
+        caller.tenant,
+        media,
+        &tag_name(&d.tag)?,
+        vocabulary,
+        decision_of(caller, d.accept),
+        d.version,
+    )
+    .await?;
     match decided {
         Decided::Done(tag) => {
             audit(state, caller, actions::TAG_DECIDED, media, &name, d.accept).await;

@@ -12,8 +12,10 @@ use mvidarr_auth::audit::actions;
 use mvidarr_auth::store::AuditDraft;
 use mvidarr_core::ids::{MediaId, TenantId};
 use mvidarr_core::ports::Platform;
-use mvidarr_core::repo::{Decided, TagRepo, Versioned, VocabularyRepo};
+use mvidarr_core::ports::Table;
+use mvidarr_core::repo::{Decided, RepoError, TagRepo, Versioned, VocabularyRepo};
 use mvidarr_core::tag::{Decision, Tag, TagName};
+use mvidarr_core::vocabulary::Vocabulary;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -80,6 +82,7 @@ pub async fn add<P: Platform>(
 
 /// The version of the tag the decider saw (optional): a tag changed since is a 409.
 #[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 pub struct DecideBody {
     version: Option<u64>,
 }
@@ -110,17 +113,22 @@ async fn decide<P: Platform>(
     accepted: bool,
 ) -> Result<Json<Value>, ApiError> {
     let media = super::media_ref(&state, caller.tenant, &id).await?;
-    let name = canonical_name(&state, caller.tenant, &raw_name).await?;
+    let name = tag_name(&raw_name)?;
+    let vocabulary = VocabularyRepo::new(state.platform.table())
+        .get(caller.tenant)
+        .await?
+        .record;
     let expected = body.and_then(|Json(b)| b.version);
-    let decided = TagRepo::new(state.platform.table())
-        .decide(
-            caller.tenant,
-            media,
-            &name,
-            decision_of(&caller, accepted),
-            expected,
-        )
-        .await?;
+    let (name, decided) = decide_named(
+        &TagRepo::new(state.platform.table()),
+        caller.tenant,
+        media,
+        &name,
+        &vocabulary,
+        decision_of(&caller, accepted),
+        expected,
+    )
+    .await?;
     let tag = settled(decided, media, &name)?;
     audit(
         &state,
@@ -132,6 +140,31 @@ async fn decide<P: Platform>(
     )
     .await;
     Ok(Json(view(&tag)))
+}
+
+/// Decides the tag a media has under `name`: the tag stored under that very name, else (for
+/// a synonym) the tag the vocabulary names by it. Tags stored before a synonym was defined
+/// keep their name, so the exact name comes first: a decision never lands on another tag.
+pub(super) async fn decide_named<T: Table>(
+    repo: &TagRepo<'_, T>,
+    tenant: TenantId,
+    media: MediaId,
+    name: &TagName,
+    vocabulary: &Vocabulary,
+    decision: Decision,
+    expected: Option<u64>,
+) -> Result<(TagName, Decided), RepoError> {
+    let decided = repo
+        .decide(tenant, media, name, decision.clone(), expected)
+        .await?;
+    let canonical = vocabulary.canonical(name);
+    if matches!(decided, Decided::NoSuchTag) && canonical != *name {
+        let decided = repo
+            .decide(tenant, media, &canonical, decision, expected)
+            .await?;
+        return Ok((canonical, decided));
+    }
+    Ok((name.clone(), decided))
 }
 
 /// A tag name as the tenant keeps it: a synonym in its vocabulary names its tag.

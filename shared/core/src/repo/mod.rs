@@ -21,7 +21,9 @@ pub use events::{AppendOutcome, EventRepo, IntakeError};
 pub use external::Imported;
 pub use fingerprints::FingerprintIndex;
 pub use media::{Created, MediaPage, MediaRepo};
-pub use model_files::{ModelFileError, fetch_model, publish_model, verify as verify_model};
+pub use model_files::{
+    ModelFileError, fetch_model, publish_model, read_model, verify as verify_model,
+};
 pub use models::{ModelFile, ModelRegistry, ModelVersion, Reservation};
 pub use profiles::ProfileRepo;
 pub use tags::{Decided, FoundPage, FoundTag, TagCounts, TagRepo};

@@ -99,7 +99,21 @@ pub async fn publish_model<P: Platform>(
 }
 
 /// The bytes of a registered model file (at most `max_bytes`), checked against its digest.
+/// Hashing takes a second per few hundred megabytes: a large file is better read with
+/// [`read_model`] and checked with [`verify`] off the async runtime.
 pub async fn fetch_model<P: Platform>(
+    platform: &P,
+    record: &ModelVersion,
+    max_bytes: usize,
+) -> Result<Vec<u8>, ModelFileError> {
+    let bytes = read_model(platform, record, max_bytes).await?;
+    verify(&record.blob_key, &record.sha256, &bytes)?;
+    Ok(bytes)
+}
+
+/// The bytes of a registered model file (at most `max_bytes`), not yet checked: pass them to
+/// [`verify`] before use.
+pub async fn read_model<P: Platform>(
     platform: &P,
     record: &ModelVersion,
     max_bytes: usize,
@@ -119,7 +133,6 @@ pub async fn fetch_model<P: Platform>(
             key: key.clone(),
             source,
         })?;
-    verify(&key, &record.sha256, &bytes)?;
     Ok(bytes)
 }
 

@@ -124,6 +124,7 @@ impl<'a, T: Table> TagRepo<'a, T> {
             return put_over(self.table, item, None).await;
         };
         let same_place = existing.gsi1sk == item.gsi1sk && existing.gsi1pk == item.gsi1pk;
+        let indexed = existing.gsi1pk.is_some();
         let read_at = existing.version;
         let stored: Tag = decode(existing)?;
         let same = same_place
@@ -131,7 +132,16 @@ impl<'a, T: Table> TagRepo<'a, T> {
             && (stored.confidence - tag.confidence).abs() < 1e-6
             && stored.source == tag.source
             && stored.evidence == tag.evidence;
-        if stored.status.is_decided() || same {
+        if stored.status.is_decided() {
+            // A decision stored before tags were indexed: index it as it is, so it counts as
+            // training data and in search (a decision landing meanwhile indexes itself).
+            if !indexed {
+                let item = tag_item(tenant, media, &stored, 0.0);
+                put_over(self.table, item, Some(read_at)).await?;
+            }
+            return Ok(false);
+        }
+        if same {
             return Ok(false);
         }
         // Replace the proposal only if no decision landed since it was read.
@@ -268,7 +278,8 @@ impl<'a, T: Table> TagRepo<'a, T> {
     }
 
     /// One page of the review queue, highest priority first (the priority stored when the
-    /// tag was proposed). Entries decided since (the index trails on DynamoDB) are skipped.
+    /// tag was proposed). The index is eventually consistent on DynamoDB: an entry may show a
+    /// tag as it was a moment ago, and deciding on it is then a 409 with the tag as it is now.
     pub async fn review_queue(
         &self,
         tenant: TenantId,

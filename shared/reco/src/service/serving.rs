@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use mvidarr_core::ids::TenantId;
 use mvidarr_core::ports::Platform;
-use mvidarr_core::repo::{ModelFileError, ModelRegistry, ModelVersion, RepoError, fetch_model};
+use mvidarr_core::repo::{
+    ModelFileError, ModelRegistry, ModelVersion, RepoError, read_model, verify_model,
+};
 use tracing::{error, info, instrument};
 
 use super::training::FAMILY;
@@ -178,8 +180,13 @@ impl<P: Platform> Recommender<P> {
 
     #[instrument(skip_all, fields(version = record.version))]
     async fn load(&self, record: &ModelVersion) -> Result<RecoModel, ServeError> {
-        let bytes = fetch_model(&self.platform, record, MAX_MODEL_BYTES).await?;
-        let model = tokio::task::spawn_blocking(move || RecoModel::from_bytes(&bytes)).await??;
-        Ok(model)
+        let bytes = read_model(&self.platform, record, MAX_MODEL_BYTES).await?;
+        let (key, sha256) = (record.blob_key.clone(), record.sha256.clone());
+        // Hashing and decoding tens of megabytes: off the runtime's workers.
+        tokio::task::spawn_blocking(move || {
+            verify_model(&key, &sha256, &bytes)?;
+            Ok(RecoModel::from_bytes(&bytes)?)
+        })
+        .await?
     }
 }

@@ -150,16 +150,10 @@ impl MovieLensTags {
     }
 }
 
-/// The tag a genre becomes: `Children's` → `genre/childrens`, `Sci-Fi` → `genre/sci-fi`.
+/// The tag a genre becomes (the product's own naming, [`mvidarr_core::tag::genre_tag`]).
 pub fn genre_tag(genre: &str) -> TagName {
-    let slug: String = genre
-        .to_lowercase()
-        .chars()
-        .filter(|c| *c != '\'')
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
-    TagName::parse(&format!("genre/{slug}"))
-        .unwrap_or_else(|_| TagName::parse("genre/other").expect("a valid literal"))
+    mvidarr_core::tag::genre_tag(genre)
+        .unwrap_or_else(|| TagName::parse("genre/other").expect("a valid literal"))
 }
 
 /// `Toy Story (1995)` → `Toy Story`: the year is its own feature.
