@@ -23,10 +23,9 @@ use mvidarr_core::repo::{
 };
 use mvidarr_core::tag::{TagName, TagSource, TagStatus, model_family};
 use mvidarr_reco::model::RecoModel;
-use mvidarr_tags::train::LOG_LOSS_TIE;
 use mvidarr_tags::{
     Comparison, Example, FeatureSpec, HeadMetrics, Signals, TrainConfig, TrainError, compare,
-    evaluate, features, is_held_out, train,
+    compare_with_prior, evaluate, features, is_held_out, train,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -325,10 +324,10 @@ async fn train_tag<P: Platform>(
             Err(HeadError::File(e)) if e.is_transient() => return Err(e.into()),
             Err(e) => {
                 warn!(%tag, error = %e, "the promoted head is refused; judging the new one against the prior");
-                against_prior(&trained.metrics)
+                compare_with_prior(&trained.metrics)
             }
         },
-        None => against_prior(&trained.metrics),
+        None => compare_with_prior(&trained.metrics),
     };
 
     let mut metrics = serde_json::to_value(&trained.metrics).expect("metrics are plain data");
@@ -392,32 +391,6 @@ fn training_digest(
         hasher.update(b"\n");
     }
     hex::encode(hasher.finalize())
-}
-
-/// A first head must beat the prior: always answering the training share of accepted
-/// decisions, scored on the same held-out media.
-fn against_prior(metrics: &HeadMetrics) -> Comparison {
-    let held = &metrics.held_out;
-    let Some(ours) = held.log_loss else {
-        return Comparison::Incomparable {
-            reason: "the held-out fold is empty".into(),
-        };
-    };
-    if held.positives == 0 || held.negatives == 0 {
-        return Comparison::Incomparable {
-            reason: "the held-out fold lacks accepted or rejected examples".into(),
-        };
-    }
-    let trained = (metrics.train_positives + metrics.train_negatives).max(1) as f64;
-    let p = (metrics.train_positives as f64 / trained).clamp(1e-6, 1.0 - 1e-6);
-    let prior = -(held.positives as f64 * p.ln() + held.negatives as f64 * (1.0 - p).ln())
-        / held.examples as f64;
-    let gain = prior - ours;
-    if gain > LOG_LOSS_TIE {
-        Comparison::Better { gain }
-    } else {
-        Comparison::NotBetter { gain }
-    }
 }
 
 async fn read_catalogue<P: Platform>(

@@ -25,5 +25,5 @@ pub use head::{FeatureLengthMismatch, ModelFileError, TagHead};
 pub use platt::Platt;
 pub use train::{
     Comparison, Example, HeadMetrics, HeldOutMetrics, TrainConfig, TrainError, Trained, beats,
-    compare, evaluate, is_held_out, split, train,
+    compare, compare_with_prior, evaluate, is_held_out, split, train,
 };

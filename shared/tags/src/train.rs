@@ -405,6 +405,33 @@ pub fn compare(candidate: &HeldOutMetrics, current: &HeldOutMetrics) -> Comparis
     }
 }
 
+/// Compares a first head with the prior: always answering the training share of accepted
+/// decisions, scored on the head's own held-out examples. A first head is promoted only if
+/// it is better than knowing nothing but that share. Same rule and tie as [`compare`].
+pub fn compare_with_prior(metrics: &HeadMetrics) -> Comparison {
+    let held = &metrics.held_out;
+    let Some(ours) = held.log_loss else {
+        return Comparison::Incomparable {
+            reason: "the held-out fold is empty".into(),
+        };
+    };
+    if held.positives == 0 || held.negatives == 0 {
+        return Comparison::Incomparable {
+            reason: "the held-out fold lacks accepted or rejected examples".into(),
+        };
+    }
+    let trained = (metrics.train_positives + metrics.train_negatives).max(1) as f64;
+    let p = (metrics.train_positives as f64 / trained).clamp(1e-6, 1.0 - 1e-6);
+    let prior = -(held.positives as f64 * p.ln() + held.negatives as f64 * (1.0 - p).ln())
+        / held.examples as f64;
+    let gain = prior - ours;
+    if gain > LOG_LOSS_TIE {
+        Comparison::Better { gain }
+    } else {
+        Comparison::NotBetter { gain }
+    }
+}
+
 /// Whether the candidate should replace the current head ([`compare`] says `Better`).
 pub fn beats(candidate: &HeldOutMetrics, current: &HeldOutMetrics) -> bool {
     matches!(compare(candidate, current), Comparison::Better { .. })
@@ -413,6 +440,43 @@ pub fn beats(candidate: &HeldOutMetrics, current: &HeldOutMetrics) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn first_head(positives: usize, negatives: usize, log_loss: f64) -> HeadMetrics {
+        HeadMetrics {
+            train_positives: 12,
+            train_negatives: 12,
+            calibration_folds: 5,
+            converged: true,
+            held_out: HeldOutMetrics {
+                examples: positives + negatives,
+                positives,
+                negatives,
+                fold: String::new(),
+                log_loss: Some(log_loss),
+                brier: None,
+                average_precision: None,
+                roc_auc: None,
+                at_thresholds: Vec::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_first_head_must_beat_the_prior() {
+        // The prior of a 50/50 training set costs ln 2 ≈ 0.693 per example.
+        assert!(matches!(
+            compare_with_prior(&first_head(4, 4, 0.5)),
+            Comparison::Better { .. }
+        ));
+        assert!(matches!(
+            compare_with_prior(&first_head(4, 4, 0.7)),
+            Comparison::NotBetter { .. }
+        ));
+        assert!(matches!(
+            compare_with_prior(&first_head(4, 0, 0.1)),
+            Comparison::Incomparable { .. }
+        ));
+    }
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 

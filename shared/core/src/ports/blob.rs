@@ -20,9 +20,11 @@ pub async fn read_to_end(mut body: BlobBody, limit: usize) -> Result<Vec<u8>, st
     while let Some(chunk) = body.next().await {
         let chunk = chunk?;
         if out.len() + chunk.len() > limit {
-            return Err(std::io::Error::other(format!(
-                "the object is larger than {limit} bytes"
-            )));
+            // InvalidData: the object is what it is, reading it again cannot help.
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("the object is larger than {limit} bytes"),
+            ));
         }
         out.extend_from_slice(&chunk);
     }

@@ -53,7 +53,7 @@ impl DuplicateError {
         match self {
             DuplicateError::Repo(e) => e.is_transient(),
             DuplicateError::Blob { source, .. } => matches!(source, BlobError::Transient(_)),
-            DuplicateError::Read { .. } => true,
+            DuplicateError::Read { source, .. } => source.kind() != std::io::ErrorKind::InvalidData,
             DuplicateError::Corrupt { .. } => false,
         }
     }

@@ -42,7 +42,7 @@ impl ModelFileError {
         match self {
             ModelFileError::Repo(e) => e.is_transient(),
             ModelFileError::Blob { source, .. } => matches!(source, BlobError::Transient(_)),
-            ModelFileError::Read { .. } => true,
+            ModelFileError::Read { source, .. } => source.kind() != std::io::ErrorKind::InvalidData,
             ModelFileError::Integrity { .. } => false,
         }
     }

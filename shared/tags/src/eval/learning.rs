@@ -28,7 +28,9 @@ use super::{EvalError, percent};
 use crate::curve::PrecisionCoverage;
 use crate::hash::{stable_hash, unit_draw};
 use crate::head::TagHead;
-use crate::train::{Example, TrainConfig, TrainError, beats, evaluate, split, train};
+use crate::train::{
+    Comparison, Example, TrainConfig, TrainError, beats, compare_with_prior, evaluate, split, train,
+};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct LearningConfig {
@@ -302,7 +304,11 @@ impl Arm {
             }
         };
         let promote = match &self.head {
-            None => true,
+            // As the product: a first head must beat the prior.
+            None => matches!(
+                compare_with_prior(&candidate.metrics),
+                Comparison::Better { .. }
+            ),
             Some(current) => {
                 let (_, fold) = split(&examples, config.held_out_fraction);
                 let current_there = evaluate(current, fold, &config.thresholds)
