@@ -46,8 +46,9 @@ pub struct ServeArgs {
     /// Deliveries of an ingest message before it goes to the dead-letter queue.
     #[arg(long, env = "MVIDARR_INGEST_MAX_RECEIVES", default_value_t = 5)]
     pub ingest_max_receives: u32,
-    /// Minutes between trainings of every tenant's recommender (at start, tenants whose model
-    /// is older than that are trained); 0 turns the schedule off (`mvidarr train` still works).
+    /// Minutes between trainings of every tenant's recommender and tag heads (at start,
+    /// tenants whose recommender is older than that are trained); 0 turns the schedule off
+    /// (`mvidarr train` and `mvidarr train-tags` still work).
     #[arg(long, env = "MVIDARR_TRAIN_EVERY_MINUTES", default_value_t = 60)]
     pub train_every_minutes: u64,
     /// Seconds within which a newly promoted recommender model is served.
