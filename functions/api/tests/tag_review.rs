@@ -450,10 +450,19 @@ async fn tag_models_are_listed_with_metrics_and_can_be_rolled_back() {
     assert_eq!(models.status, StatusCode::OK, "{}", models.body);
     let live = &models.body["items"][0];
     assert_eq!(
-        (live["tag"].as_str(), live["current"].as_u64()),
-        (Some("live"), Some(2))
+        (
+            live["tag"].as_str(),
+            live["current"].as_u64(),
+            live["latest"].as_u64()
+        ),
+        (Some("live"), Some(2), Some(2))
     );
+    assert_eq!(live["current_metrics"]["held_out"]["log_loss"], 0.3);
+    let live = api.get("/v1/tags/models?tag=live", &owner).await.body;
     assert_eq!(live["versions"][0]["metrics"]["held_out"]["log_loss"], 0.4);
+    assert_eq!(live["versions"][1]["promoted"], true);
+    let none = api.get("/v1/tags/models?tag=jazz", &owner).await;
+    assert_eq!(none.status, StatusCode::NOT_FOUND);
 
     let r = send(
         &api,

@@ -263,8 +263,8 @@ async fn proposed_reviewed_retrained_and_the_tags_get_better() {
     );
 
     // The versions and their held-out figures are in the API; the served one is promoted.
-    let (_, models) = client.get("/v1/tags/models").await.unwrap();
-    let versions = models["items"][0]["versions"].as_array().unwrap();
+    let (_, models) = client.get("/v1/tags/models?tag=live").await.unwrap();
+    let versions = models["versions"].as_array().unwrap();
     assert!(versions.len() >= 2, "{models}");
     assert!(
         versions

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use chrono::Utc;
 use mvidarr_auth::audit::actions;
 use mvidarr_auth::store::AuditDraft;
@@ -151,19 +151,23 @@ fn vocabulary_view(vocabulary: &Vocabulary, version: u64) -> Value {
     })
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelsParams {
+    /// One tag: every version of its head. Without: each tag's latest and promoted version.
+    tag: Option<String>,
+}
+
 pub async fn models<P: Platform>(
     State(state): State<ApiState<P>>,
     caller: Caller,
+    params: Result<Query<ModelsParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let Query(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let registry = ModelRegistry::new(state.platform.table());
-    let mut items = Vec::new();
-    for (family, _) in registry
-        .families(caller.tenant, MODEL_FAMILY_PREFIX)
-        .await?
-    {
-        let Some(tag) = tag_of_family(&family) else {
-            continue;
-        };
+    if let Some(raw) = params.tag {
+        let tag = tag_name(&raw)?;
+        let family = model_family(&tag);
         let current = registry.current_version(caller.tenant, &family).await?;
         let versions: Vec<Value> = registry
             .list(caller.tenant, &family)
@@ -180,7 +184,28 @@ pub async fn models<P: Platform>(
                 })
             })
             .collect();
-        items.push(json!({"tag": tag, "current": current, "versions": versions}));
+        if versions.is_empty() {
+            return Err(ApiError::NotFound(format!("tag {tag} has no model")));
+        }
+        return Ok(Json(
+            json!({"tag": tag, "current": current, "versions": versions}),
+        ));
+    }
+    let mut items = Vec::new();
+    for (family, latest) in registry
+        .families(caller.tenant, MODEL_FAMILY_PREFIX)
+        .await?
+    {
+        let Some(tag) = tag_of_family(&family) else {
+            continue;
+        };
+        let current = registry.current(caller.tenant, &family).await?;
+        items.push(json!({
+            "tag": tag,
+            "latest": latest,
+            "current": current.as_ref().map(|c| c.version),
+            "current_metrics": current.map(|c| c.metrics),
+        }));
     }
     Ok(Json(json!({ "items": items })))
 }
