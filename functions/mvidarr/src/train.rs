@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::Utc;
+use mvidarr_auth::service::Identity;
 use mvidarr_core::ids::TenantId;
 use mvidarr_core::ports::Platform;
 use mvidarr_core::repo::{ModelRegistry, TenantRepo};
@@ -24,14 +25,37 @@ use tracing::{error, info};
 use crate::admin::open_local;
 use crate::app::default_tenant;
 
+/// Which tenants a training command trains.
 #[derive(clap::Args, Debug)]
-pub struct TrainArgs {
+pub struct WhichTenants {
     /// The tenant to train (default: the embedded `default` tenant).
     #[arg(long, conflicts_with = "all")]
     tenant: Option<TenantId>,
     /// Train every tenant.
     #[arg(long)]
     all: bool,
+}
+
+impl WhichTenants {
+    async fn resolve(
+        &self,
+        identity: &Identity<LocalPlatform>,
+        data: &Path,
+    ) -> anyhow::Result<Vec<TenantId>> {
+        if self.all {
+            all_tenants(identity.platform()).await
+        } else if let Some(id) = self.tenant {
+            Ok(vec![id])
+        } else {
+            Ok(vec![default_tenant(identity, data).await?])
+        }
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    tenants: WhichTenants,
     /// Latent factors of the collaborative model.
     #[arg(long, default_value_t = TrainConfig::default().als.factors)]
     factors: usize,
@@ -43,13 +67,7 @@ pub struct TrainArgs {
 pub async fn run(data: &Path, args: TrainArgs) -> anyhow::Result<()> {
     let (identity, _) = open_local(data).await?;
     let platform = identity.platform();
-    let tenants = if args.all {
-        all_tenants(platform).await?
-    } else if let Some(id) = args.tenant {
-        vec![id]
-    } else {
-        vec![default_tenant(&identity, data).await?]
-    };
+    let tenants = args.tenants.resolve(&identity, data).await?;
     let mut config = TrainConfig::default();
     config.als.factors = args.factors;
     config.als.iterations = args.iterations;
@@ -64,12 +82,8 @@ pub async fn run(data: &Path, args: TrainArgs) -> anyhow::Result<()> {
 
 #[derive(clap::Args, Debug)]
 pub struct TrainTagsArgs {
-    /// The tenant to train (default: the embedded `default` tenant).
-    #[arg(long, conflicts_with = "all")]
-    tenant: Option<TenantId>,
-    /// Train every tenant.
-    #[arg(long)]
-    all: bool,
+    #[command(flatten)]
+    tenants: WhichTenants,
     /// Train this tag only (the others keep their heads; the catalogue is re-tagged).
     #[arg(long)]
     tag: Option<String>,
@@ -84,13 +98,7 @@ pub struct TrainTagsArgs {
 pub async fn run_tags(data: &Path, args: TrainTagsArgs) -> anyhow::Result<()> {
     let (identity, _) = open_local(data).await?;
     let platform = identity.platform();
-    let tenants = if args.all {
-        all_tenants(platform).await?
-    } else if let Some(id) = args.tenant {
-        vec![id]
-    } else {
-        vec![default_tenant(&identity, data).await?]
-    };
+    let tenants = args.tenants.resolve(&identity, data).await?;
     let only = args
         .tag
         .as_deref()
