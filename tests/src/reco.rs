@@ -101,3 +101,18 @@ pub async fn record_plays<T: Table>(
         .await
         .expect("plays recorded");
 }
+
+/// The `title` of each item of a list the API answered (recommendations, similar media).
+pub fn titles(body: &serde_json::Value) -> Vec<String> {
+    body["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no items: {body}"))
+        .iter()
+        .map(|i| {
+            i["title"]
+                .as_str()
+                .unwrap_or_else(|| panic!("an item without a title: {i}"))
+                .to_owned()
+        })
+        .collect()
+}

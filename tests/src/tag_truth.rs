@@ -1054,13 +1054,7 @@ async fn add_soundtrack(
     if !output.status.success() {
         return Err(TruthError::FfmpegFailed {
             media: media.to_string(),
-            stderr_tail: output
-                .stderr
-                .lines()
-                .rev()
-                .take(5)
-                .collect::<Vec<_>>()
-                .join(" | "),
+            stderr_tail: output.stderr_tail(),
         });
     }
     Ok(())

@@ -13,7 +13,7 @@ use mvidarr_core::ports::Platform;
 use mvidarr_core::repo::MediaRepo;
 use mvidarr_reco::model::TrainConfig;
 use mvidarr_reco::service::train_tenant;
-use mvidarr_tests::reco;
+use mvidarr_tests::reco::{self, titles};
 use serde_json::{Value, json};
 use support::TestApi;
 
@@ -61,15 +61,6 @@ async fn train(api: &TestApi, tenant: TenantId) -> u32 {
         .unwrap()
         .0
         .version
-}
-
-fn titles(body: &Value) -> Vec<String> {
-    body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["title"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 #[tokio::test]

@@ -5,22 +5,13 @@ use std::path::Path;
 use std::time::Instant;
 
 use mvidarr_reco::datasets::shared_datasets_dir;
+use mvidarr_tests::reco::titles;
 use mvidarr_tests::server::{Server, ServerOptions, cli_stdout};
-use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_mvidarr");
 
 fn succeeds(data: &Path, args: &[&str]) -> String {
     cli_stdout(BIN.as_ref(), data, args)
-}
-
-fn titles(body: &Value) -> Vec<String> {
-    body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["title"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

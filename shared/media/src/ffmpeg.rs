@@ -78,6 +78,17 @@ pub struct FfmpegOutput {
 }
 
 impl FfmpegOutput {
+    /// The last lines ffmpeg logged, newest first, joined by ` | `: what a failure message
+    /// quotes.
+    pub fn stderr_tail(&self) -> String {
+        self.stderr
+            .lines()
+            .rev()
+            .take(5)
+            .collect::<Vec<_>>()
+            .join(" | ")
+    }
+
     /// The signal that killed ffmpeg, if one did.
     pub fn signal(&self) -> Option<i32> {
         use std::os::unix::process::ExitStatusExt;

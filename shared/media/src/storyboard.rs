@@ -304,13 +304,7 @@ impl Storyboard {
             return Err(SynthError::Failed {
                 path: out_path.to_path_buf(),
                 status: output.status.to_string(),
-                stderr_tail: output
-                    .stderr
-                    .lines()
-                    .rev()
-                    .take(5)
-                    .collect::<Vec<_>>()
-                    .join(" | "),
+                stderr_tail: output.stderr_tail(),
             });
         }
         Ok(truth)
