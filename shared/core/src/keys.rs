@@ -235,6 +235,26 @@ pub mod table {
     /// Global: the token-signing keys (public half plus the sealed private key).
     pub const SIGNING_KEYS_PK: &str = "signing-keys";
 
+    /// A tenant's day rollups, sorted by date (`2026-11-25`): a month is one prefix query.
+    pub fn analytics_days_pk(tenant: TenantId) -> String {
+        format!("t/{tenant}/analytics/days")
+    }
+    /// A media's day rollups, sorted by date.
+    pub fn analytics_media_days_pk(tenant: TenantId, media: MediaId) -> String {
+        format!("t/{tenant}/analytics/media/{media}")
+    }
+    pub fn analytics_day_sk(date: chrono::NaiveDate) -> String {
+        date.format("%Y-%m-%d").to_string()
+    }
+    /// The sort-key prefix of a month's days.
+    pub fn analytics_month_prefix(date: chrono::NaiveDate) -> String {
+        date.format("%Y-%m-").to_string()
+    }
+    /// Which parts of which event batches a tenant day's rollups already count.
+    pub fn analytics_applied_pk(tenant: TenantId, date: chrono::NaiveDate) -> String {
+        format!("t/{tenant}/analytics/applied/{}", analytics_day_sk(date))
+    }
+
     /// Global: the tenant directory.
     pub const TENANTS_PK: &str = "tenants";
     /// Global: API key lookup by key id; the record names the tenant.
@@ -265,6 +285,22 @@ pub mod blob {
     /// Derived artefacts of a media (thumbnails, fingerprints…).
     pub fn derived(tenant: TenantId, media: MediaId, name: &str) -> String {
         format!("t/{tenant}/media/{media}/{name}")
+    }
+
+    /// Where analytics events are kept as Parquet: Hive-style partitions (`t=…/date=…`) under
+    /// one prefix, the layout query engines (DataFusion, Athena) read tenant and date from.
+    /// The one kind of tenant data whose key does not start with `t/{tenant}/`.
+    pub const ANALYTICS_EVENTS_PREFIX: &str = "analytics/events/";
+    /// A tenant day's partition of analytics events.
+    pub fn analytics_partition(tenant: TenantId, date: chrono::NaiveDate) -> String {
+        format!(
+            "{ANALYTICS_EVENTS_PREFIX}t={tenant}/date={}/",
+            date.format("%Y-%m-%d")
+        )
+    }
+    /// One batch's events of one day.
+    pub fn analytics_events(tenant: TenantId, date: chrono::NaiveDate, batch: &str) -> String {
+        format!("{}{batch}.parquet", analytics_partition(tenant, date))
     }
 
     /// The tenant and media of an upload key, or `None` for any other key.
@@ -298,6 +334,9 @@ mod tests {
             table::api_keys_index_pk(t),
             table::audit_pk(t),
             table::audit_pii_pk(t),
+            table::analytics_days_pk(t),
+            table::analytics_media_days_pk(t, m),
+            table::analytics_applied_pk(t, chrono::NaiveDate::MIN),
             table::rate_limit_pk(t, "user:x"),
             table::settings_pk(t),
             table::profiles_pk(t),

@@ -19,6 +19,7 @@
 //! written over are, and which adapter answers is the caller's choice.
 
 pub mod analysis;
+pub mod analytics;
 pub mod asl;
 pub mod event;
 pub mod external;

@@ -2,6 +2,7 @@
 //! knows how domain records map onto items and keys.
 
 mod analysis;
+mod analytics;
 mod duplicates;
 mod events;
 mod external;
@@ -16,6 +17,7 @@ mod uploads;
 mod vocabulary;
 
 pub use analysis::AnalysisRepo;
+pub use analytics::{AnalyticsRepo, ApplyOutcome};
 pub use duplicates::{Duplicate, DuplicateError, find_duplicates, stored_fingerprint};
 pub use events::{AppendOutcome, EventRepo, IntakeError};
 pub use external::Imported;

@@ -1,0 +1,14 @@
+//! Analytics: the events every part of the platform and the tenants' apps report
+//! ([`record`]), what they add up to per tenant and day ([`rollup`]), and the dashboards read
+//! from those sums ([`summary`]). No I/O: the repository stores rollups, the analytics crate
+//! writes Parquet.
+
+pub mod record;
+pub mod rollup;
+pub mod summary;
+
+pub use record::{AnalyticsEvent, AnalyticsKind, EventBatch};
+pub use rollup::{
+    Counters, DayDelta, Durations, MediaDay, RankedMedia, TenantDay, Users, aggregate,
+};
+pub use summary::{Granularity, RangeError, Summary, TimeRange, summarize};

@@ -1,0 +1,270 @@
+//! Rollups in the table: a tenant's [`TenantDay`]s and its media's [`MediaDay`]s, each updated
+//! by adding a batch's [`DayDelta`] exactly once.
+//!
+//! A batch's delta for one day is applied in parts of up to 99 rollup items; each part is one
+//! transaction that also writes the part's marker (`applied/{date}`, `{batch}/{part}`) on
+//! the condition that it is absent, and every rollup item on the condition that it is still
+//! at the version read. So a redelivered batch finds its markers and adds nothing twice, a
+//! batch cut short by a crash adds the rest when it is retried, and two batches touching one
+//! item never lose each other's counts (the later one reads again and retries). The media
+//! parts go first; the tenant day's part last, ranking the media by their new day totals.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+
+use crate::analytics::{DayDelta, MediaDay, TenantDay, TimeRange};
+use crate::ids::{MediaId, TenantId};
+use crate::keys::table as keys;
+use crate::ports::table::{MAX_TRANSACT_ITEMS, unix_now};
+use crate::ports::{Condition, Item, Query, Table, TableError, WriteOp};
+
+use super::{RepoError, Versioned, a_few_at_a_time, decode, encode, query_all_with, versioned};
+
+/// How long a batch's markers are kept: longer than a queue keeps a message (SQS: 14 days),
+/// so no redelivery outlives them.
+const MARKER_TTL_SECS: i64 = 15 * 24 * 3600;
+/// Rollup items per part: a transaction's limit less the marker.
+const ITEMS_PER_PART: usize = MAX_TRANSACT_ITEMS - 1;
+/// Tries of a part whose items others keep changing under it.
+const MAX_TRIES: usize = 25;
+
+/// What applying a batch did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ApplyOutcome {
+    /// Parts written now.
+    pub parts_applied: usize,
+    /// Parts an earlier delivery had written already.
+    pub parts_skipped: usize,
+    /// Rollup items written.
+    pub items_written: usize,
+}
+
+pub struct AnalyticsRepo<'a, T> {
+    table: &'a T,
+}
+
+/// One rollup item to add a delta to.
+struct Pending<R> {
+    pk: String,
+    sk: String,
+    delta: R,
+}
+
+impl<'a, T: Table> AnalyticsRepo<'a, T> {
+    pub fn new(table: &'a T) -> Self {
+        Self { table }
+    }
+
+    /// Add batch `batch`'s deltas to the tenant's rollups, once however often it is called.
+    pub async fn apply(
+        &self,
+        tenant: TenantId,
+        batch: &str,
+        days: &BTreeMap<NaiveDate, DayDelta>,
+    ) -> Result<ApplyOutcome, RepoError> {
+        let mut outcome = ApplyOutcome::default();
+        for (date, delta) in days {
+            let media: Vec<(MediaId, &MediaDay)> =
+                delta.media.iter().map(|(m, d)| (*m, d)).collect();
+            let mut totals: Vec<(MediaId, MediaDay)> = Vec::with_capacity(media.len());
+            for (part, chunk) in media.chunks(ITEMS_PER_PART).enumerate() {
+                let pending = chunk
+                    .iter()
+                    .map(|(m, d)| Pending {
+                        pk: keys::analytics_media_days_pk(tenant, *m),
+                        sk: keys::analytics_day_sk(*date),
+                        delta: (*d).clone(),
+                    })
+                    .collect();
+                let (written, now) = self
+                    .apply_part(
+                        tenant,
+                        *date,
+                        &format!("{batch}/{part}"),
+                        pending,
+                        |_, _| {},
+                    )
+                    .await?;
+                outcome.count(written);
+                totals.extend(chunk.iter().map(|(m, _)| *m).zip(now));
+            }
+            let pending = vec![Pending {
+                pk: keys::analytics_days_pk(tenant),
+                sk: keys::analytics_day_sk(*date),
+                delta: delta.tenant.clone(),
+            }];
+            let rank = |day: &mut TenantDay, _: &TenantDay| {
+                for (media, m) in &totals {
+                    day.rank(*media, &m.counters);
+                }
+            };
+            let (written, _) = self
+                .apply_part(tenant, *date, &format!("{batch}/t"), pending, rank)
+                .await?;
+            outcome.count(written);
+        }
+        Ok(outcome)
+    }
+
+    /// Add each pending delta to its item, with the part's marker, in one transaction, and
+    /// return whether it was written now (not by an earlier delivery) and the items' new
+    /// values. `finish` runs on each item after the delta is added (the day's ranking).
+    async fn apply_part<R>(
+        &self,
+        tenant: TenantId,
+        date: NaiveDate,
+        marker: &str,
+        pending: Vec<Pending<R>>,
+        finish: impl Fn(&mut R, &R),
+    ) -> Result<(Option<usize>, Vec<R>), RepoError>
+    where
+        R: Rollup,
+    {
+        let marker_pk = keys::analytics_applied_pk(tenant, date);
+        for _ in 0..MAX_TRIES {
+            let current = self.read_all(&pending).await?;
+            if self.table.get(&marker_pk, marker).await?.is_some() {
+                // An earlier delivery wrote this part: the items already count it.
+                return Ok((
+                    None,
+                    current
+                        .into_iter()
+                        .map(|c| c.map(|v| v.record).unwrap_or_default())
+                        .collect(),
+                ));
+            }
+            let mut values = Vec::with_capacity(pending.len());
+            let mut ops = Vec::with_capacity(pending.len() + 1);
+            ops.push(WriteOp::Put {
+                item: Item::new(marker_pk.clone(), marker, serde_json::Value::Null)
+                    .with_expiry(unix_now() + MARKER_TTL_SECS),
+                condition: Condition::Absent,
+            });
+            for (p, now) in pending.iter().zip(current) {
+                let (mut value, condition, version) = match now {
+                    Some(v) => (v.record, Condition::VersionIs(v.version), v.version + 1),
+                    None => (R::default(), Condition::Absent, 1),
+                };
+                value.add(&p.delta);
+                finish(&mut value, &p.delta);
+                let mut item = Item::new(p.pk.clone(), p.sk.clone(), encode(&value));
+                item.version = version;
+                ops.push(WriteOp::Put { item, condition });
+                values.push(value);
+            }
+            match self.table.transact_write(ops).await {
+                Ok(()) => return Ok((Some(pending.len()), values)),
+                // The marker appeared (a concurrent delivery) or an item changed: read again.
+                Err(TableError::TransactionCancelled { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(TableError::Transient(format!(
+            "rollups of {date} kept changing while batch part {marker} was applied"
+        ))
+        .into())
+    }
+
+    async fn read_all<R: Rollup>(
+        &self,
+        pending: &[Pending<R>],
+    ) -> Result<Vec<Option<Versioned<R>>>, RepoError> {
+        let reads = pending
+            .iter()
+            .map(|p| async move {
+                match self.table.get(&p.pk, &p.sk).await? {
+                    Some(item) => Ok(Some(versioned(item)?)),
+                    None => Ok(None),
+                }
+            })
+            .collect();
+        a_few_at_a_time(reads).await
+    }
+
+    /// The tenant's days in `range` (days without events are absent).
+    pub async fn tenant_days(
+        &self,
+        tenant: TenantId,
+        range: TimeRange,
+    ) -> Result<BTreeMap<NaiveDate, TenantDay>, RepoError> {
+        self.days(keys::analytics_days_pk(tenant), range).await
+    }
+
+    /// A media's days in `range` (days it was not watched are absent).
+    pub async fn media_days(
+        &self,
+        tenant: TenantId,
+        media: MediaId,
+        range: TimeRange,
+    ) -> Result<BTreeMap<NaiveDate, MediaDay>, RepoError> {
+        self.days(keys::analytics_media_days_pk(tenant, media), range)
+            .await
+    }
+
+    /// The rollups of a partition keyed by day, one prefix query per month the range touches.
+    async fn days<R: Rollup>(
+        &self,
+        pk: String,
+        range: TimeRange,
+    ) -> Result<BTreeMap<NaiveDate, R>, RepoError> {
+        let days: Vec<NaiveDate> = range.days().collect();
+        let mut months: Vec<String> = days
+            .iter()
+            .map(|d| keys::analytics_month_prefix(*d))
+            .collect();
+        months.dedup();
+        let (first, last) = (days[0], days[days.len() - 1]);
+        let queries = months
+            .into_iter()
+            .map(|month| {
+                let query = Query::partition(pk.clone()).prefix(month);
+                query_all_with(self.table, query, |item| {
+                    let date = item.sk.parse::<NaiveDate>().ok();
+                    Ok((date, item))
+                })
+            })
+            .collect();
+        let mut out = BTreeMap::new();
+        for month in a_few_at_a_time(queries).await? {
+            for (date, item) in month {
+                match date {
+                    Some(date) if (first..=last).contains(&date) => {
+                        out.insert(date, decode::<R>(item)?);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl ApplyOutcome {
+    fn count(&mut self, written: Option<usize>) {
+        match written {
+            Some(items) => {
+                self.parts_applied += 1;
+                self.items_written += items;
+            }
+            None => self.parts_skipped += 1,
+        }
+    }
+}
+
+/// A rollup record: starts empty, grows by adding deltas of its own shape.
+trait Rollup: Default + serde::Serialize + serde::de::DeserializeOwned + Send + Sync {
+    fn add(&mut self, delta: &Self);
+}
+
+impl Rollup for TenantDay {
+    fn add(&mut self, delta: &Self) {
+        TenantDay::add(self, delta)
+    }
+}
+
+impl Rollup for MediaDay {
+    fn add(&mut self, delta: &Self) {
+        MediaDay::add(self, delta)
+    }
+}
