@@ -244,12 +244,13 @@ impl<P: Platform> Analyze<P> {
         content_type: &str,
         what: &str,
     ) -> Result<(), StepError> {
-        let body = Box::pin(futures_util::stream::once(async move {
-            Ok(bytes::Bytes::from(bytes))
-        }));
         self.platform
             .blobs()
-            .put(key, body, Some(content_type))
+            .put(
+                key,
+                mvidarr_core::ports::blob::body_of(bytes),
+                Some(content_type),
+            )
             .await
             .map_err(|e| StepError::Transient(format!("storing {what}: {e}")))?;
         Ok(())

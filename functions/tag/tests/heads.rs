@@ -62,12 +62,13 @@ async fn a_head_whose_file_differs_from_the_registry_is_refused() {
 
     // Someone swaps the file: same key, other bytes.
     let other = head("animation").to_bytes();
-    let body = Box::pin(futures_util::stream::once(async move {
-        Ok(bytes::Bytes::from(other))
-    }));
     platform
         .blobs()
-        .put(&record.blob_key, body, None)
+        .put(
+            &record.blob_key,
+            mvidarr_core::ports::blob::body_of(other),
+            None,
+        )
         .await
         .unwrap();
     let refused = load_head(&platform, &record).await.unwrap_err();

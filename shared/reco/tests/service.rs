@@ -103,11 +103,13 @@ async fn a_model_file_that_does_not_match_its_registry_digest_is_refused() {
     let file = platform.blobs().get(&v2.blob_key).await.unwrap();
     let mut bytes = read_to_end(file, usize::MAX).await.unwrap();
     *bytes.last_mut().unwrap() ^= 1;
-    let forged = bytes::Bytes::from(bytes);
-    let body = Box::pin(futures_util::stream::once(async move { Ok(forged) }));
     platform
         .blobs()
-        .put(&v2.blob_key, body, None)
+        .put(
+            &v2.blob_key,
+            mvidarr_core::ports::blob::body_of(bytes),
+            None,
+        )
         .await
         .unwrap();
 

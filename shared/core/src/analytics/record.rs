@@ -252,11 +252,28 @@ impl From<StoredEvent> for AnalyticsEvent {
 /// The prop a play or completion reports its watch time in.
 pub const WATCH_MS: &str = "watch_ms";
 
-/// Events of one tenant travelling together: one events-queue message. Its id names the
-/// delivery, so a redelivered message is applied once.
+/// Events of one tenant travelling together: one events-queue message. Its id is a digest of
+/// the tenant and its events' ids, so a redelivered message, or the same events sent again
+/// (a retried request, a retried pipeline step), is applied once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventBatch {
     pub id: String,
     pub tenant: TenantId,
     pub events: Vec<AnalyticsEvent>,
+}
+
+impl EventBatch {
+    pub fn new(tenant: TenantId, events: Vec<AnalyticsEvent>) -> Self {
+        use sha2::{Digest, Sha256};
+        let mut ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+        ids.sort_unstable();
+        let mut digest = Sha256::new();
+        digest.update(tenant.to_string());
+        for id in ids {
+            digest.update([0]);
+            digest.update(id);
+        }
+        let id = hex::encode(&digest.finalize()[..16]);
+        Self { id, tenant, events }
+    }
 }

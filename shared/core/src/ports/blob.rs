@@ -13,6 +13,12 @@ use crate::Timestamp;
 /// A body streamed in chunks, so large media never sits whole in memory.
 pub type BlobBody = Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send>>;
 
+/// A body of bytes already in memory (one chunk).
+pub fn body_of(bytes: impl Into<Bytes>) -> BlobBody {
+    let bytes = bytes.into();
+    Box::pin(futures_util::stream::once(async move { Ok(bytes) }))
+}
+
 /// Read a whole (small) body into memory, refusing one longer than `limit` bytes.
 pub async fn read_to_end(mut body: BlobBody, limit: usize) -> Result<Vec<u8>, std::io::Error> {
     use futures_util::StreamExt;

@@ -160,10 +160,10 @@ impl<'a, T: Table> AnalyticsRepo<'a, T> {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(TableError::Transient(format!(
-            "rollups of {date} kept changing while batch part {marker} was applied"
-        ))
-        .into())
+        Err(RepoError::Contended {
+            what: format!("the rollups of {date} (batch part {marker})"),
+            attempts: MAX_TRIES as u32,
+        })
     }
 
     async fn read_all<R: Rollup>(

@@ -70,11 +70,13 @@ pub async fn publish_model<P: Platform>(
         attempts += 1;
         let reservation = registry.next_version(tenant, family).await?;
         let key = reservation.blob_key(tenant, family, &sha256);
-        let chunk = body.clone();
-        let stream = Box::pin(futures_util::stream::once(async move { Ok(chunk) }));
         platform
             .blobs()
-            .put(&key, stream, Some("application/octet-stream"))
+            .put(
+                &key,
+                crate::ports::blob::body_of(body.clone()),
+                Some("application/octet-stream"),
+            )
             .await
             .map_err(|source| ModelFileError::Blob {
                 key: key.clone(),

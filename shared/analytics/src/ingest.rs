@@ -1,0 +1,87 @@
+//! What the events function does with one [`EventBatch`]: its events written as Parquet (one
+//! file per day, named by the batch, so writing it again replaces it with the same bytes) and
+//! added to the rollups (once per batch, see [`AnalyticsRepo::apply`]). Files first: a batch
+//! cut short is retried whole, and the rollups never count events that have no file.
+
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::NaiveDate;
+use mvidarr_core::analytics::{AnalyticsEvent, EventBatch, aggregate};
+use mvidarr_core::keys;
+use mvidarr_core::ports::blob::body_of;
+use mvidarr_core::ports::{BlobError, BlobStore, Table};
+use mvidarr_core::repo::{AnalyticsRepo, ApplyOutcome, RepoError};
+use tracing::debug;
+
+use crate::parquet::{self, ParquetError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Parquet(#[from] ParquetError),
+    #[error("cannot store {key}: {source}")]
+    Blob {
+        key: String,
+        #[source]
+        source: BlobError,
+    },
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+impl IngestError {
+    /// Whether trying the batch again may succeed (a store was unavailable).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            IngestError::Parquet(_) => false,
+            IngestError::Blob { source, .. } => matches!(source, BlobError::Transient(_)),
+            IngestError::Repo(e) => e.is_transient(),
+        }
+    }
+}
+
+/// What ingesting a batch did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IngestOutcome {
+    /// Events kept (a repeated id within the batch counts once).
+    pub events: usize,
+    /// Parquet files written and their bytes.
+    pub files: usize,
+    pub bytes: usize,
+    pub rollups: ApplyOutcome,
+}
+
+/// Write a batch's events as Parquet and add them to the rollups.
+pub async fn ingest<B: BlobStore, T: Table>(
+    blobs: &B,
+    table: &T,
+    batch: &EventBatch,
+) -> Result<IngestOutcome, IngestError> {
+    let mut seen = HashSet::with_capacity(batch.events.len());
+    let mut by_day: BTreeMap<NaiveDate, Vec<&AnalyticsEvent>> = BTreeMap::new();
+    for e in &batch.events {
+        if seen.insert(e.id.as_str()) {
+            by_day.entry(e.date()).or_default().push(e);
+        }
+    }
+    let mut outcome = IngestOutcome {
+        events: seen.len(),
+        ..IngestOutcome::default()
+    };
+    for (date, events) in &by_day {
+        let file = parquet::encode(events.iter().copied())?;
+        let key = keys::blob::analytics_events(batch.tenant, *date, &batch.id);
+        outcome.files += 1;
+        outcome.bytes += file.len();
+        blobs
+            .put(&key, body_of(file), Some(parquet::CONTENT_TYPE))
+            .await
+            .map_err(|source| IngestError::Blob { key, source })?;
+    }
+    let deltas = aggregate(by_day.values().flatten().copied());
+    outcome.rollups = AnalyticsRepo::new(table)
+        .apply(batch.tenant, &batch.id, &deltas)
+        .await?;
+    debug!(batch = %batch.id, tenant = %batch.tenant, ?outcome, "events ingested");
+    Ok(outcome)
+}

@@ -1,0 +1,8 @@
+//! Analytics storage: events as Parquet files in the blob store, partitioned
+//! `analytics/events/t={tenant}/date={YYYY-MM-DD}/{batch}.parquet`, and the events function's
+//! ingest of a batch into those files and the table's rollups.
+
+pub mod ingest;
+pub mod parquet;
+
+pub use ingest::{IngestError, IngestOutcome, ingest};
