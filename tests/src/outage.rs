@@ -115,6 +115,9 @@ impl Platform for OutagePlatform {
     fn ingest_queue(&self) -> &Self::Queue {
         self.local.ingest_queue()
     }
+    fn events_queue(&self) -> &Self::Queue {
+        self.local.events_queue()
+    }
     fn pipeline(&self) -> &Self::Pipeline {
         self.local.pipeline()
     }

@@ -274,6 +274,7 @@ impl Resources {
                 bucket: self.bucket.clone(),
                 table: self.table.clone(),
                 ingest_queue_url: None,
+                events_queue_url: None,
                 state_machine_arn: None,
                 kms_key_id: Some(self.kms_key_id.clone()),
             },

@@ -21,6 +21,8 @@ pub struct AwsResources {
     pub table: String,
     /// Only the functions that consume the ingest queue get its URL.
     pub ingest_queue_url: Option<String>,
+    /// Only the functions that report analytics events get the events queue's URL.
+    pub events_queue_url: Option<String>,
     /// Only upload-trigger starts executions; the task functions cannot be given the state
     /// machine's ARN without a dependency cycle in the stack.
     pub state_machine_arn: Option<String>,
@@ -32,6 +34,7 @@ pub struct AwsResources {
 pub const ENV_BUCKET: &str = "MEDIA_BUCKET";
 pub const ENV_TABLE: &str = "TABLE_NAME";
 pub const ENV_INGEST_QUEUE_URL: &str = "INGEST_QUEUE_URL";
+pub const ENV_EVENTS_QUEUE_URL: &str = "EVENTS_QUEUE_URL";
 pub const ENV_STATE_MACHINE_ARN: &str = "STATE_MACHINE_ARN";
 pub const ENV_KMS_KEY_ID: &str = "KMS_KEY_ID";
 
@@ -58,6 +61,7 @@ impl AwsResources {
             bucket: required(ENV_BUCKET)?,
             table: required(ENV_TABLE)?,
             ingest_queue_url: optional(ENV_INGEST_QUEUE_URL),
+            events_queue_url: optional(ENV_EVENTS_QUEUE_URL),
             state_machine_arn: optional(ENV_STATE_MACHINE_ARN),
             kms_key_id: optional(ENV_KMS_KEY_ID),
         })
@@ -68,6 +72,7 @@ struct Inner {
     blobs: S3BlobStore,
     table: DynamoTable,
     ingest: MaybeQueue,
+    events: MaybeQueue,
     pipeline: MaybePipeline,
     key_wrap: MaybeKeyWrap,
 }
@@ -87,12 +92,8 @@ impl AwsPlatform {
         Self(Arc::new(Inner {
             blobs: S3BlobStore::new(s3, resources.bucket.clone()),
             table: DynamoTable::new(aws_sdk_dynamodb::Client::new(&config), &resources.table),
-            ingest: MaybeQueue(
-                resources
-                    .ingest_queue_url
-                    .as_ref()
-                    .map(|url| SqsQueue::new(sqs, url)),
-            ),
+            ingest: MaybeQueue::new(&sqs, &resources.ingest_queue_url, ENV_INGEST_QUEUE_URL),
+            events: MaybeQueue::new(&sqs, &resources.events_queue_url, ENV_EVENTS_QUEUE_URL),
             pipeline: MaybePipeline(
                 resources
                     .state_machine_arn
@@ -125,6 +126,9 @@ impl Platform for AwsPlatform {
     fn ingest_queue(&self) -> &MaybeQueue {
         &self.0.ingest
     }
+    fn events_queue(&self) -> &MaybeQueue {
+        &self.0.events
+    }
     fn pipeline(&self) -> &MaybePipeline {
         &self.0.pipeline
     }
@@ -133,17 +137,25 @@ impl Platform for AwsPlatform {
     }
 }
 
-/// The ingest queue where this function was given its URL; otherwise every call fails with a
-/// message naming the missing setting (a deployment error, not something to retry).
+/// A queue where this function was given its URL; otherwise every call fails with a message
+/// naming the missing setting (a deployment error, not something to retry).
 #[derive(Clone)]
-pub struct MaybeQueue(Option<SqsQueue>);
+pub struct MaybeQueue {
+    queue: Option<SqsQueue>,
+    setting: &'static str,
+}
 
 impl MaybeQueue {
+    fn new(sqs: &aws_sdk_sqs::Client, url: &Option<String>, setting: &'static str) -> Self {
+        Self {
+            queue: url.as_ref().map(|url| SqsQueue::new(sqs.clone(), url)),
+            setting,
+        }
+    }
+
     fn queue(&self) -> Result<&SqsQueue, QueueError> {
-        self.0.as_ref().ok_or_else(|| {
-            QueueError::Backend(format!(
-                "{ENV_INGEST_QUEUE_URL} is not set for this function"
-            ))
+        self.queue.as_ref().ok_or_else(|| {
+            QueueError::Backend(format!("{} is not set for this function", self.setting))
         })
     }
 }

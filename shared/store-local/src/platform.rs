@@ -26,6 +26,11 @@ pub const LOCAL_BUCKET: &str = "mvidarr-local";
 /// The ingest queue's name and its dead-letter queue's.
 pub const INGEST_QUEUE: &str = "ingest";
 pub const INGEST_DLQ: &str = "ingest-dlq";
+/// The events queue (analytics) and its dead-letter queue.
+pub const EVENTS_QUEUE: &str = "events";
+pub const EVENTS_DLQ: &str = "events-dlq";
+/// Deliveries of one events message before it goes to the dead-letter queue.
+pub const EVENTS_MAX_RECEIVES: u32 = 5;
 
 #[derive(Debug, Clone)]
 pub struct LocalConfig {
@@ -56,6 +61,7 @@ struct Inner {
     table: SqliteTable,
     blobs: LocalBlobStore,
     ingest: SqliteQueue,
+    events: SqliteQueue,
     pipeline: LocalPipeline,
     key_wrap: LocalKeyWrap,
     data_dir: PathBuf,
@@ -122,6 +128,15 @@ impl LocalPlatform {
             },
         )
         .map_err(|e| adapter("ingest queue")(&e))?;
+        let events = SqliteQueue::open(
+            db.clone(),
+            EVENTS_QUEUE,
+            QueueConfig {
+                max_receives: EVENTS_MAX_RECEIVES,
+                dead_letter: Some(EVENTS_DLQ.into()),
+            },
+        )
+        .map_err(|e| adapter("events queue")(&e))?;
         let key = signing_key(&dir.join("signing-key"))?;
         let blobs = LocalBlobStore::open(
             dir.join("blobs"),
@@ -137,6 +152,7 @@ impl LocalPlatform {
             table,
             blobs,
             ingest,
+            events,
             pipeline,
             key_wrap,
             data_dir: dir.clone(),
@@ -155,6 +171,13 @@ impl LocalPlatform {
     /// The concrete blob store, for verifying presigned URLs in the embedded server.
     pub fn local_blobs(&self) -> &LocalBlobStore {
         &self.0.blobs
+    }
+
+    pub fn events_dead_letters(&self) -> SqliteQueue {
+        self.0
+            .events
+            .dead_letter()
+            .expect("the events queue is opened with a dead-letter queue")
     }
 
     pub fn ingest_dead_letters(&self) -> SqliteQueue {
@@ -180,6 +203,9 @@ impl Platform for LocalPlatform {
     }
     fn ingest_queue(&self) -> &SqliteQueue {
         &self.0.ingest
+    }
+    fn events_queue(&self) -> &SqliteQueue {
+        &self.0.events
     }
     fn pipeline(&self) -> &LocalPipeline {
         &self.0.pipeline

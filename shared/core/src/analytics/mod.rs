@@ -5,10 +5,12 @@
 
 pub mod record;
 pub mod rollup;
+pub mod send;
 pub mod summary;
 
 pub use record::{AnalyticsEvent, AnalyticsKind, EventBatch};
 pub use rollup::{
     Counters, DayDelta, Durations, MediaDay, RankedMedia, TenantDay, Users, aggregate,
 };
+pub use send::{report_events, send_events};
 pub use summary::{Granularity, RangeError, Summary, TimeRange, summarize};

@@ -27,6 +27,9 @@ pub trait Platform: Clone + Send + Sync + 'static {
     fn table(&self) -> &Self::Table;
     /// The ingest queue: S3-shaped `ObjectCreated` notifications for uploads.
     fn ingest_queue(&self) -> &Self::Queue;
+    /// The events queue: [`EventBatch`](crate::analytics::EventBatch)es for the events
+    /// function (analytics).
+    fn events_queue(&self) -> &Self::Queue;
     fn pipeline(&self) -> &Self::Pipeline;
     /// The key service that wraps the data keys of secrets at rest (TOTP seeds, signing keys).
     fn key_wrap(&self) -> &Self::KeyWrap;
