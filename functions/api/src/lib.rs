@@ -7,6 +7,7 @@ mod bootstrap;
 mod json;
 mod problem;
 mod routes;
+pub mod usage;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +22,7 @@ pub use auth::Caller;
 pub use bootstrap::bootstrap_default_tenant;
 pub use problem::ApiError;
 pub use routes::spec::{Access, Resource, RouteInfo, route_table};
+pub use usage::EventReporter;
 
 /// A newly promoted recommender model is served within this long.
 const MODEL_REFRESH: Duration = Duration::from_secs(30);
@@ -35,12 +37,15 @@ pub struct ApiState<P: Platform> {
     pub upload_url_ttl: Duration,
     /// The tenants' recommender models, loaded once per process.
     pub recommender: Arc<Recommender<P>>,
+    /// The API's own analytics events, on their way to the events queue.
+    pub events: Arc<EventReporter<P>>,
 }
 
 impl<P: Platform> ApiState<P> {
     pub fn new(platform: P, identity: Arc<Identity<P>>) -> Self {
         Self {
             recommender: Arc::new(Recommender::new(platform.clone(), MODEL_REFRESH)),
+            events: Arc::new(EventReporter::new(platform.clone())),
             platform,
             identity,
             limits: UploadLimits::default(),

@@ -140,6 +140,8 @@ impl From<IntakeError> for ApiError {
         match e {
             IntakeError::Rejected(rejected) => ApiError::EventsRejected(rejected),
             IntakeError::Repo(e) => e.into(),
+            // Any queue failure is worth retrying: the batch was stored nowhere.
+            IntakeError::Forward(e) => ApiError::Unavailable(e.to_string()),
         }
     }
 }

@@ -105,7 +105,8 @@ impl App {
         )?;
         // This process owns the directory now: anything a dead process had leased is free.
         let released = platform.local_pipeline().release_all_leases().await?;
-        let redelivered = platform.ingest_queue().release_in_flight().await?;
+        let redelivered = platform.ingest_queue().release_in_flight().await?
+            + platform.events_queue().release_in_flight().await?;
         let renotified = platform.local_blobs().recover_put_intents().await?;
         if released + redelivered + renotified > 0 {
             info!(
@@ -143,6 +144,7 @@ impl App {
             .with_model_refresh(Duration::from_secs(self.args.model_refresh_seconds));
         api_state.limits = self.args.limits();
         api_state.upload_url_ttl = Duration::from_secs(self.args.upload_url_ttl);
+        let api_events = api_state.events.clone();
         let app = mvidarr_api::router(api_state)
             .merge(crate::blob_routes::router(
                 self.platform.clone(),
@@ -158,12 +160,18 @@ impl App {
             workers,
             stop.clone(),
         ));
+        let events = tokio::spawn(workers::run_events(
+            self.platform.clone(),
+            workers,
+            stop.clone(),
+        ));
         let pipeline = tokio::spawn(workers::run_pipeline(
             self.platform.clone(),
             self.ffmpeg.clone(),
             workers,
             stop.clone(),
         ));
+        let reporting = tokio::spawn(workers::flush_api_events(api_events, stop.clone()));
         let training = (self.args.train_every_minutes > 0).then(|| {
             tokio::spawn(crate::train::on_schedule(
                 self.platform.clone(),
@@ -178,6 +186,8 @@ impl App {
             .await
             .context("serving HTTP")?;
         ingest.await.context("ingest workers")?;
+        reporting.await.context("API analytics events")?;
+        events.await.context("events workers")?;
         pipeline.await.context("pipeline workers")?;
         if let Some(training) = training {
             training.await.context("scheduled training")?;

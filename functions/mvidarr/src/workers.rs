@@ -1,17 +1,21 @@
-//! The background halves of `mvidarr serve`: the ingest-queue consumer (what SQS → Lambda
-//! does in AWS) and the pipeline runner (what Step Functions does).
+//! The background halves of `mvidarr serve`: the ingest and events queue consumers (what
+//! SQS → Lambda does in AWS) and the pipeline runner (what Step Functions does).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use mvidarr_analyze::Analyze;
+use mvidarr_api::EventReporter;
+use mvidarr_api::usage::FLUSH_AFTER;
 use mvidarr_core::ports::queue::MAX_BATCH;
 use mvidarr_core::ports::{Platform, Queue, ReceivedMessage};
 use mvidarr_core::step::{StepInput, task_outcome};
 use mvidarr_core::upload::UploadLimits;
+use mvidarr_events::{EventsError, EventsFunction};
 use mvidarr_media::Ffmpeg;
 use mvidarr_store_local::LocalPlatform;
 use mvidarr_store_local::pipeline::TaskRegistry;
+use mvidarr_store_local::queue::SqliteQueue;
 use mvidarr_tag::TagStep;
 use mvidarr_upload_trigger::{TriggerConfig, TriggerError, UploadTrigger};
 use tokio::sync::Semaphore;
@@ -39,8 +43,102 @@ pub async fn run_ingest(
             ..TriggerConfig::default()
         },
     ));
+    let queue = platform.ingest_queue().clone();
+    consume(
+        "ingest",
+        queue,
+        INGEST_VISIBILITY,
+        concurrency,
+        stop,
+        move |message| {
+            let trigger = trigger.clone();
+            async move {
+                match trigger
+                    .handle_message(&message.body, message.receive_count)
+                    .await
+                {
+                    Ok(outcomes) => {
+                        for o in &outcomes {
+                            info!(outcome = ?o, "ingest record done");
+                        }
+                        Ok(())
+                    }
+                    Err(e) => Err(Failed {
+                        malformed: matches!(e, TriggerError::Malformed(_)),
+                        error: e.to_string(),
+                    }),
+                }
+            }
+        },
+    )
+    .await;
+}
+
+/// How long a received events message stays hidden: a batch is a few files and transactions.
+const EVENTS_VISIBILITY: Duration = Duration::from_secs(60);
+
+/// The events worker: what the events Lambda does on the events queue.
+pub async fn run_events(platform: LocalPlatform, concurrency: usize, stop: CancellationToken) {
+    let function = Arc::new(EventsFunction::new(platform.clone()));
+    let queue = platform.events_queue().clone();
+    consume(
+        "events",
+        queue,
+        EVENTS_VISIBILITY,
+        concurrency,
+        stop,
+        move |message| {
+            let function = function.clone();
+            async move {
+                function
+                    .handle_message(&message.body)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| Failed {
+                        malformed: matches!(e, EventsError::Malformed(_)),
+                        error: e.to_string(),
+                    })
+            }
+        },
+    )
+    .await;
+}
+
+/// Send the API's waiting analytics events every [`FLUSH_AFTER`], and the last ones on `stop`.
+pub async fn flush_api_events(events: Arc<EventReporter<LocalPlatform>>, stop: CancellationToken) {
+    let mut every = tokio::time::interval(FLUSH_AFTER);
+    while tokio::select! {
+        _ = every.tick() => true,
+        _ = stop.cancelled() => false,
+    } {
+        events.flush().await;
+    }
+    events.flush().await;
+}
+
+/// Why a message was not handled.
+struct Failed {
+    /// Never handled however often it comes (it goes to the dead-letter queue in the end).
+    malformed: bool,
+    error: String,
+}
+
+/// Consume `queue` as an SQS-triggered Lambda would: each message on its own, acknowledged
+/// when `handle` succeeds, otherwise left to come back after an exponential backoff until the
+/// queue moves it to its dead-letter queue. Nothing is dropped.
+async fn consume<F, Fut>(
+    name: &'static str,
+    queue: SqliteQueue,
+    visibility: Duration,
+    concurrency: usize,
+    stop: CancellationToken,
+    handle: F,
+) where
+    F: Fn(ReceivedMessage) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = Result<(), Failed>> + Send,
+{
     // Receive only as many messages as there are free workers, and start each as soon as
-    // it arrives: a slow probe holds one worker, never the whole consumer.
+    // it arrives: a slow message holds one worker, never the whole consumer.
     let concurrency = concurrency.max(1);
     let workers = Arc::new(Semaphore::new(concurrency));
     while !stop.is_cancelled() {
@@ -51,13 +149,13 @@ pub async fn run_ingest(
         let Ok(first) = first else { break };
         let free = 1 + workers.available_permits().min(MAX_BATCH - 1);
         let batch = tokio::select! {
-            b = platform.ingest_queue().receive(free, INGEST_VISIBILITY, Duration::from_secs(1)) => b,
+            b = queue.receive(free, visibility, Duration::from_secs(1)) => b,
             _ = stop.cancelled() => break,
         };
         let messages = match batch {
             Ok(m) => m,
             Err(e) => {
-                warn!(error = %e, "ingest receive failed");
+                warn!(queue = name, error = %e, "receive failed");
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 continue;
             }
@@ -71,59 +169,58 @@ pub async fn run_ingest(
                     Err(_) => break,
                 },
             };
-            let (platform, trigger, stop) = (platform.clone(), trigger.clone(), stop.clone());
-            // Each message is acknowledged on its own, so one bad record never redelivers the
-            // good ones (what SQS partial batch responses do). A panic (a bug) in the task
+            let (queue, stop, handle) = (queue.clone(), stop.clone(), handle.clone());
+            // Each message is acknowledged on its own, so one bad message never redelivers
+            // the good ones (what SQS partial batch responses do). A panic (a bug) in the task
             // leaves its message in the queue, to be retried and in the end dead-lettered.
             tokio::spawn(async move {
-                handle_ingest(&trigger, platform.ingest_queue(), message, &stop).await;
+                handle_one(name, &queue, message, &stop, handle).await;
                 drop(permit);
             });
         }
     }
     // Wait for in-flight messages: they finish, or hand themselves back on `stop`.
     let _ = workers.acquire_many(concurrency as u32).await;
-    info!("ingest workers stopped");
+    info!(queue = name, "workers stopped");
 }
 
-async fn handle_ingest(
-    trigger: &UploadTrigger<LocalPlatform>,
-    queue: &impl Queue,
+async fn handle_one<F, Fut>(
+    name: &'static str,
+    queue: &SqliteQueue,
     message: ReceivedMessage,
     stop: &CancellationToken,
-) {
+    handle: F,
+) where
+    F: Fn(ReceivedMessage) -> Fut,
+    Fut: Future<Output = Result<(), Failed>>,
+{
+    let (receipt, message_id, receive_count) = (
+        message.receipt_handle.clone(),
+        message.message_id.clone(),
+        message.receive_count,
+    );
     let result = tokio::select! {
-        r = trigger.handle_message(&message.body, message.receive_count) => r,
+        r = handle(message) => r,
         _ = stop.cancelled() => {
             // Hand it back now rather than after its visibility timeout.
-            let _ = queue.change_visibility(&message.receipt_handle, Duration::ZERO).await;
+            let _ = queue.change_visibility(&receipt, Duration::ZERO).await;
             return;
         }
     };
     match result {
-        Ok(outcomes) => {
-            for o in &outcomes {
-                info!(outcome = ?o, "ingest record done");
-            }
-            if let Err(e) = queue.delete(&message.receipt_handle).await {
-                warn!(error = %e, "could not acknowledge an ingest message; it will be redelivered (handled idempotently)");
+        Ok(()) => {
+            if let Err(e) = queue.delete(&receipt).await {
+                warn!(queue = name, error = %e, "could not acknowledge a message; it will be redelivered (handled idempotently)");
             }
         }
-        Err(e) => {
-            // Leave it in the queue: back off exponentially, and after `max_receives` the
-            // queue moves it to the dead-letter queue. Nothing is dropped.
-            let backoff = Duration::from_secs(1u64 << message.receive_count.min(6));
-            match &e {
-                TriggerError::Malformed(_) => {
-                    error!(error = %e, message_id = %message.message_id, "malformed ingest message")
-                }
-                _ => {
-                    warn!(error = %e, receive_count = message.receive_count, ?backoff, "ingest failed; will retry")
-                }
+        Err(failed) => {
+            let backoff = Duration::from_secs(1u64 << receive_count.min(6));
+            if failed.malformed {
+                error!(queue = name, error = %failed.error, %message_id, "malformed message");
+            } else {
+                warn!(queue = name, error = %failed.error, receive_count, ?backoff, "message failed; will retry");
             }
-            let _ = queue
-                .change_visibility(&message.receipt_handle, backoff)
-                .await;
+            let _ = queue.change_visibility(&receipt, backoff).await;
         }
     }
 }

@@ -13,6 +13,7 @@ use std::time::Duration;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use chrono::Utc;
 use mvidarr_core::analysis::{Analysis, AnalyzerKind, Probe};
+use mvidarr_core::analytics::{AnalyticsEvent, send_events};
 use mvidarr_core::ids::{MediaId, TenantId};
 use mvidarr_core::keys;
 use mvidarr_core::media::{Media, MediaEvent, MediaStatus, Step};
@@ -453,6 +454,8 @@ impl<P: Platform> UploadTrigger<P> {
         match recorded.status {
             MediaStatus::Quarantined { reason } => {
                 self.move_to_quarantine(&upload_key, &to, &reason).await?;
+                let event = AnalyticsEvent::quarantine(media.id, &reason, recorded.updated_at);
+                self.report(media.tenant, event).await?;
                 Ok(RecordOutcome::Quarantined {
                     media: media.id,
                     reason,
@@ -491,7 +494,18 @@ impl<P: Platform> UploadTrigger<P> {
             .await
             .map_err(|e| TriggerError::Transient(e.to_string()))?;
         info!(execution = name.as_str(), ?outcome, "pipeline start");
+        let event = AnalyticsEvent::upload(media.id, media.created_at);
+        self.report(media.tenant, event).await?;
         Ok(RecordOutcome::Started(media.id))
+    }
+
+    /// Report an analytics event; a failure is retried with the message (a redelivery
+    /// reports the same event again, which analytics counts once).
+    async fn report(&self, tenant: TenantId, event: AnalyticsEvent) -> Result<(), TriggerError> {
+        send_events(self.platform.events_queue(), tenant, vec![event])
+            .await
+            .map(|_| ())
+            .map_err(|e| TriggerError::Transient(format!("reporting analytics: {e}")))
     }
 
     async fn fail(

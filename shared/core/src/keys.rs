@@ -239,6 +239,9 @@ pub mod table {
     pub fn analytics_days_pk(tenant: TenantId) -> String {
         format!("t/{tenant}/analytics/days")
     }
+    /// The sort key of a tenant's all-time rollup, beside its days (no month prefix matches
+    /// it).
+    pub const ANALYTICS_ALL_TIME_SK: &str = "all-time";
     /// A media's day rollups, sorted by date.
     pub fn analytics_media_days_pk(tenant: TenantId, media: MediaId) -> String {
         format!("t/{tenant}/analytics/media/{media}")

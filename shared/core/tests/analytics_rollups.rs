@@ -72,7 +72,8 @@ async fn a_batch_delivered_twice_counts_once_across_parts_and_days() {
     let deltas = aggregate(&events);
     let first = repo.apply(tenant, "batch-1", &deltas).await.unwrap();
     assert_eq!((first.parts_applied, first.parts_skipped), (8, 0));
-    assert_eq!(first.items_written, 2 * 251 + 2);
+    // Each day: its 251 media, the tenant day and the all-time totals.
+    assert_eq!(first.items_written, 2 * (251 + 2));
     let again = repo.apply(tenant, "batch-1", &deltas).await.unwrap();
     assert_eq!(
         (
@@ -83,6 +84,14 @@ async fn a_batch_delivered_twice_counts_once_across_parts_and_days() {
         (0, 8, 0)
     );
     assert_eq!(total_plays(&repo, tenant).await, 1000);
+    assert_eq!(repo.all_time(tenant).await.unwrap().totals().plays, 1000);
+    assert!(
+        repo.all_time(TenantId::generate())
+            .await
+            .unwrap()
+            .totals()
+            .is_empty()
+    );
 
     let days = repo.tenant_days(tenant, both_days()).await.unwrap();
     let oct31 = &days[&NaiveDate::from_ymd_opt(2026, 10, 31).unwrap()];

@@ -2,10 +2,16 @@
 //! batches of up to 1000. A batch is stored whole or not at all: any invalid event refuses it
 //! with every problem listed. Each event is stored once per client event id, so a client may
 //! resend a batch safely; events stored by an earlier request count as duplicates.
+//!
+//! The events not stored yet go to the events queue (analytics) *before* they are stored: a
+//! request that fails between the two is resent by the client, finds the same events new,
+//! and sends the same batch again, which analytics counts once. (Two requests carrying one
+//! new event at the same moment may both send it: that event would count twice.)
 
 use axum::Json;
 use axum::extract::State;
 use chrono::Utc;
+use mvidarr_core::analytics::{AnalyticsEvent, send_events};
 use mvidarr_core::event::parse_batch;
 use mvidarr_core::ports::Platform;
 use mvidarr_core::repo::{AppendOutcome, EventRepo, IntakeError};
@@ -44,6 +50,11 @@ pub async fn record<P: Platform>(
         let stored = repo
             .resolve(caller.tenant, events, &actor, received_at)
             .await?;
+        let new = repo.unstored(caller.tenant, &stored).await?;
+        if !new.is_empty() {
+            let new = new.into_iter().map(AnalyticsEvent::from).collect();
+            send_events(state.platform.events_queue(), caller.tenant, new).await?;
+        }
         Ok(repo.append(caller.tenant, stored).await?)
     }
     .await;

@@ -1,6 +1,7 @@
 //! Routes, one module per resource; [`spec`] holds the table that declares them all.
 
 mod admin;
+mod analytics;
 mod api_keys;
 mod duplicates;
 mod events;
@@ -102,6 +103,8 @@ fn declared<P: Platform>() -> Vec<RouteSpec<ApiState<P>>> {
         R::new(M::GET, "/v1/recommendations", Needs(MediaRead), Of::None, recommendations::list::<P>),
         R::new(M::POST, "/v1/events", Needs(EventsWrite), Of::None, events::record::<P>)
             .with_body(json!({"events": [{"id": "sample-1", "kind": "play", "media": "ext:sample-media", "user": "ext:sample-user"}]})),
+        R::new(M::GET, "/v1/analytics/summary", Needs(ReportsRead), Of::None, analytics::summary::<P>),
+        R::new(M::GET, "/v1/analytics/media/{id}", Needs(ReportsRead), Of::Media, analytics::media::<P>),
         R::new(M::POST, "/v1/profiles", Needs(EventsWrite), Of::None, profiles::create::<P>)
             .with_body(json!({"external_id": "sample-user"})),
         R::new(M::GET, "/v1/profiles/{id}", Needs(MediaRead), Of::Profile, profiles::get::<P>),

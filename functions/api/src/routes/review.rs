@@ -14,7 +14,7 @@ use mvidarr_core::vocabulary::Vocabulary;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::tags::{audit, decide_named, decision_of, tag_name, view};
+use super::tags::{decide_named, decision_of, record_decision, tag_name, view};
 use crate::{ApiError, ApiState, Caller};
 
 /// Decisions one bulk request may carry.
@@ -157,7 +157,7 @@ async fn decide_one<P: Platform, T: mvidarr_core::ports::Table>(
     .await?;
     match decided {
         Decided::Done(tag) => {
-            audit(state, caller, actions::TAG_DECIDED, media, &name, d.accept).await;
+            record_decision(state, caller, actions::TAG_DECIDED, media, &tag, d.accept).await;
             Ok(tag)
         }
         Decided::Conflict(current) => Err(Failure::Stale(current)),

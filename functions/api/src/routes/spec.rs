@@ -102,9 +102,10 @@ pub(crate) fn build<P: Platform>(state: &ApiState<P>) -> axum::Router<ApiState<P
         .fold(axum::Router::new(), |router, spec| {
             let handler = match spec.info.access {
                 Access::Public => spec.handler,
-                access => spec
-                    .handler
-                    .route_layer(from_fn_with_state((state.clone(), access), authorize::<P>)),
+                access => spec.handler.route_layer(from_fn_with_state(
+                    (state.clone(), access, spec.info.path),
+                    authorize::<P>,
+                )),
             };
             // Several methods on one path merge into one route.
             router.route(spec.info.path, handler)

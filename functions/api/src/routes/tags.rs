@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use chrono::Utc;
 use mvidarr_auth::audit::actions;
 use mvidarr_auth::store::AuditDraft;
+use mvidarr_core::analytics::AnalyticsEvent;
 use mvidarr_core::ids::{MediaId, TenantId};
 use mvidarr_core::ports::Platform;
 use mvidarr_core::ports::Table;
@@ -63,12 +64,12 @@ pub async fn add<P: Platform>(
         .await?;
     let tag = settled(decided, media, &name)?;
     let created = tag.record.decisions.len() == 1 && tag.version == 1;
-    audit(
+    record_decision(
         &state,
         &caller,
         actions::TAG_ADDED,
         media,
-        &name,
+        &tag,
         body.accept,
     )
     .await;
@@ -130,15 +131,7 @@ async fn decide<P: Platform>(
     )
     .await?;
     let tag = settled(decided, media, &name)?;
-    audit(
-        &state,
-        &caller,
-        actions::TAG_DECIDED,
-        media,
-        &name,
-        accepted,
-    )
-    .await;
+    record_decision(&state, &caller, actions::TAG_DECIDED, media, &tag, accepted).await;
     Ok(Json(view(&tag)))
 }
 
@@ -212,17 +205,25 @@ pub(super) fn settled(
     }
 }
 
-pub(super) async fn audit<P: Platform>(
+/// A person's decision on a tag, now stored: into the audit log and analytics.
+pub(super) async fn record_decision<P: Platform>(
     state: &ApiState<P>,
     caller: &Caller,
     action: &str,
     media: MediaId,
-    name: &TagName,
+    tag: &Versioned<Tag>,
     accepted: bool,
 ) {
-    let draft = AuditDraft::new(Utc::now(), caller.principal.actor(), action)
+    let (actor, name, now) = (
+        caller.principal.actor(),
+        tag.record.name.as_str(),
+        Utc::now(),
+    );
+    let event = AnalyticsEvent::tag_decision(media, name, accepted, tag.version, &actor, now);
+    state.events.report(caller.tenant, event);
+    let draft = AuditDraft::new(now, actor, action)
         .target(format!("media:{media}"))
-        .detail("tag", name.as_str())
+        .detail("tag", name)
         .detail("accepted", accepted.to_string());
     state.identity.record(&caller.principal, draft).await;
 }

@@ -35,11 +35,13 @@ pub async fn send_events<Q: Queue>(
 }
 
 /// Report events where losing them must not fail the work that made them (a pipeline step
-/// that already succeeded): a failure is logged with the events, so nothing is lost unseen.
+/// that already succeeded, an API request already answered): a failure is logged with the
+/// events' ids (the first few), so nothing is lost unseen.
 pub async fn report_events<Q: Queue>(queue: &Q, tenant: TenantId, events: Vec<AnalyticsEvent>) {
-    let ids: Vec<String> = events.iter().map(|e| e.id.clone()).collect();
+    let count = events.len();
+    let first: Vec<String> = events.iter().take(5).map(|e| e.id.clone()).collect();
     if let Err(error) = send_events(queue, tenant, events).await {
-        warn!(%error, %tenant, ?ids, "analytics events not reported");
+        warn!(%error, %tenant, count, ?first, "analytics events not reported");
     }
 }
 

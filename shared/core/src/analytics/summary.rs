@@ -57,6 +57,18 @@ impl Granularity {
         midnight(start)
     }
 
+    /// The start of every bucket from the one holding `range.from` to the last before
+    /// `range.to`.
+    pub fn bucket_starts(self, range: TimeRange) -> Vec<Timestamp> {
+        let mut starts = Vec::new();
+        let mut at = self.bucket_start(range.from);
+        while at < range.to {
+            starts.push(at);
+            at += self.step();
+        }
+        starts
+    }
+
     fn step(self) -> Duration {
         match self {
             Granularity::Hour => Duration::hours(1),
@@ -157,7 +169,7 @@ fn parse_bound(field: &'static str, value: &str) -> Result<Timestamp, RangeError
 /// How many media and tags a summary ranks.
 pub const SUMMARY_TOP: usize = 10;
 
-/// One bucket of the series.
+/// One bucket of a series.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Bucket {
     pub start: Timestamp,
@@ -217,12 +229,11 @@ pub fn summarize(
     granularity: Granularity,
 ) -> Summary {
     let mut totals = Counters::default();
-    let mut buckets: BTreeMap<Timestamp, Counters> = BTreeMap::new();
-    let mut at = granularity.bucket_start(range.from);
-    while at < range.to {
-        buckets.insert(at, Counters::default());
-        at += granularity.step();
-    }
+    let mut buckets: BTreeMap<Timestamp, Counters> = granularity
+        .bucket_starts(range)
+        .into_iter()
+        .map(|start| (start, Counters::default()))
+        .collect();
     let (mut analysis_ms, mut api_ms, mut users) =
         (Durations::default(), Durations::default(), Users::default());
     let mut media: BTreeMap<MediaId, Counters> = BTreeMap::new();

@@ -7,7 +7,8 @@
 //! at the version read. So a redelivered batch finds its markers and adds nothing twice, a
 //! batch cut short by a crash adds the rest when it is retried, and two batches touching one
 //! item never lose each other's counts (the later one reads again and retries). The media
-//! parts go first; the tenant day's part last, ranking the media by their new day totals.
+//! parts go first; the tenant day's part last, ranking the media by their new day totals, with
+//! the tenant's all-time totals (the library's size comes from them).
 
 use std::collections::BTreeMap;
 
@@ -89,14 +90,20 @@ impl<'a, T: Table> AnalyticsRepo<'a, T> {
                 outcome.count(written);
                 totals.extend(chunk.iter().map(|(m, _)| *m).zip(now));
             }
-            let pending = vec![Pending {
-                pk: keys::analytics_days_pk(tenant),
-                sk: keys::analytics_day_sk(*date),
-                delta: delta.tenant.clone(),
-            }];
-            let rank = |day: &mut TenantDay, _: &TenantDay| {
-                for (media, m) in &totals {
-                    day.rank(*media, &m.counters);
+            let day_sk = keys::analytics_day_sk(*date);
+            let pending = [day_sk.as_str(), keys::ANALYTICS_ALL_TIME_SK]
+                .map(|sk| Pending {
+                    pk: keys::analytics_days_pk(tenant),
+                    sk: sk.to_owned(),
+                    delta: delta.tenant.clone(),
+                })
+                .into();
+            // The day's ranking is by day totals; the all-time item keeps none.
+            let rank = |p: &Pending<TenantDay>, day: &mut TenantDay| {
+                if p.sk == day_sk {
+                    for (media, m) in &totals {
+                        day.rank(*media, &m.counters);
+                    }
                 }
             };
             let (written, _) = self
@@ -116,7 +123,7 @@ impl<'a, T: Table> AnalyticsRepo<'a, T> {
         date: NaiveDate,
         marker: &str,
         pending: Vec<Pending<R>>,
-        finish: impl Fn(&mut R, &R),
+        finish: impl Fn(&Pending<R>, &mut R),
     ) -> Result<(Option<usize>, Vec<R>), RepoError>
     where
         R: Rollup,
@@ -147,7 +154,7 @@ impl<'a, T: Table> AnalyticsRepo<'a, T> {
                     None => (R::default(), Condition::Absent, 1),
                 };
                 value.add(&p.delta);
-                finish(&mut value, &p.delta);
+                finish(p, &mut value);
                 let mut item = Item::new(p.pk.clone(), p.sk.clone(), encode(&value));
                 item.version = version;
                 ops.push(WriteOp::Put { item, condition });
@@ -180,6 +187,19 @@ impl<'a, T: Table> AnalyticsRepo<'a, T> {
             })
             .collect();
         a_few_at_a_time(reads).await
+    }
+
+    /// Everything the tenant's events ever added up to (its `top_media` stays empty; `hours`
+    /// are by hour of day).
+    pub async fn all_time(&self, tenant: TenantId) -> Result<TenantDay, RepoError> {
+        let item = self
+            .table
+            .get(
+                &keys::analytics_days_pk(tenant),
+                keys::ANALYTICS_ALL_TIME_SK,
+            )
+            .await?;
+        item.map(decode).transpose().map(Option::unwrap_or_default)
     }
 
     /// The tenant's days in `range` (days without events are absent).

@@ -2,7 +2,7 @@ use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 
 use crate::Timestamp;
-use crate::event::{BatchRejected, ClientEvent, EventError, Rejection, StoredEvent};
+use crate::event::{BatchRejected, ClientEvent, ClientEventId, EventError, Rejection, StoredEvent};
 use crate::ids::{ProfileId, TenantId};
 use crate::keys::table as keys;
 use crate::ports::table::{MAX_PAGE_ITEMS, MAX_TRANSACT_ITEMS};
@@ -27,6 +27,9 @@ pub enum IntakeError {
     Rejected(#[from] BatchRejected),
     #[error(transparent)]
     Repo(#[from] RepoError),
+    /// The events could not be passed on to analytics; nothing was stored.
+    #[error("cannot pass the events on to analytics: {0}")]
+    Forward(#[from] crate::ports::QueueError),
 }
 
 /// Client events, append-only, one per client event id and tenant, spread over
@@ -122,64 +125,80 @@ impl<'a, T: Table> EventRepo<'a, T> {
         }
         // An id given twice is stored once (a transaction may not write one key twice).
         let mut seen = HashSet::with_capacity(events.len());
-        let items: Vec<Item> = events
-            .iter()
-            .filter(|e| seen.insert(&e.id))
-            .map(|e| {
-                Item::new(
-                    keys::event_pk(tenant, &e.id),
-                    keys::event_sk(&e.id),
-                    encode(e),
-                )
-                .with_index(
-                    keys::profile_events_pk(tenant, e.profile),
-                    keys::profile_event_sk(e.at.timestamp_millis(), &e.id),
-                )
-            })
-            .collect();
+        let items = event_items(tenant, &events, &mut seen);
         let chunks = items
             .chunks(MAX_TRANSACT_ITEMS)
-            .map(|chunk| self.append_chunk(chunk))
-            .collect();
-        let outcomes = a_few_at_a_time(chunks).await?;
-        Ok(AppendOutcome {
-            stored: outcomes.iter().map(|o| o.stored).sum(),
-            duplicates: outcomes.iter().map(|o| o.duplicates).sum::<usize>() + events.len()
-                - items.len(),
-        })
-    }
-
-    async fn append_chunk(&self, chunk: &[Item]) -> Result<AppendOutcome, RepoError> {
-        let mut pending: Vec<&Item> = chunk.iter().collect();
-        let mut duplicates = 0;
-        while !pending.is_empty() {
-            let ops = pending
-                .iter()
-                .map(|&item| WriteOp::Put {
+            .map(|chunk| {
+                self.write_absent(chunk, |item| WriteOp::Put {
                     item: item.clone(),
                     condition: Condition::Absent,
                 })
-                .collect();
+            })
+            .collect();
+        let stored_already: Vec<Vec<bool>> = a_few_at_a_time(chunks).await?;
+        let duplicates = stored_already.iter().flatten().filter(|d| **d).count();
+        Ok(AppendOutcome {
+            stored: items.len() - duplicates,
+            duplicates: duplicates + events.len() - items.len(),
+        })
+    }
+
+    /// The events not stored yet, in order (an id given twice is kept once): what appending
+    /// them would store, found without writing anything. Only what is new goes on to
+    /// analytics, so a client resending events, in any batches, has none counted twice.
+    pub async fn unstored(
+        &self,
+        tenant: TenantId,
+        events: &[StoredEvent],
+    ) -> Result<Vec<StoredEvent>, RepoError> {
+        let mut seen = HashSet::with_capacity(events.len());
+        let items = event_items(tenant, events, &mut seen);
+        let chunks = items
+            .chunks(MAX_TRANSACT_ITEMS)
+            .map(|chunk| {
+                self.write_absent(chunk, |item| WriteOp::Check {
+                    pk: item.pk.clone(),
+                    sk: item.sk.clone(),
+                    condition: Condition::Absent,
+                })
+            })
+            .collect();
+        let stored_already = a_few_at_a_time(chunks).await?.into_iter().flatten();
+        let mut seen = HashSet::with_capacity(events.len());
+        Ok(events
+            .iter()
+            .filter(|e| seen.insert(&e.id))
+            .zip(stored_already)
+            .filter(|(_, stored)| !stored)
+            .map(|(e, _)| e.clone())
+            .collect())
+    }
+
+    /// Run `op` for every item of one transaction on the condition that its key is absent,
+    /// and say which keys were present already (their ops are dropped and the rest run
+    /// again; each round drops at least one, so this ends).
+    async fn write_absent(
+        &self,
+        chunk: &[Item],
+        op: impl Fn(&Item) -> WriteOp,
+    ) -> Result<Vec<bool>, RepoError> {
+        let mut present = vec![false; chunk.len()];
+        loop {
+            let pending: Vec<usize> = (0..chunk.len()).filter(|i| !present[*i]).collect();
+            if pending.is_empty() {
+                return Ok(present);
+            }
+            let ops = pending.iter().map(|&i| op(&chunk[i])).collect();
             match self.table.transact_write(ops).await {
-                Ok(()) => break,
-                // Each round drops at least one event, so this ends.
+                Ok(()) => return Ok(present),
                 Err(TableError::TransactionCancelled { failed }) if !failed.is_empty() => {
-                    duplicates += failed.len();
-                    let failed: HashSet<usize> = failed.into_iter().collect();
-                    pending = pending
-                        .into_iter()
-                        .enumerate()
-                        .filter(|(i, _)| !failed.contains(i))
-                        .map(|(_, item)| item)
-                        .collect();
+                    for f in failed {
+                        present[pending[f]] = true;
+                    }
                 }
                 Err(e) => return Err(e.into()),
             }
         }
-        Ok(AppendOutcome {
-            stored: pending.len(),
-            duplicates,
-        })
     }
 
     /// A profile's events at or after `since`, newest first, at most `limit` (through the
@@ -226,6 +245,29 @@ impl<'a, T: Table> EventRepo<'a, T> {
         let shards: Vec<Vec<StoredEvent>> = a_few_at_a_time(shards).await?;
         Ok(shards.into_iter().flatten().collect())
     }
+}
+
+/// The table items of `events`, each id once (`seen` holds the ids already taken).
+fn event_items<'e>(
+    tenant: TenantId,
+    events: &'e [StoredEvent],
+    seen: &mut HashSet<&'e ClientEventId>,
+) -> Vec<Item> {
+    events
+        .iter()
+        .filter(|e| seen.insert(&e.id))
+        .map(|e| {
+            Item::new(
+                keys::event_pk(tenant, &e.id),
+                keys::event_sk(&e.id),
+                encode(e),
+            )
+            .with_index(
+                keys::profile_events_pk(tenant, e.profile),
+                keys::profile_event_sk(e.at.timestamp_millis(), &e.id),
+            )
+        })
+        .collect()
 }
 
 /// Each distinct reference looked up once, a few at a time.
