@@ -297,6 +297,39 @@ fn identity_binaries() -> BTreeMap<String, bool> {
         .collect()
 }
 
+/// The Lambda binaries whose crate sends to the events queue (its sources name
+/// `events_queue()`): they need its URL and permission to send.
+fn event_reporters() -> BTreeSet<String> {
+    fn mentions(dir: &Path, needle: &str) -> bool {
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|entry| {
+                let path = entry.path();
+                if path.is_dir() {
+                    mentions(&path, needle)
+                } else {
+                    path.extension().is_some_and(|e| e == "rs")
+                        && std::fs::read_to_string(&path).is_ok_and(|s| s.contains(needle))
+                }
+            })
+    }
+    function_targets()
+        .1
+        .iter()
+        .filter(|b| {
+            let src = b
+                .source
+                .ancestors()
+                .find(|a| a.ends_with("src"))
+                .expect("a binary's source is under src/");
+            mentions(src, "events_queue()")
+        })
+        .map(|b| b.name.clone())
+        .collect()
+}
+
 /// The function resource built from `binary`.
 fn function_of(binary: &str) -> (&'static str, &'static Value) {
     resources_of("AWS::Serverless::Function")
@@ -383,6 +416,11 @@ fn functions_get_the_environment_the_code_reads() {
         "the api starts the identity service with {STARTS_IDENTITY}..) and the authorizer \
          with {STARTS_VERIFIER}..): {identity:?}"
     );
+    let reporters = event_reporters();
+    assert!(
+        reporters.contains("mvidarr-api") && reporters.contains("mvidarr-upload-trigger"),
+        "{reporters:?}"
+    );
     let mut problems = Vec::new();
     let mut issuers = BTreeMap::new();
     for (id, function) in resources_of("AWS::Serverless::Function") {
@@ -417,6 +455,29 @@ fn functions_get_the_environment_the_code_reads() {
             if !has(name) {
                 problems.push(format!("{id}: no {name}"));
             }
+        }
+        let reports = reporters.contains(binary);
+        if has("EVENTS_QUEUE_URL") != reports {
+            problems.push(format!(
+                "{id}: EVENTS_QUEUE_URL {}",
+                if reports {
+                    "missing (its code reports analytics events)"
+                } else {
+                    "given to a function that reports no events"
+                }
+            ));
+        }
+        let may_send = function["Properties"]["Policies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|p| {
+                get_att(&p["SQSSendMessagePolicy"]["QueueName"], "QueueName") == Some("EventsQueue")
+            });
+        if may_send != reports {
+            problems.push(format!(
+                "{id}: may send to the events queue: {may_send}, reports events: {reports}"
+            ));
         }
         for name in ["INGEST_QUEUE_URL", "STATE_MACHINE_ARN"] {
             if has(name) != trigger {
