@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use chrono::Utc;
 use http_body_util::BodyExt;
-use mvidarr_api::{ApiState, bootstrap_default_tenant, router};
+use mvidarr_api::{ApiState, EventReporter, bootstrap_default_tenant, router};
 use mvidarr_auth::Role;
 use mvidarr_auth::password::PasswordHasher;
 use mvidarr_auth::service::{Identity, IdentityConfig, LockoutPolicy};
@@ -26,6 +26,8 @@ pub struct TestApi {
     pub router: axum::Router,
     pub platform: LocalPlatform,
     pub identity: Arc<Identity<LocalPlatform>>,
+    /// The API's own analytics events waiting to be sent.
+    pub events: Arc<EventReporter<LocalPlatform>>,
     /// Tenant `default` and its owner key.
     pub tenant: TenantId,
     pub key: String,
@@ -59,12 +61,12 @@ impl TestApi {
         config.lockout = lockout;
         let identity = Arc::new(Identity::start(platform.clone(), config).await.unwrap());
         let (tenant, key) = bootstrap_default_tenant(&identity, true).await.unwrap();
+        // A newly promoted model is served on the next request.
+        let state =
+            ApiState::new(platform.clone(), identity.clone()).with_model_refresh(Duration::ZERO);
         TestApi {
-            // A newly promoted model is served on the next request.
-            router: router(
-                ApiState::new(platform.clone(), identity.clone())
-                    .with_model_refresh(Duration::ZERO),
-            ),
+            events: state.events.clone(),
+            router: router(state),
             platform,
             identity,
             tenant,
@@ -150,6 +152,30 @@ impl TestApi {
             .await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
         reply.body
+    }
+
+    /// What the events worker would do by now: send the API's waiting events, then ingest
+    /// every message of the events queue (Parquet and rollups). Returns the messages ingested.
+    pub async fn drain_events(&self) -> usize {
+        use mvidarr_core::ports::{Platform, Queue};
+        self.events.flush().await;
+        let function = mvidarr_events::EventsFunction::new(self.platform.clone());
+        let queue = self.platform.events_queue();
+        let mut ingested = 0;
+        loop {
+            let messages = queue
+                .receive(10, Duration::from_secs(60), Duration::ZERO)
+                .await
+                .unwrap();
+            if messages.is_empty() {
+                return ingested;
+            }
+            for m in messages {
+                function.handle_message(&m.body).await.unwrap();
+                queue.delete(&m.receipt_handle).await.unwrap();
+                ingested += 1;
+            }
+        }
     }
 
     /// A new tenant with an owner who has signed in; returns (tenant, owner access token).
