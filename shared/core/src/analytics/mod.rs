@@ -4,6 +4,7 @@
 //! writes Parquet.
 
 pub mod record;
+pub mod report;
 pub mod rollup;
 pub mod send;
 pub mod summary;
