@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine or a warm one: fetches what the tests need (the
-# pinned ffmpeg layer, ONNX Runtime and the models; espeak-ng from Debian for the speech tests;
+# pinned ffmpeg layer, ONNX Runtime and the models; espeak-ng and poppler-utils from Debian for
+# the speech and PDF report tests;
 # moto_server, statelint, cfn-lint and cargo-lambda into .venv), then formatting, lints, and
 # every test in the workspace.
 set -euo pipefail
@@ -16,12 +17,16 @@ step "fetching binary layers (pinned, cached)"
 bash layers/fetch-ffmpeg.sh
 bash layers/fetch-models.sh
 
-# The VAD tests synthesize speech with espeak-ng (a Debian package; CI runs as root).
-if ! command -v espeak-ng >/dev/null 2>&1; then
-  step "apt-get install espeak-ng (speech synthesis for the VAD tests)"
+# Debian packages the tests run (CI runs as root): espeak-ng synthesizes speech for the VAD
+# tests, poppler-utils' pdftoppm renders report PDFs into pages to check.
+missing=()
+command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
+command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)
+if ((${#missing[@]})); then
+  step "apt-get install ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null
-  apt-get install -y -qq --no-install-recommends espeak-ng >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 step "Python tools into .venv (pinned by version and SHA-256, cached)"
