@@ -26,7 +26,7 @@ async fn tenant(api: &TestApi, name: &str) -> (TenantId, Tenant) {
     let (id, owner) = api.tenant_with_owner(name).await;
     let entries = (0..3)
         .map(|i| CatalogueEntry {
-            external_id: ExternalId::parse(&format!("m{i}")).unwrap(),
+            external_id: ExternalId::parse(format!("m{i}")).unwrap(),
             metadata: VideoMetadata {
                 title: Some(format!("Song {i}")),
                 ..VideoMetadata::default()

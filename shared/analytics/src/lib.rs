@@ -4,5 +4,9 @@
 
 pub mod ingest;
 pub mod parquet;
+pub mod query;
+pub mod reports;
+pub mod synthetic;
 
 pub use ingest::{IngestError, IngestOutcome, ingest};
+pub use query::{LocalEngine, QueryEngine, QueryError, ReportQuery, Rows};

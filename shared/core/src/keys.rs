@@ -292,12 +292,18 @@ pub mod blob {
 
     /// Where analytics events are kept as Parquet: Hive-style partitions (`t=…/date=…`) under
     /// one prefix, the layout query engines (DataFusion, Athena) read tenant and date from.
-    /// The one kind of tenant data whose key does not start with `t/{tenant}/`.
+    /// The one kind of tenant data whose key does not start with `t/{tenant}/` (so, too, the
+    /// bucket's upload notifications, filtered on `t/`, never fire for it).
     pub const ANALYTICS_EVENTS_PREFIX: &str = "analytics/events/";
+    /// All of a tenant's analytics events (what its retention and erasure go through).
+    pub fn analytics_tenant(tenant: TenantId) -> String {
+        format!("{ANALYTICS_EVENTS_PREFIX}t={tenant}/")
+    }
     /// A tenant day's partition of analytics events.
     pub fn analytics_partition(tenant: TenantId, date: chrono::NaiveDate) -> String {
         format!(
-            "{ANALYTICS_EVENTS_PREFIX}t={tenant}/date={}/",
+            "{}date={}/",
+            analytics_tenant(tenant),
             date.format("%Y-%m-%d")
         )
     }
