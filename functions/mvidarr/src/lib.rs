@@ -8,5 +8,6 @@ pub mod data_dir;
 pub mod import;
 pub mod ingest;
 pub mod models;
+pub mod report;
 pub mod train;
 pub mod workers;

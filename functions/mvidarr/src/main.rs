@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use mvidarr::{admin, app, import, ingest, models, train};
+use mvidarr::{admin, app, import, ingest, models, report, train};
 
 #[derive(Parser)]
 #[command(
@@ -43,6 +43,9 @@ enum Command {
     /// head is registered, and promoted only if it beats the served one on held-out
     /// decisions; then the catalogue is re-tagged.
     TrainTags(train::TrainTagsArgs),
+    /// Write a report of the analytics (library_overview, analysis_quality, tag_review,
+    /// engagement, trend) as PDF, XLSX or CSV.
+    Report(report::ReportArgs),
     /// Manage tenants.
     Tenant(admin::TenantArgs),
     /// Manage the access-token signing keys.
@@ -72,6 +75,9 @@ async fn main() -> ExitCode {
             .await
             .map(|()| ExitCode::SUCCESS),
         Command::TrainTags(args) => train::run_tags(&cli.data, args)
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        Command::Report(args) => report::run(&cli.data, args)
             .await
             .map(|()| ExitCode::SUCCESS),
         Command::Tenant(args) => admin::tenant(&cli.data, args)

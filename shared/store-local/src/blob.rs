@@ -325,6 +325,12 @@ impl LocalBlobStore {
         self.inner.root.join(key)
     }
 
+    /// The directory objects are files under, by their keys (what a local query engine
+    /// reads the analytics Parquet from).
+    pub fn root(&self) -> &std::path::Path {
+        &self.inner.root
+    }
+
     /// The HMAC over every part of a request that the signature vouches for. Each field is
     /// length-prefixed, so no two different requests share a message.
     fn mac(

@@ -4,6 +4,8 @@
 //! Ranges: `from` and `to` are dates (`2026-11-01`, midnight UTC) or RFC 3339 times on the
 //! hour; `to` is exclusive. Without them: the last 7 days up to the end of today (UTC).
 
+use std::collections::HashMap;
+
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -12,7 +14,7 @@ use mvidarr_core::analytics::summary::{Bucket, midnight};
 use mvidarr_core::analytics::{Counters, Granularity, Summary, TimeRange, Users, summarize};
 use mvidarr_core::ids::MediaId;
 use mvidarr_core::ports::Platform;
-use mvidarr_core::repo::{AnalyticsRepo, MediaRepo, a_few_at_a_time};
+use mvidarr_core::repo::{AnalyticsRepo, MediaRepo};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -55,7 +57,7 @@ pub struct SummaryView {
     #[serde(flatten)]
     summary: Summary,
     /// Titles of the ranked media, by id.
-    titles: Value,
+    titles: HashMap<MediaId, String>,
 }
 
 pub async fn summary<P: Platform>(
@@ -70,8 +72,9 @@ pub async fn summary<P: Platform>(
         repo.all_time(caller.tenant)
     )?;
     let summary = summarize(&days, range, granularity);
-    let ranked: Vec<MediaId> = summary.top_media.iter().map(|r| r.media).collect();
-    let titles = titles(&state, caller.tenant, ranked).await?;
+    let titles = MediaRepo::new(state.platform.table())
+        .titles(caller.tenant, summary.top_media.iter().map(|r| r.media))
+        .await?;
     let totals = all_time.totals();
     Ok(Json(SummaryView {
         library: json!({
@@ -83,30 +86,6 @@ pub async fn summary<P: Platform>(
         summary,
         titles,
     }))
-}
-
-/// Each media's title (its metadata's, else its file name); media since deleted are left out.
-async fn titles<P: Platform>(
-    state: &ApiState<P>,
-    tenant: mvidarr_core::ids::TenantId,
-    media: Vec<MediaId>,
-) -> Result<Value, ApiError> {
-    let repo = &MediaRepo::new(state.platform.table());
-    let reads = media.into_iter().map(|id| repo.get(tenant, id)).collect();
-    let found = a_few_at_a_time(reads).await?;
-    Ok(found
-        .into_iter()
-        .flatten()
-        .map(|m| {
-            let title = m
-                .metadata
-                .title
-                .clone()
-                .unwrap_or_else(|| m.filename.clone());
-            (m.id.to_string(), Value::String(title))
-        })
-        .collect::<serde_json::Map<_, _>>()
-        .into())
 }
 
 /// One media's engagement over a range: totals, distinct users, completion rate and a series

@@ -82,6 +82,29 @@ impl<'a, T: Table> MediaRepo<'a, T> {
         }
     }
 
+    /// Each media's title for a listing (its metadata's, else its file name); ids of no media
+    /// of the tenant are left out.
+    pub async fn titles(
+        &self,
+        tenant: TenantId,
+        ids: impl IntoIterator<Item = MediaId>,
+    ) -> Result<std::collections::HashMap<MediaId, String>, RepoError> {
+        let reads = ids.into_iter().map(|id| self.get(tenant, id)).collect();
+        Ok(super::a_few_at_a_time(reads)
+            .await?
+            .into_iter()
+            .flatten()
+            .map(|m| {
+                let title = m
+                    .metadata
+                    .title
+                    .clone()
+                    .unwrap_or_else(|| m.filename.clone());
+                (m.id, title)
+            })
+            .collect())
+    }
+
     pub async fn get(&self, tenant: TenantId, id: MediaId) -> Result<Option<Media>, RepoError> {
         match self
             .table

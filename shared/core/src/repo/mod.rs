@@ -75,7 +75,7 @@ const CONCURRENT_REQUESTS: usize = 8;
 ///
 /// Takes the futures already made: a stream that makes them with a closure borrowing its
 /// input trips the compiler's higher-ranked lifetime inference inside axum handlers.
-pub async fn a_few_at_a_time<R, F>(requests: Vec<F>) -> Result<Vec<R>, RepoError>
+async fn a_few_at_a_time<R, F>(requests: Vec<F>) -> Result<Vec<R>, RepoError>
 where
     F: Future<Output = Result<R, RepoError>>,
 {
