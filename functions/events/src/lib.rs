@@ -3,11 +3,11 @@
 //! message is delivered. A message that is not a batch fails every delivery and so ends in the
 //! dead-letter queue, kept for a person to look at.
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use mvidarr_analytics::{IngestError, IngestOutcome, ingest};
 use mvidarr_core::analytics::EventBatch;
 use mvidarr_core::ports::Platform;
-use tracing::{info, warn};
+use tracing::info;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EventsError {
@@ -54,20 +54,11 @@ impl<P: Platform> EventsFunction<P> {
                 let result = self
                     .handle_message(m.body.as_deref().unwrap_or_default())
                     .await;
-                (m.message_id.clone().unwrap_or_default(), result)
+                (m.message_id.clone().unwrap_or_default(), result.map(|_| ()))
             }))
             .buffer_unordered(CONCURRENT_MESSAGES)
             .collect()
             .await;
-        let mut response = SqsBatchResponse::default();
-        for (id, result) in results {
-            if let Err(e) = result {
-                warn!(message_id = %id, error = %e, "events message failed; it will be redelivered");
-                let mut failure = BatchItemFailure::default();
-                failure.item_identifier = id;
-                response.batch_item_failures.push(failure);
-            }
-        }
-        response
+        mvidarr_lambda::sqs_batch_response(results)
     }
 }

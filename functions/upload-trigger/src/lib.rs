@@ -10,7 +10,7 @@ mod notification;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::Utc;
 use mvidarr_core::analysis::{Analysis, AnalyzerKind, Probe};
 use mvidarr_core::analytics::{AnalyticsEvent, send_events};
@@ -192,21 +192,12 @@ impl<P: Platform> UploadTrigger<P> {
                 let result = self
                     .handle_message(m.body.as_deref().unwrap_or_default(), receive_count)
                     .await;
-                (m.message_id.clone().unwrap_or_default(), result)
+                (m.message_id.clone().unwrap_or_default(), result.map(|_| ()))
             }))
             .buffer_unordered(CONCURRENT_MESSAGES)
             .collect()
             .await;
-        let mut response = SqsBatchResponse::default();
-        for (id, result) in results {
-            if let Err(e) = result {
-                warn!(message_id = %id, error = %e, "message failed; it will be redelivered");
-                let mut failure = BatchItemFailure::default();
-                failure.item_identifier = id;
-                response.batch_item_failures.push(failure);
-            }
-        }
-        response
+        mvidarr_lambda::sqs_batch_response(results)
     }
 
     async fn handle_record(

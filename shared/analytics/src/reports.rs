@@ -119,6 +119,14 @@ fn ratio(part: i64, whole: i64) -> Cell {
     }
 }
 
+/// A rate among the key figures, which carry no column kind: written as a percentage.
+fn percent(part: i64, whole: i64) -> Cell {
+    match ratio(part, whole) {
+        Cell::Number(r) => Cell::Text(format!("{:.1}%", r * 100.0)),
+        other => other,
+    }
+}
+
 fn day(rows: &Rows, row: &[Cell]) -> Cell {
     rows.column("day").map_or(Cell::Empty, |i| row[i].clone())
 }
@@ -186,7 +194,7 @@ fn library(daily: &Rows, reasons: &Rows) -> Layout {
         ("Analyses finished".into(), Cell::Integer(analyses)),
         (
             "Analysis success rate".into(),
-            ratio(analyses - failures, analyses),
+            percent(analyses - failures, analyses),
         ),
     ];
     let chart = Chart {
@@ -227,7 +235,7 @@ fn quality(analyses: &Rows, reasons: &Rows) -> Layout {
     let highlights = vec![
         ("Analyses finished".into(), Cell::Integer(total)),
         ("Failed".into(), Cell::Integer(failures)),
-        ("Success rate".into(), ratio(total - failures, total)),
+        ("Success rate".into(), percent(total - failures, total)),
         ("Mean time from upload (ms)".into(), mean),
     ];
     let table = Table {
@@ -295,7 +303,7 @@ fn tag_review(decisions: &Rows) -> Layout {
         ("Rejected".into(), Cell::Integer(rejected)),
         (
             "Acceptance rate".into(),
-            ratio(accepted, accepted + rejected),
+            percent(accepted, accepted + rejected),
         ),
         ("Reviewers".into(), Cell::Integer(by_reviewer.len() as i64)),
     ];
@@ -378,7 +386,7 @@ fn engagement(top: &Rows, titles: &HashMap<String, String>) -> Layout {
     let (plays, completions) = (sum(top, "plays"), sum(top, "completions"));
     let highlights = vec![
         ("Plays of the top media".into(), Cell::Integer(plays)),
-        ("Their completion rate".into(), ratio(completions, plays)),
+        ("Their completion rate".into(), percent(completions, plays)),
         (
             "Watch time (ms)".into(),
             Cell::Integer(sum(top, "watch_ms")),

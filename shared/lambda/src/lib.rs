@@ -7,6 +7,7 @@ pub mod metrics;
 use std::future::Future;
 use std::time::Instant;
 
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use mvidarr_auth::service::{Identity, IdentityConfig};
 use mvidarr_core::step::{StepError, StepInput};
@@ -16,6 +17,23 @@ use serde_json::Value;
 use tracing::Instrument;
 
 pub use lambda_runtime::Error;
+
+/// An SQS-triggered invocation's answer (`ReportBatchItemFailures`): the messages that failed,
+/// by message id, so that only they are delivered again.
+pub fn sqs_batch_response<E: std::fmt::Display>(
+    results: impl IntoIterator<Item = (String, Result<(), E>)>,
+) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    for (id, result) in results {
+        if let Err(e) = result {
+            tracing::warn!(message_id = %id, error = %e, "message failed; it will be redelivered");
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            response.batch_item_failures.push(failure);
+        }
+    }
+    response
+}
 
 /// JSON logs, one object per line, as CloudWatch Logs Insights wants them. The current span's
 /// fields (request id, tenant, media) go into every line.
