@@ -496,6 +496,15 @@ fn check_props(props: &Map<String, Value>) -> Result<Map<String, Value>, Problem
             format!("props take {bytes} bytes as JSON; at most {MAX_PROPS_BYTES}"),
         ));
     }
+    if let Some(watch) = props.get(crate::analytics::record::WATCH_MS) {
+        let max = crate::analytics::record::MAX_WATCH_MS;
+        if watch.as_u64().is_none_or(|ms| ms > max) {
+            return Err((
+                Rejection::Schema,
+                format!("props.watch_ms: expected whole milliseconds from 0 to {max}"),
+            ));
+        }
+    }
     Ok(props.clone())
 }
 
@@ -634,6 +643,23 @@ mod tests {
                 (errors[0].field.as_str(), errors[0].reason),
                 ("at", Rejection::Schema)
             );
+        }
+    }
+
+    #[test]
+    fn watch_time_is_whole_milliseconds_up_to_a_day() {
+        for (watch, ok) in [
+            (json!(0), true),
+            (json!(86_400_000), true),
+            (json!(86_400_001), false),
+            (json!(-1), false),
+            (json!(1.5), false),
+            (json!("90s"), false),
+        ] {
+            let mut event = good("w");
+            event["props"] = json!({ "watch_ms": watch });
+            let parsed = parse_batch(&[event], now());
+            assert_eq!(parsed.is_ok(), ok, "{watch}");
         }
     }
 

@@ -3,10 +3,10 @@
 //! with every problem listed. Each event is stored once per client event id, so a client may
 //! resend a batch safely; events stored by an earlier request count as duplicates.
 //!
-//! The events not stored yet go to the events queue (analytics) *before* they are stored: a
-//! request that fails between the two is resent by the client, finds the same events new,
-//! and sends the same batch again, which analytics counts once. (Two requests carrying one
-//! new event at the same moment may both send it: that event would count twice.)
+//! The events not stored yet go to the events queue (analytics) *before* they are stored, 100
+//! at a time: a request that fails between the two is resent by the client, finds the same
+//! events new, and sends the same batch again, which analytics counts once. (Two requests
+//! carrying one new event at the same moment may both send it: it would count twice.)
 
 use axum::Json;
 use axum::extract::State;
@@ -14,6 +14,7 @@ use chrono::Utc;
 use mvidarr_core::analytics::{AnalyticsEvent, send_events};
 use mvidarr_core::event::parse_batch;
 use mvidarr_core::ports::Platform;
+use mvidarr_core::ports::table::MAX_TRANSACT_ITEMS;
 use mvidarr_core::repo::{AppendOutcome, EventRepo, IntakeError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -50,12 +51,21 @@ pub async fn record<P: Platform>(
         let stored = repo
             .resolve(caller.tenant, events, &actor, received_at)
             .await?;
-        let new = repo.unstored(caller.tenant, &stored).await?;
-        if !new.is_empty() {
-            let new = new.into_iter().map(AnalyticsEvent::from).collect();
-            send_events(state.platform.events_queue(), caller.tenant, new).await?;
+        // A transaction's worth at a time, in order: each chunk is stored whole or not at all,
+        // so a request cut short leaves whole chunks, and its resend forwards exactly the
+        // events of the chunks not stored, in the same batches as before (counted once).
+        let mut outcome = AppendOutcome::default();
+        for chunk in stored.chunks(MAX_TRANSACT_ITEMS) {
+            let new = repo.unstored(caller.tenant, chunk).await?;
+            if !new.is_empty() {
+                let new = new.into_iter().map(AnalyticsEvent::from).collect();
+                send_events(state.platform.events_queue(), caller.tenant, new).await?;
+            }
+            let appended = repo.append(caller.tenant, chunk.to_vec()).await?;
+            outcome.stored += appended.stored;
+            outcome.duplicates += appended.duplicates;
         }
-        Ok(repo.append(caller.tenant, stored).await?)
+        Ok(outcome)
     }
     .await;
     match outcome {

@@ -94,8 +94,8 @@ pub const MAX_WATCH_MS: u64 = 24 * 3600 * 1000;
 /// Fields a kind does not use stay `None` (columns in Parquet, so reports need no JSON).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AnalyticsEvent {
-    /// Unique within the tenant: the client's event id, or `{kind}:{subject}` for the
-    /// platform's, so a repeated report of one fact is one event.
+    /// Unique within the tenant: `client:{id}` for a client's event, `{kind}:{subject}` for
+    /// the platform's, so a repeated report of one fact is one event.
     pub id: String,
     pub kind: AnalyticsKind,
     pub at: Timestamp,
@@ -232,7 +232,8 @@ impl From<StoredEvent> for AnalyticsEvent {
     fn from(e: StoredEvent) -> Self {
         let watch_ms = e.props.get(WATCH_MS).and_then(Value::as_u64);
         Self {
-            id: e.id.to_string(),
+            // In their own namespace: a client's id never equals a platform event's.
+            id: format!("client:{}", e.id),
             kind: AnalyticsKind::Client(e.kind),
             at: e.at,
             media: Some(e.media),

@@ -78,7 +78,7 @@ impl Counters {
                     EventKind::Like => self.likes += 1,
                     EventKind::Skip => self.skips += 1,
                 }
-                self.watch_ms += e.watch_ms.unwrap_or(0);
+                self.watch_ms = self.watch_ms.saturating_add(e.watch_ms.unwrap_or(0));
             }
             AnalyticsKind::Upload => self.uploads += 1,
             AnalyticsKind::Quarantine => self.quarantines += 1,
@@ -132,7 +132,7 @@ impl Counters {
         self.completions += completions;
         self.likes += likes;
         self.skips += skips;
-        self.watch_ms += watch_ms;
+        self.watch_ms = self.watch_ms.saturating_add(*watch_ms);
         self.searches += searches;
         self.api_calls += api_calls;
         self.api_client_errors += api_client_errors;

@@ -98,12 +98,15 @@ impl<'a, T: Table> AnalyticsRepo<'a, T> {
                     delta: delta.tenant.clone(),
                 })
                 .into();
-            // The day's ranking is by day totals; the all-time item keeps none.
+            // The day's ranking is by day totals. The all-time item keeps neither a ranking nor
+            // the decisions by tag: over the years those would outgrow an item (400 KB).
             let rank = |p: &Pending<TenantDay>, day: &mut TenantDay| {
                 if p.sk == day_sk {
                     for (media, m) in &totals {
                         day.rank(*media, &m.counters);
                     }
+                } else {
+                    day.tag_decisions.clear();
                 }
             };
             let (written, _) = self
