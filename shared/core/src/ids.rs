@@ -123,6 +123,26 @@ ulid_id!(
     ArtistId,
     "artist"
 );
+ulid_id!(
+    /// A report job: one rendering of one report, asked for or scheduled.
+    ReportId,
+    "report"
+);
+ulid_id!(
+    /// A tenant's standing order for a report on a cron cadence.
+    ScheduleId,
+    "report schedule"
+);
+ulid_id!(
+    /// A tenant's threshold rule on its analytics.
+    AlertRuleId,
+    "alert rule"
+);
+ulid_id!(
+    /// One breach of an alert rule in one window.
+    AlertId,
+    "alert"
+);
 
 #[cfg(test)]
 mod tests {

@@ -3,9 +3,12 @@
 //! be built without one. The few global records (tenants, API-key lookups) have their own
 //! prefixes and hold nothing but a pointer into a tenant.
 
+use crate::Timestamp;
 use crate::event::ClientEventId;
 use crate::external::ExternalId;
-use crate::ids::{ApiKeyId, MediaId, ProfileId, TenantId, UserId};
+use crate::ids::{
+    AlertId, AlertRuleId, ApiKeyId, MediaId, ProfileId, ReportId, ScheduleId, TenantId, UserId,
+};
 
 /// The kinds of record that can be found by an external id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -258,6 +261,47 @@ pub mod table {
         format!("t/{tenant}/analytics/applied/{}", analytics_day_sk(date))
     }
 
+    /// A tenant's report jobs (`job/{id}`, newest last) and schedules (`schedule/{id}`).
+    pub fn reports_pk(tenant: TenantId) -> String {
+        format!("t/{tenant}/reports")
+    }
+    pub const REPORT_JOBS_PREFIX: &str = "job/";
+    pub fn report_job_sk(id: ReportId) -> String {
+        format!("{REPORT_JOBS_PREFIX}{id}")
+    }
+    pub const REPORT_SCHEDULES_PREFIX: &str = "schedule/";
+    pub fn report_schedule_sk(id: ScheduleId) -> String {
+        format!("{REPORT_SCHEDULES_PREFIX}{id}")
+    }
+    /// Global, on the secondary index: every enabled schedule by its next run
+    /// (`{next run}/{tenant}/{id}`), so one ascending query finds the due ones.
+    pub const SCHEDULES_DUE_PK: &str = "report-schedules/due";
+    pub fn schedule_due_sk(next_run: Timestamp, tenant: TenantId, id: ScheduleId) -> String {
+        // Fixed-width UTC, so the text sorts as the time does.
+        format!(
+            "{}/{tenant}/{id}",
+            next_run.format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        )
+    }
+
+    /// A tenant's alert rules (`rule/{id}`), alerts (`alert/{id}`) and the notifications
+    /// they raised (`notification/{id}`).
+    pub fn alerts_pk(tenant: TenantId) -> String {
+        format!("t/{tenant}/alerts")
+    }
+    pub fn alert_rule_sk(id: AlertRuleId) -> String {
+        format!("rule/{id}")
+    }
+    pub fn alert_sk(id: AlertId) -> String {
+        format!("alert/{id}")
+    }
+    /// Global, on the secondary index: every enabled alert rule (`{tenant}/{rule}`), so the
+    /// evaluator reads the rules of all tenants in one query and visits only tenants with some.
+    pub const ALERT_RULES_INDEX_PK: &str = "alert-rules";
+    pub fn alert_rule_index_sk(tenant: TenantId, id: AlertRuleId) -> String {
+        format!("{tenant}/{id}")
+    }
+
     /// Global: the tenant directory.
     pub const TENANTS_PK: &str = "tenants";
     /// Global: API key lookup by key id; the record names the tenant.
@@ -310,6 +354,11 @@ pub mod blob {
     /// One batch's events of one day.
     pub fn analytics_events(tenant: TenantId, date: chrono::NaiveDate, batch: &str) -> String {
         format!("{}{batch}.parquet", analytics_partition(tenant, date))
+    }
+
+    /// A finished report's file.
+    pub fn report(tenant: TenantId, id: ReportId, extension: &str) -> String {
+        format!("t/{tenant}/reports/{id}.{extension}")
     }
 
     /// The tenant and media of an upload key, or `None` for any other key.
