@@ -118,6 +118,9 @@ impl Platform for OutagePlatform {
     fn events_queue(&self) -> &Self::Queue {
         self.local.events_queue()
     }
+    fn reports_queue(&self) -> &Self::Queue {
+        self.local.reports_queue()
+    }
     fn pipeline(&self) -> &Self::Pipeline {
         self.local.pipeline()
     }

@@ -300,6 +300,15 @@ fn identity_binaries() -> BTreeMap<String, bool> {
 /// The Lambda binaries whose crate sends to the events queue (its sources name
 /// `events_queue()`): they need its URL and permission to send.
 fn event_reporters() -> BTreeSet<String> {
+    binaries_mentioning("events_queue()")
+}
+
+/// The Lambda binaries whose crate queues report jobs (`reports_queue()`).
+fn report_queuers() -> BTreeSet<String> {
+    binaries_mentioning("reports_queue()")
+}
+
+fn binaries_mentioning(needle: &str) -> BTreeSet<String> {
     fn mentions(dir: &Path, needle: &str) -> bool {
         std::fs::read_dir(dir)
             .into_iter()
@@ -324,7 +333,7 @@ fn event_reporters() -> BTreeSet<String> {
                 .ancestors()
                 .find(|a| a.ends_with("src"))
                 .expect("a binary's source is under src/");
-            mentions(src, "events_queue()")
+            mentions(src, needle)
         })
         .map(|b| b.name.clone())
         .collect()
@@ -421,6 +430,11 @@ fn functions_get_the_environment_the_code_reads() {
         reporters.contains("mvidarr-api") && reporters.contains("mvidarr-upload-trigger"),
         "{reporters:?}"
     );
+    let report_queuers = report_queuers();
+    assert!(
+        report_queuers.contains("mvidarr-api") && report_queuers.contains("mvidarr-report-jobs"),
+        "{report_queuers:?}"
+    );
     let mut problems = Vec::new();
     let mut issuers = BTreeMap::new();
     for (id, function) in resources_of("AWS::Serverless::Function") {
@@ -467,16 +481,29 @@ fn functions_get_the_environment_the_code_reads() {
                 }
             ));
         }
-        let may_send = function["Properties"]["Policies"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|p| {
-                get_att(&p["SQSSendMessagePolicy"]["QueueName"], "QueueName") == Some("EventsQueue")
-            });
+        let may_send_to = |queue: &str| {
+            function["Properties"]["Policies"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|p| {
+                    get_att(&p["SQSSendMessagePolicy"]["QueueName"], "QueueName") == Some(queue)
+                })
+        };
+        let may_send = may_send_to("EventsQueue");
         if may_send != reports {
             problems.push(format!(
                 "{id}: may send to the events queue: {may_send}, reports events: {reports}"
+            ));
+        }
+        let queues_reports = report_queuers.contains(binary);
+        if has("REPORTS_QUEUE_URL") != queues_reports
+            || may_send_to("ReportsQueue") != queues_reports
+        {
+            problems.push(format!(
+                "{id}: REPORTS_QUEUE_URL given: {}, may send to the reports queue: {}, its code queues report jobs: {queues_reports}",
+                has("REPORTS_QUEUE_URL"),
+                may_send_to("ReportsQueue"),
             ));
         }
         for name in ["INGEST_QUEUE_URL", "STATE_MACHINE_ARN"] {

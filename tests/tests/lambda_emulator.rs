@@ -275,6 +275,7 @@ impl Resources {
                 table: self.table.clone(),
                 ingest_queue_url: None,
                 events_queue_url: None,
+                reports_queue_url: None,
                 state_machine_arn: None,
                 kms_key_id: Some(self.kms_key_id.clone()),
             },

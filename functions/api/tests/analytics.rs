@@ -7,12 +7,7 @@ mod support;
 
 use axum::http::StatusCode;
 use chrono::{Duration, Utc};
-use mvidarr_core::external::ExternalId;
 use mvidarr_core::ids::{MediaId, TenantId};
-use mvidarr_core::media::CatalogueEntry;
-use mvidarr_core::metadata::VideoMetadata;
-use mvidarr_core::ports::Platform;
-use mvidarr_core::repo::MediaRepo;
 use serde_json::{Value, json};
 use support::TestApi;
 
@@ -23,33 +18,7 @@ struct Tenant {
 
 /// A tenant with three catalogue media (`ext:m0`…) and three profiles (`ext:u0`…).
 async fn tenant(api: &TestApi, name: &str) -> (TenantId, Tenant) {
-    let (id, owner) = api.tenant_with_owner(name).await;
-    let entries = (0..3)
-        .map(|i| CatalogueEntry {
-            external_id: ExternalId::parse(format!("m{i}")).unwrap(),
-            metadata: VideoMetadata {
-                title: Some(format!("Song {i}")),
-                ..VideoMetadata::default()
-            },
-        })
-        .collect();
-    let media = MediaRepo::new(api.platform.table())
-        .import_catalogue(id, entries, Utc::now())
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|i| i.id)
-        .collect();
-    for i in 0..3 {
-        let r = api
-            .post(
-                "/v1/profiles",
-                Some(&owner),
-                json!({"external_id": format!("u{i}")}),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    }
+    let (id, owner, media) = api.catalogue_tenant(name, 3, 3).await;
     (id, Tenant { owner, media })
 }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use mvidarr_analytics::query::LocalEngine;
 use mvidarr_api::{ApiState, bootstrap_default_tenant};
 use mvidarr_auth::service::{Identity, IdentityConfig};
 use mvidarr_core::asl::StateMachine;
@@ -14,6 +15,7 @@ use mvidarr_core::ids::TenantId;
 use mvidarr_core::ports::Platform;
 use mvidarr_core::upload::UploadLimits;
 use mvidarr_media::Ffmpeg;
+use mvidarr_report_jobs::ReportFunction;
 use mvidarr_store_local::platform::write_private;
 use mvidarr_store_local::{LocalConfig, LocalPlatform};
 use tokio::net::TcpListener;
@@ -54,6 +56,9 @@ pub struct ServeArgs {
     /// Seconds within which a newly promoted recommender model is served.
     #[arg(long, env = "MVIDARR_MODEL_REFRESH_SECONDS", default_value_t = 30)]
     pub model_refresh_seconds: u64,
+    /// Seconds between scheduler ticks (due report schedules, alert rules).
+    #[arg(long, env = "MVIDARR_TICK_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub tick_seconds: u64,
 }
 
 impl ServeArgs {
@@ -106,7 +111,8 @@ impl App {
         // This process owns the directory now: anything a dead process had leased is free.
         let released = platform.local_pipeline().release_all_leases().await?;
         let redelivered = platform.ingest_queue().release_in_flight().await?
-            + platform.events_queue().release_in_flight().await?;
+            + platform.events_queue().release_in_flight().await?
+            + platform.reports_queue().release_in_flight().await?;
         let renotified = platform.local_blobs().recover_put_intents().await?;
         if released + redelivered + renotified > 0 {
             info!(
@@ -172,6 +178,16 @@ impl App {
             stop.clone(),
         ));
         let reporting = tokio::spawn(workers::flush_api_events(api_events, stop.clone()));
+        let report_function = Arc::new(ReportFunction::new(
+            self.platform.clone(),
+            LocalEngine::new(self.platform.local_blobs().root()),
+        ));
+        let reports = tokio::spawn(workers::run_reports(report_function.clone(), stop.clone()));
+        let ticks = tokio::spawn(workers::tick_reports(
+            report_function,
+            Duration::from_secs(self.args.tick_seconds),
+            stop.clone(),
+        ));
         let training = (self.args.train_every_minutes > 0).then(|| {
             tokio::spawn(crate::train::on_schedule(
                 self.platform.clone(),
@@ -188,6 +204,8 @@ impl App {
         ingest.await.context("ingest workers")?;
         reporting.await.context("API analytics events")?;
         events.await.context("events workers")?;
+        reports.await.context("report worker")?;
+        ticks.await.context("scheduler")?;
         pipeline.await.context("pipeline workers")?;
         if let Some(training) = training {
             training.await.context("scheduled training")?;

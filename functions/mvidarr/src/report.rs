@@ -1,19 +1,18 @@
 //! `mvidarr report KIND --format pdf --out FILE`: a report of the embedded platform's
 //! analytics, queried with DataFusion over its Parquet files and rendered as the API would.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use chrono::{Duration, Utc};
+use chrono::Utc;
 use mvidarr_analytics::query::LocalEngine;
-use mvidarr_analytics::reports::{self, ReportRequest};
+use mvidarr_analytics::reports::ReportRequest;
+use mvidarr_core::analytics::jobs::report_range;
 use mvidarr_core::analytics::report::{ReportFormat, ReportKind};
-use mvidarr_core::analytics::summary::midnight;
-use mvidarr_core::analytics::{Granularity, TimeRange};
-use mvidarr_core::ids::{MediaId, TenantId};
+use mvidarr_core::ids::TenantId;
 use mvidarr_core::ports::Platform;
-use mvidarr_core::repo::{MediaRepo, TenantRepo};
+use mvidarr_core::repo::TenantRepo;
+use mvidarr_report_jobs::render_report;
 
 use crate::admin::open_local;
 use crate::app::default_tenant;
@@ -50,12 +49,11 @@ pub async fn run(data: &Path, args: ReportArgs) -> anyhow::Result<()> {
         .by_id(tenant)
         .await?
         .with_context(|| format!("no tenant {tenant}"))?;
-    let end_of_today = midnight(Utc::now().date_naive()) + Duration::days(1);
-    let to = args.to.unwrap_or_else(|| end_of_today.to_rfc3339());
-    let from = args
-        .from
-        .unwrap_or_else(|| (end_of_today - Duration::days(30)).to_rfc3339());
-    let range = TimeRange::parse(&from, &to, Granularity::Day)?;
+    let range = report_range(
+        args.from.as_deref(),
+        args.to.as_deref(),
+        Utc::now().date_naive(),
+    )?;
     let request = ReportRequest {
         kind: args.kind,
         tenant,
@@ -64,31 +62,19 @@ pub async fn run(data: &Path, args: ReportArgs) -> anyhow::Result<()> {
         generated_at: Utc::now(),
     };
     let engine = LocalEngine::new(platform.local_blobs().root());
-    let ranked: Vec<MediaId> = reports::ranked_media(&engine, &request)
-        .await?
-        .iter()
-        .filter_map(|id| id.parse().ok())
-        .collect();
-    let titles: HashMap<String, String> = MediaRepo::new(platform.table())
-        .titles(tenant, ranked)
-        .await?
-        .into_iter()
-        .map(|(id, title)| (id.to_string(), title))
-        .collect();
-    let report = reports::build(&engine, &request, &titles).await?;
-    let bytes = mvidarr_report::render(&report, args.format)?;
-    std::fs::write(&args.out, &bytes).with_context(|| format!("writing {}", args.out.display()))?;
-    let rows: usize = report.tables.iter().map(|t| t.rows.len()).sum();
+    let rendered = render_report(platform.table(), &engine, &request, args.format).await?;
+    std::fs::write(&args.out, &rendered.bytes)
+        .with_context(|| format!("writing {}", args.out.display()))?;
     println!(
         "wrote {} ({} bytes): {} {} from {} to {}, {} rows{}",
         args.out.display(),
-        bytes.len(),
+        rendered.bytes.len(),
         args.kind,
         args.format,
         range.from.to_rfc3339(),
         range.to.to_rfc3339(),
-        rows,
-        if report.is_empty() {
+        rendered.rows,
+        if rendered.empty {
             " (no data in this range)"
         } else {
             ""

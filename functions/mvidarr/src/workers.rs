@@ -1,9 +1,11 @@
-//! The background halves of `mvidarr serve`: the ingest and events queue consumers (what
-//! SQS → Lambda does in AWS) and the pipeline runner (what Step Functions does).
+//! The background halves of `mvidarr serve`: the ingest, events and reports queue consumers
+//! (what SQS → Lambda does in AWS), the pipeline runner (what Step Functions does) and the
+//! scheduler's tick (what an EventBridge schedule does).
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use mvidarr_analytics::query::LocalEngine;
 use mvidarr_analyze::Analyze;
 use mvidarr_api::EventReporter;
 use mvidarr_api::usage::FLUSH_AFTER;
@@ -13,6 +15,7 @@ use mvidarr_core::step::{StepInput, task_outcome};
 use mvidarr_core::upload::UploadLimits;
 use mvidarr_events::{EventsError, EventsFunction};
 use mvidarr_media::Ffmpeg;
+use mvidarr_report_jobs::{ReportError, ReportFunction, TickOutcome};
 use mvidarr_store_local::LocalPlatform;
 use mvidarr_store_local::pipeline::TaskRegistry;
 use mvidarr_store_local::queue::SqliteQueue;
@@ -102,6 +105,63 @@ pub async fn run_events(platform: LocalPlatform, concurrency: usize, stop: Cance
         },
     )
     .await;
+}
+
+/// How long a received report message stays hidden: a year of events is a few seconds of
+/// queries, a PDF a few more.
+const REPORTS_VISIBILITY: Duration = Duration::from_secs(300);
+
+/// The report worker: what the report Lambda does on the reports queue, with DataFusion over
+/// the embedded blob store's Parquet files. One report at a time: its queries use the cores.
+pub async fn run_reports(
+    function: Arc<ReportFunction<LocalPlatform, LocalEngine>>,
+    stop: CancellationToken,
+) {
+    let queue = function.platform().reports_queue().clone();
+    consume(
+        "reports",
+        queue,
+        REPORTS_VISIBILITY,
+        1,
+        stop,
+        move |message| {
+            let function = function.clone();
+            async move {
+                function
+                    .handle_message(&message.body)
+                    .await
+                    .map(|outcome| info!(?outcome, "report job handled"))
+                    .map_err(|e| Failed {
+                        malformed: matches!(e, ReportError::Malformed(_)),
+                        error: e.to_string(),
+                    })
+            }
+        },
+    )
+    .await;
+}
+
+/// The scheduler: what the EventBridge schedule does in AWS, every `every` (and once at start,
+/// so runs due while the server was stopped are made at once).
+pub async fn tick_reports(
+    function: Arc<ReportFunction<LocalPlatform, LocalEngine>>,
+    every: Duration,
+    stop: CancellationToken,
+) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while tokio::select! {
+        _ = ticks.tick() => true,
+        _ = stop.cancelled() => false,
+    } {
+        match function.tick(chrono::Utc::now()).await {
+            Ok(outcome) if outcome != TickOutcome::default() => {
+                info!(?outcome, "scheduler tick");
+            }
+            Ok(_) => {}
+            Err(e) => warn!(error = %e, "scheduler tick failed; the next one retries"),
+        }
+    }
 }
 
 /// Send the API's waiting analytics events every [`FLUSH_AFTER`], and the last ones on `stop`.

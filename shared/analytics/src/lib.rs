@@ -2,11 +2,14 @@
 //! `analytics/events/t={tenant}/date={YYYY-MM-DD}/{batch}.parquet`, and the events function's
 //! ingest of a batch into those files and the table's rollups.
 
+pub mod athena;
 pub mod ingest;
 pub mod parquet;
 pub mod query;
 pub mod reports;
+pub mod retention;
 pub mod synthetic;
 
+pub use athena::{AthenaEngine, Polling};
 pub use ingest::{IngestError, IngestOutcome, ingest};
 pub use query::{LocalEngine, QueryEngine, QueryError, ReportQuery, Rows};

@@ -98,6 +98,39 @@ pub enum QueryError {
         query: &'static str,
         message: String,
     },
+    /// The engine took the query and it ended without an answer (Athena: `FAILED` or
+    /// `CANCELLED`), for the engine's reason.
+    #[error("query {query} {state}: {reason}")]
+    Failed {
+        query: &'static str,
+        state: String,
+        reason: String,
+        /// The engine says running it again can succeed.
+        retryable: bool,
+    },
+    /// Not finished by its deadline; the engine was asked to stop it.
+    #[error("query {query} did not finish within {} s and was stopped", .after.as_secs_f64())]
+    TimedOut {
+        query: &'static str,
+        after: std::time::Duration,
+    },
+    /// Throttled, or the engine unreachable or failing, for longer than the query's deadline.
+    #[error("query {query} could not run now: {message}")]
+    Transient {
+        query: &'static str,
+        message: String,
+    },
+}
+
+impl QueryError {
+    /// Whether running the query again later can succeed (a reply to say "retry", not "bug").
+    pub fn is_transient(&self) -> bool {
+        match self {
+            QueryError::Engine { .. } => false,
+            QueryError::Failed { retryable, .. } => *retryable,
+            QueryError::TimedOut { .. } | QueryError::Transient { .. } => true,
+        }
+    }
 }
 
 /// Runs report queries over a tenant's events.
@@ -242,16 +275,17 @@ fn cells_of(array: &dyn Array) -> Result<Vec<Cell>, datafusion::arrow::error::Ar
             let text = cast(array, &DataType::Utf8)?;
             let text = text.as_string::<i32>();
             (0..n)
-                .map(|r| {
-                    cell(r, &|r| {
-                        let s = text.value(r);
-                        match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-                            Ok(day) if s.len() == 10 => Cell::Date(day),
-                            _ => Cell::Text(s.to_owned()),
-                        }
-                    })
-                })
+                .map(|r| cell(r, &|r| text_cell(text.value(r))))
                 .collect()
         }
     })
+}
+
+/// A text value as a cell: an ISO day (`2026-11-01`, the partition column's values) is a
+/// date, anything else text. Every engine reads its text this way, so their rows compare equal.
+pub(crate) fn text_cell(s: &str) -> Cell {
+    match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        Ok(day) if s.len() == 10 => Cell::Date(day),
+        _ => Cell::Text(s.to_owned()),
+    }
 }

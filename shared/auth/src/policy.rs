@@ -79,10 +79,12 @@ pub enum Permission {
     /// Record what people did (plays, likes…) and the profiles they did it as: what an app
     /// reports for its users, so every role has it.
     EventsWrite,
+    /// Report schedules and alert rules: what runs on the tenant's behalf later.
+    ReportsManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 11] = [
+    pub const ALL: [Permission; 12] = [
         Permission::MediaRead,
         Permission::MediaWrite,
         Permission::MediaDelete,
@@ -94,6 +96,7 @@ impl Permission {
         Permission::AdminSettings,
         Permission::AuditRead,
         Permission::EventsWrite,
+        Permission::ReportsManage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -109,6 +112,7 @@ impl Permission {
             Permission::AdminSettings => "admin:settings",
             Permission::AuditRead => "audit:read",
             Permission::EventsWrite => "events:write",
+            Permission::ReportsManage => "reports:manage",
         }
     }
 
@@ -163,7 +167,14 @@ pub const POLICY: &[(Role, &[Permission])] = &[
     (Role::Viewer, &[MediaRead, ReportsRead, EventsWrite]),
     (
         Role::Editor,
-        &[MediaRead, ReportsRead, EventsWrite, MediaWrite, TagsReview],
+        &[
+            MediaRead,
+            ReportsRead,
+            EventsWrite,
+            MediaWrite,
+            TagsReview,
+            ReportsManage,
+        ],
     ),
     (
         Role::Admin,
@@ -173,6 +184,7 @@ pub const POLICY: &[(Role, &[Permission])] = &[
             EventsWrite,
             MediaWrite,
             TagsReview,
+            ReportsManage,
             TagsManage,
             MediaDelete,
             ApiKeysManage,
@@ -188,6 +200,7 @@ pub const POLICY: &[(Role, &[Permission])] = &[
             EventsWrite,
             MediaWrite,
             TagsReview,
+            ReportsManage,
             TagsManage,
             MediaDelete,
             ApiKeysManage,

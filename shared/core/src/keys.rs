@@ -295,12 +295,27 @@ pub mod table {
     pub fn alert_sk(id: AlertId) -> String {
         format!("alert/{id}")
     }
+    /// A notification waiting for (or done with) delivery; its id is a ULID, so the
+    /// notifications list in the order they were raised.
+    pub fn notification_sk(id: &str) -> String {
+        format!("notification/{id}")
+    }
     /// Global, on the secondary index: every enabled alert rule (`{tenant}/{rule}`), so the
     /// evaluator reads the rules of all tenants in one query and visits only tenants with some.
     pub const ALERT_RULES_INDEX_PK: &str = "alert-rules";
     pub fn alert_rule_index_sk(tenant: TenantId, id: AlertRuleId) -> String {
         format!("{tenant}/{id}")
     }
+
+    /// A tenant's analytics erasures: one item per erased subject (`user:{id}`, `profile:{id}`).
+    pub fn analytics_erasures_pk(tenant: TenantId) -> String {
+        format!("t/{tenant}/analytics/erasures")
+    }
+    /// Global, on the secondary index: erasures not done yet (`{requested}/{tenant}/{subject}`),
+    /// oldest first, for the scheduler's tick.
+    pub const PENDING_ERASURES_PK: &str = "analytics-erasures/pending";
+    /// Global: the day's retention sweep, claimed by the first tick of the day.
+    pub const RETENTION_SWEEPS_PK: &str = "analytics-retention";
 
     /// Global: the tenant directory.
     pub const TENANTS_PK: &str = "tenants";

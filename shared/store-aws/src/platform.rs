@@ -23,6 +23,8 @@ pub struct AwsResources {
     pub ingest_queue_url: Option<String>,
     /// Only the functions that report analytics events get the events queue's URL.
     pub events_queue_url: Option<String>,
+    /// Only the functions that queue or generate report jobs get the reports queue's URL.
+    pub reports_queue_url: Option<String>,
     /// Only upload-trigger starts executions; the task functions cannot be given the state
     /// machine's ARN without a dependency cycle in the stack.
     pub state_machine_arn: Option<String>,
@@ -35,6 +37,7 @@ pub const ENV_BUCKET: &str = "MEDIA_BUCKET";
 pub const ENV_TABLE: &str = "TABLE_NAME";
 pub const ENV_INGEST_QUEUE_URL: &str = "INGEST_QUEUE_URL";
 pub const ENV_EVENTS_QUEUE_URL: &str = "EVENTS_QUEUE_URL";
+pub const ENV_REPORTS_QUEUE_URL: &str = "REPORTS_QUEUE_URL";
 pub const ENV_STATE_MACHINE_ARN: &str = "STATE_MACHINE_ARN";
 pub const ENV_KMS_KEY_ID: &str = "KMS_KEY_ID";
 
@@ -62,6 +65,7 @@ impl AwsResources {
             table: required(ENV_TABLE)?,
             ingest_queue_url: optional(ENV_INGEST_QUEUE_URL),
             events_queue_url: optional(ENV_EVENTS_QUEUE_URL),
+            reports_queue_url: optional(ENV_REPORTS_QUEUE_URL),
             state_machine_arn: optional(ENV_STATE_MACHINE_ARN),
             kms_key_id: optional(ENV_KMS_KEY_ID),
         })
@@ -73,6 +77,7 @@ struct Inner {
     table: DynamoTable,
     ingest: MaybeQueue,
     events: MaybeQueue,
+    reports: MaybeQueue,
     pipeline: MaybePipeline,
     key_wrap: MaybeKeyWrap,
 }
@@ -94,6 +99,7 @@ impl AwsPlatform {
             table: DynamoTable::new(aws_sdk_dynamodb::Client::new(&config), &resources.table),
             ingest: MaybeQueue::new(&sqs, &resources.ingest_queue_url, ENV_INGEST_QUEUE_URL),
             events: MaybeQueue::new(&sqs, &resources.events_queue_url, ENV_EVENTS_QUEUE_URL),
+            reports: MaybeQueue::new(&sqs, &resources.reports_queue_url, ENV_REPORTS_QUEUE_URL),
             pipeline: MaybePipeline(
                 resources
                     .state_machine_arn
@@ -128,6 +134,9 @@ impl Platform for AwsPlatform {
     }
     fn events_queue(&self) -> &MaybeQueue {
         &self.0.events
+    }
+    fn reports_queue(&self) -> &MaybeQueue {
+        &self.0.reports
     }
     fn pipeline(&self) -> &MaybePipeline {
         &self.0.pipeline

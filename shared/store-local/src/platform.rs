@@ -31,6 +31,11 @@ pub const EVENTS_QUEUE: &str = "events";
 pub const EVENTS_DLQ: &str = "events-dlq";
 /// Deliveries of one events message before it goes to the dead-letter queue.
 pub const EVENTS_MAX_RECEIVES: u32 = 5;
+/// The reports queue (report jobs) and its dead-letter queue.
+pub const REPORTS_QUEUE: &str = "reports";
+pub const REPORTS_DLQ: &str = "reports-dlq";
+/// Deliveries of one report job's message: a job is tried this often, then failed for good.
+pub const REPORTS_MAX_RECEIVES: u32 = mvidarr_core::analytics::jobs::MAX_ATTEMPTS;
 
 #[derive(Debug, Clone)]
 pub struct LocalConfig {
@@ -62,6 +67,7 @@ struct Inner {
     blobs: LocalBlobStore,
     ingest: SqliteQueue,
     events: SqliteQueue,
+    reports: SqliteQueue,
     pipeline: LocalPipeline,
     key_wrap: LocalKeyWrap,
     data_dir: PathBuf,
@@ -137,6 +143,15 @@ impl LocalPlatform {
             },
         )
         .map_err(|e| adapter("events queue")(&e))?;
+        let reports = SqliteQueue::open(
+            db.clone(),
+            REPORTS_QUEUE,
+            QueueConfig {
+                max_receives: REPORTS_MAX_RECEIVES,
+                dead_letter: Some(REPORTS_DLQ.into()),
+            },
+        )
+        .map_err(|e| adapter("reports queue")(&e))?;
         let key = signing_key(&dir.join("signing-key"))?;
         let blobs = LocalBlobStore::open(
             dir.join("blobs"),
@@ -153,6 +168,7 @@ impl LocalPlatform {
             blobs,
             ingest,
             events,
+            reports,
             pipeline,
             key_wrap,
             data_dir: dir.clone(),
@@ -178,6 +194,13 @@ impl LocalPlatform {
             .events
             .dead_letter()
             .expect("the events queue is opened with a dead-letter queue")
+    }
+
+    pub fn reports_dead_letters(&self) -> SqliteQueue {
+        self.0
+            .reports
+            .dead_letter()
+            .expect("the reports queue is opened with a dead-letter queue")
     }
 
     pub fn ingest_dead_letters(&self) -> SqliteQueue {
@@ -206,6 +229,9 @@ impl Platform for LocalPlatform {
     }
     fn events_queue(&self) -> &SqliteQueue {
         &self.0.events
+    }
+    fn reports_queue(&self) -> &SqliteQueue {
+        &self.0.reports
     }
     fn pipeline(&self) -> &LocalPipeline {
         &self.0.pipeline

@@ -69,6 +69,10 @@ impl Stack {
             sqs::create_queue_with_dead_letter(&sqs_client, &unique_name("events"), 5)
                 .await
                 .unwrap();
+        let (reports_queue_url, _) =
+            sqs::create_queue_with_dead_letter(&sqs_client, &unique_name("reports"), 3)
+                .await
+                .unwrap();
         let queue_arn = sqs_client
             .get_queue_attributes()
             .queue_url(&queue_url)
@@ -129,6 +133,7 @@ impl Stack {
             table,
             ingest_queue_url: Some(queue_url.clone()),
             events_queue_url: Some(events_queue_url),
+            reports_queue_url: Some(reports_queue_url),
             state_machine_arn: Some(state_machine_arn.clone()),
             kms_key_id: Some(super::kms::new_key(moto).await),
         };

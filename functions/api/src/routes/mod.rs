@@ -1,6 +1,7 @@
 //! Routes, one module per resource; [`spec`] holds the table that declares them all.
 
 mod admin;
+mod alerts;
 mod analytics;
 mod api_keys;
 mod duplicates;
@@ -11,6 +12,7 @@ mod privacy;
 mod profiles;
 mod recommendations;
 mod references;
+mod reports;
 mod review;
 mod session;
 pub mod spec;
@@ -105,6 +107,26 @@ fn declared<P: Platform>() -> Vec<RouteSpec<ApiState<P>>> {
             .with_body(json!({"events": [{"id": "sample-1", "kind": "play", "media": "ext:sample-media", "user": "ext:sample-user"}]})),
         R::new(M::GET, "/v1/analytics/summary", Needs(ReportsRead), Of::None, analytics::summary::<P>),
         R::new(M::GET, "/v1/analytics/media/{id}", Needs(ReportsRead), Of::Media, analytics::media::<P>),
+        R::new(M::POST, "/v1/reports", Needs(ReportsRead), Of::None, reports::create::<P>)
+            .with_body(json!({"kind": "trend", "format": "csv"})),
+        R::new(M::GET, "/v1/reports", Needs(ReportsRead), Of::None, reports::list::<P>),
+        R::new(M::GET, "/v1/reports/{id}", Needs(ReportsRead), Of::None, reports::get::<P>),
+        R::new(M::POST, "/v1/report-schedules", Needs(ReportsManage), Of::None, reports::create_schedule::<P>)
+            .with_body(json!({"name": "weekly", "kind": "trend", "format": "pdf", "cron": "0 8 * * MON", "period_days": 7})),
+        R::new(M::GET, "/v1/report-schedules", Needs(ReportsRead), Of::None, reports::list_schedules::<P>),
+        R::new(M::GET, "/v1/report-schedules/{id}", Needs(ReportsRead), Of::None, reports::get_schedule::<P>),
+        R::new(M::PUT, "/v1/report-schedules/{id}", Needs(ReportsManage), Of::None, reports::update_schedule::<P>)
+            .with_body(json!({"name": "weekly", "kind": "trend", "format": "pdf", "cron": "0 8 * * MON", "period_days": 7})),
+        R::new(M::DELETE, "/v1/report-schedules/{id}", Needs(ReportsManage), Of::None, reports::delete_schedule::<P>),
+        R::new(M::POST, "/v1/alert-rules", Needs(ReportsManage), Of::None, alerts::create_rule::<P>)
+            .with_body(json!({"name": "failures", "metric": "analysis_failure_rate", "window_hours": 1, "threshold": 0.05})),
+        R::new(M::GET, "/v1/alert-rules", Needs(ReportsRead), Of::None, alerts::list_rules::<P>),
+        R::new(M::GET, "/v1/alert-rules/{id}", Needs(ReportsRead), Of::None, alerts::get_rule::<P>),
+        R::new(M::PUT, "/v1/alert-rules/{id}", Needs(ReportsManage), Of::None, alerts::update_rule::<P>)
+            .with_body(json!({"name": "failures", "metric": "analysis_failure_rate", "window_hours": 1, "threshold": 0.05})),
+        R::new(M::DELETE, "/v1/alert-rules/{id}", Needs(ReportsManage), Of::None, alerts::delete_rule::<P>),
+        R::new(M::GET, "/v1/alerts", Needs(ReportsRead), Of::None, alerts::list_alerts::<P>),
+        R::new(M::GET, "/v1/alerts/notifications", Needs(ReportsRead), Of::None, alerts::list_notifications::<P>),
         R::new(M::POST, "/v1/profiles", Needs(EventsWrite), Of::None, profiles::create::<P>)
             .with_body(json!({"external_id": "sample-user"})),
         R::new(M::GET, "/v1/profiles/{id}", Needs(MediaRead), Of::Profile, profiles::get::<P>),

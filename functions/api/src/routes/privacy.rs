@@ -1,5 +1,6 @@
 //! GDPR: `POST /v1/me/export` (the caller's data as a JSON archive) and
-//! `DELETE /v1/users/{id}` (erasure).
+//! `DELETE /v1/users/{id}` (erasure: the account now, its analytics events pseudonymised by
+//! the scheduler's next tick).
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -9,6 +10,7 @@ use axum::response::IntoResponse;
 use chrono::Utc;
 use mvidarr_core::ids::UserId;
 use mvidarr_core::ports::Platform;
+use mvidarr_core::repo::{AnalyticsErasure, ErasureRepo};
 
 use crate::{ApiError, ApiState, Caller};
 
@@ -37,9 +39,25 @@ pub async fn erase<P: Platform>(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id: UserId = super::path_id(&id, "user")?;
+    let now = Utc::now();
     state
         .identity
-        .erase_user(&caller.principal, id, Utc::now())
+        .erase_user(&caller.principal, id, now)
+        .await?;
+    // Their analytics events (API calls and tag decisions name them as the actor) are
+    // pseudonymised by the scheduler's tick. Recorded only once the erasure went through (a
+    // refused one must not touch their events); if this write fails the answer is an error
+    // and the account is already erased.
+    ErasureRepo::new(state.platform.table())
+        .request(&AnalyticsErasure {
+            tenant: caller.tenant,
+            subject: format!("user:{id}"),
+            requested_by: caller.principal.actor(),
+            requested_at: now,
+            done_at: None,
+            files_rewritten: 0,
+            rows_changed: 0,
+        })
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

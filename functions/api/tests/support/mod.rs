@@ -178,6 +178,87 @@ impl TestApi {
         }
     }
 
+    /// What the report worker would do by now: generate every job of the reports queue with
+    /// DataFusion over the embedded blob store. Returns the jobs handled.
+    pub async fn drain_reports(&self) -> usize {
+        use mvidarr_core::ports::{Platform, Queue};
+        let function = mvidarr_report_jobs::ReportFunction::new(
+            self.platform.clone(),
+            mvidarr_analytics::query::LocalEngine::new(self.platform.local_blobs().root()),
+        );
+        let queue = self.platform.reports_queue();
+        let mut handled = 0;
+        loop {
+            let messages = queue
+                .receive(10, Duration::from_secs(60), Duration::ZERO)
+                .await
+                .unwrap();
+            if messages.is_empty() {
+                return handled;
+            }
+            for m in messages {
+                function.handle_message(&m.body).await.unwrap();
+                queue.delete(&m.receipt_handle).await.unwrap();
+                handled += 1;
+            }
+        }
+    }
+
+    /// What the scheduler's tick would do at `now` (due schedules, alert rules, erasures,
+    /// the day's retention sweep).
+    pub async fn tick(&self, now: chrono::DateTime<Utc>) -> mvidarr_report_jobs::TickOutcome {
+        mvidarr_report_jobs::ReportFunction::new(
+            self.platform.clone(),
+            mvidarr_analytics::query::LocalEngine::new(self.platform.local_blobs().root()),
+        )
+        .tick(now)
+        .await
+        .unwrap()
+    }
+
+    /// A new tenant with a signed-in owner, `media` catalogue media (`ext:m0`… titled
+    /// `Song 0`…) and `profiles` profiles (`ext:u0`…); returns (tenant, owner access token,
+    /// media ids).
+    pub async fn catalogue_tenant(
+        &self,
+        name: &str,
+        media: usize,
+        profiles: usize,
+    ) -> (TenantId, String, Vec<mvidarr_core::ids::MediaId>) {
+        use mvidarr_core::external::ExternalId;
+        use mvidarr_core::media::CatalogueEntry;
+        use mvidarr_core::metadata::VideoMetadata;
+        use mvidarr_core::ports::Platform;
+        let (id, owner) = self.tenant_with_owner(name).await;
+        let entries = (0..media)
+            .map(|i| CatalogueEntry {
+                external_id: ExternalId::parse(format!("m{i}")).unwrap(),
+                metadata: VideoMetadata {
+                    title: Some(format!("Song {i}")),
+                    ..VideoMetadata::default()
+                },
+            })
+            .collect();
+        let media = mvidarr_core::repo::MediaRepo::new(self.platform.table())
+            .import_catalogue(id, entries, Utc::now())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|i| i.id)
+            .collect();
+        for i in 0..profiles {
+            let r = self
+                .post(
+                    "/v1/profiles",
+                    Some(&owner),
+                    json!({"external_id": format!("u{i}")}),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        }
+        (id, owner, media)
+    }
+
     /// A new tenant with an owner who has signed in; returns (tenant, owner access token).
     pub async fn tenant_with_owner(&self, name: &str) -> (TenantId, String) {
         let email = format!("owner@{name}.example.com");

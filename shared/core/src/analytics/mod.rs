@@ -3,6 +3,8 @@
 //! from those sums ([`summary`]). No I/O: the repository stores rollups, the analytics crate
 //! writes Parquet.
 
+pub mod alerts;
+pub mod jobs;
 pub mod record;
 pub mod report;
 pub mod rollup;

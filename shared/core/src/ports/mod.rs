@@ -30,6 +30,9 @@ pub trait Platform: Clone + Send + Sync + 'static {
     /// The events queue: [`EventBatch`](crate::analytics::EventBatch)es for the events
     /// function (analytics).
     fn events_queue(&self) -> &Self::Queue;
+    /// The reports queue: [`ReportMessage`](crate::analytics::jobs::ReportMessage)s, one per
+    /// report job to generate.
+    fn reports_queue(&self) -> &Self::Queue;
     fn pipeline(&self) -> &Self::Pipeline;
     /// The key service that wraps the data keys of secrets at rest (TOTP seeds, signing keys).
     fn key_wrap(&self) -> &Self::KeyWrap;

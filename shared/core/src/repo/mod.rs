@@ -1,9 +1,11 @@
 //! Repositories, written once over the [`Table`](crate::ports::Table) port: the only code that
 //! knows how domain records map onto items and keys.
 
+mod alerts;
 mod analysis;
 mod analytics;
 mod duplicates;
+mod erasures;
 mod events;
 mod external;
 mod fingerprints;
@@ -11,14 +13,17 @@ mod media;
 mod model_files;
 mod models;
 mod profiles;
+mod reports;
 mod tags;
 mod tenants;
 mod uploads;
 mod vocabulary;
 
+pub use alerts::{AlertPage, AlertRepo, AlertSweep, RaiseOutcome, RuleChange, evaluate_alerts};
 pub use analysis::AnalysisRepo;
 pub use analytics::{AnalyticsRepo, ApplyOutcome};
 pub use duplicates::{Duplicate, DuplicateError, find_duplicates, stored_fingerprint};
+pub use erasures::{AnalyticsErasure, ErasureRepo};
 pub use events::{AppendOutcome, EventRepo, IntakeError};
 pub use external::Imported;
 pub use fingerprints::FingerprintIndex;
@@ -28,6 +33,7 @@ pub use model_files::{
 };
 pub use models::{ModelFile, ModelRegistry, ModelVersion, Reservation};
 pub use profiles::ProfileRepo;
+pub use reports::{JobPage, ReportRepo};
 pub use tags::{Decided, FoundPage, FoundTag, TagCounts, TagRepo};
 pub use tenants::{TenantRecord, TenantRepo};
 pub use uploads::{Claim, UploadRepo, UploadReservation};
