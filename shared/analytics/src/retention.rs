@@ -39,6 +39,10 @@
 //! longer contain the subject. A resumed erasure draws a new salt, so in ranges spanning files
 //! of both runs the subject may count as two distinct users.
 //!
+//! A pseudonymised `user` column is no profile id, so
+//! [`parquet::decode`](crate::parquet::decode), which types it, refuses such a file; this
+//! module and the SQL engines read the columns as text.
+//!
 //! An events batch delivered again after the erasure (a retried queue message) writes its
 //! original file again; an erasure run again after the events queue's retention period
 //! (14 days) catches those.
