@@ -400,7 +400,7 @@ pub fn evaluate(rule: &AlertRule, window_end: Timestamp, hours: &HourlyCounters)
         _ => Counters::default(),
     };
     let measure = rule.metric.measure(&window, &baseline, rule.window_hours)?;
-    (measure.events >= rule.min_events && measure.value > rule.threshold).then(|| Breach {
+    (measure.events >= rule.min_events && measure.value > rule.threshold).then_some(Breach {
         value: measure.value,
         threshold: rule.threshold,
         events: measure.events,
