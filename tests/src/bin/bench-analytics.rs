@@ -18,24 +18,28 @@
 //!    on the wall clock, events per CPU second of this process (`/proc/self/stat`, every thread:
 //!    the figure "per core"), the Parquet files and bytes on disk with bytes per event, the
 //!    rollup items written and how much the database grew.
-//! 2. **Reports.** Each report kind in each format, as `mvidarr report` makes it once the store
-//!    is open: rank the engagement report's media and look up their titles, build the
-//!    [`ReportData`] with [`LocalEngine`] (DataFusion over the Parquet files) over the 30 days,
-//!    render it (`mvidarr_report::render`). Every kind × format is timed from scratch (query
-//!    and render), so each figure is what one request for that file costs.
+//! 2. **Reports.** Each report kind in each format over the 30 days, made from scratch by
+//!    `mvidarr_report_jobs::render_report` (what the report function stores for a job and
+//!    `mvidarr report` writes: rank the engagement report's media and look up their titles,
+//!    build the [`ReportData`] with [`LocalEngine`], DataFusion over the Parquet files, and
+//!    render it), each file timed whole: what one request for that file costs. Each kind's
+//!    queries and each format's rendering are also timed on their own.
 //! 3. **DataFusion against DuckDB.** Every report query (`ReportQuery::sql`, the same SQL text)
 //!    `--runs` times on [`LocalEngine`] and on DuckDB (the PyPI `duckdb` module in the
 //!    benchmarks' virtualenv, run by `scripts/python/bench_duckdb.py`: the wheel ships no
 //!    console script, so the query is timed inside that Python process), DuckDB reading the
 //!    same files as `read_parquet('…/t={tenant}/*/*.parquet', hive_partitioning = true)` with
-//!    its own literals for the range (`DATE '…'`, `TIMESTAMPTZ '…'`). Both run with two
-//!    threads (DataFusion's engine uses two partitions) and list the files again on every run.
+//!    its own literals for the range (`DATE '…'`, `TIMESTAMPTZ '…'`, and `"at"` quoted: DuckDB 2
+//!    reads a bare `at` there as `AT TIME ZONE`). Both run with two threads (DataFusion's
+//!    engine uses two partitions) and list the files again on every run.
 //!    Printed: median times and their ratio; the bench fails unless both engines return the
 //!    same row counts and the same sum of every numeric column.
 //! 4. **Dashboard.** `mvidarr serve` starts on the directory (scheduled training off); a first
-//!    `GET /v1/analytics/summary` must show the ingested plays and views; then autocannon
-//!    (`scripts/node/bench-reco.mjs`, the pinned load script of the recommendation bench, which
-//!    takes any list of paths) loads `?from=&to=&granularity=day` and then `granularity=hour`
+//!    `GET /v1/analytics/summary` at each granularity must show the plays, views, uploads and
+//!    API calls the daily query counts in the Parquet files, in one bucket per day or hour;
+//!    then autocannon (`scripts/node/bench-reco.mjs`, the pinned load script of the
+//!    recommendation bench, which takes any list of paths) loads
+//!    `?from=&to=&granularity=day` and then `granularity=hour`
 //!    over the 30 days for `--duration` seconds each, spread over `--keys` API keys with
 //!    `reports:read` (the enterprise plan allows each caller 200 requests/s). Every request
 //!    is metered, so the server's events worker ingests those `api_call` events during the load,
@@ -68,6 +72,7 @@ use mvidarr_core::ports::queue::MAX_MESSAGE_BYTES;
 use mvidarr_core::ports::table::MAX_TRANSACT_ITEMS;
 use mvidarr_core::repo::MediaRepo;
 use mvidarr_events::EventsFunction;
+use mvidarr_report_jobs::render_report;
 use mvidarr_store_local::{LocalConfig, LocalPlatform};
 use mvidarr_tests::server::{Server, ServerOptions};
 use serde::{Deserialize, Serialize};
@@ -353,7 +358,7 @@ async fn ingest_all(
             .map_err(|e| anyhow::anyhow!("the events function failed a message: {e}"))?;
         figures.add(&outcome);
         done += 1;
-        if done % (total / 10).max(1) == 0 {
+        if done.is_multiple_of((total / 10).max(1)) {
             eprintln!("  ingested {done} of {total} messages");
         }
         Ok(())
@@ -438,21 +443,22 @@ async fn ingest_stream(
 struct ReportRow {
     kind: ReportKind,
     format: ReportFormat,
-    /// Ranking, titles and the report's queries.
+    /// The report's queries alone (ranking, titles and `reports::build`), once per kind.
     query_seconds: f64,
+    /// Rendering the computed report alone.
     render_seconds: f64,
+    /// The whole file from scratch, as the report function and `mvidarr report` make it.
     total_seconds: f64,
     bytes: usize,
-    rows: usize,
+    rows: u64,
 }
 
-/// One report file, made as `mvidarr report` makes it once the store is open.
-async fn report_once(
+/// The queries of one report, timed on their own, as `render_report` runs them.
+async fn build_report(
     platform: &LocalPlatform,
     engine: &LocalEngine,
     request: &ReportRequest,
-    format: ReportFormat,
-) -> anyhow::Result<ReportRow> {
+) -> anyhow::Result<(ReportData, f64)> {
     let started = Instant::now();
     let ranked: Vec<MediaId> = reports::ranked_media(engine, request)
         .await?
@@ -465,27 +471,13 @@ async fn report_once(
         .into_iter()
         .map(|(id, title)| (id.to_string(), title))
         .collect();
-    let report: ReportData = reports::build(engine, request, &titles).await?;
-    let query_seconds = started.elapsed().as_secs_f64();
-    let rendering = Instant::now();
-    let bytes = mvidarr_report::render(&report, format)?;
-    let render_seconds = rendering.elapsed().as_secs_f64();
-    ensure!(
-        !report.is_empty(),
-        "the {} report over the ingested events is empty",
-        request.kind
-    );
-    Ok(ReportRow {
-        kind: request.kind,
-        format,
-        query_seconds,
-        render_seconds,
-        total_seconds: started.elapsed().as_secs_f64(),
-        bytes: bytes.len(),
-        rows: report.tables.iter().map(|t| t.rows.len()).sum(),
-    })
+    let report = reports::build(engine, request, &titles).await?;
+    Ok((report, started.elapsed().as_secs_f64()))
 }
 
+/// Every kind in every format. Each file is made from scratch by `render_report` (the report
+/// function's and the CLI's path) and timed whole; each kind's queries and each format's
+/// rendering are also timed on their own, to show where the time goes.
 async fn all_reports(
     platform: &LocalPlatform,
     engine: &LocalEngine,
@@ -501,15 +493,35 @@ async fn all_reports(
             range,
             generated_at: Utc::now(),
         };
+        let (report, query_seconds) = build_report(platform, engine, &request)
+            .await
+            .with_context(|| format!("the {kind} report's queries"))?;
+        ensure!(
+            !report.is_empty(),
+            "the {kind} report over the ingested events is empty"
+        );
         for format in ReportFormat::ALL {
-            let row = report_once(platform, engine, &request, format)
+            let rendering = Instant::now();
+            mvidarr_report::render(&report, format)?;
+            let render_seconds = rendering.elapsed().as_secs_f64();
+            let started = Instant::now();
+            let file = render_report(platform.table(), engine, &request, format)
                 .await
                 .with_context(|| format!("the {kind} report as {format}"))?;
+            let total_seconds = started.elapsed().as_secs_f64();
             eprintln!(
-                "  {kind} {format}: {:.2} s ({} bytes)",
-                row.total_seconds, row.bytes
+                "  {kind} {format}: {total_seconds:.2} s ({} bytes)",
+                file.bytes.len()
             );
-            rows.push(row);
+            rows.push(ReportRow {
+                kind,
+                format,
+                query_seconds,
+                render_seconds,
+                total_seconds,
+                bytes: file.bytes.len(),
+                rows: file.rows,
+            });
         }
     }
     Ok(rows)
@@ -661,7 +673,7 @@ fn median(samples: &[f64]) -> f64 {
     let mut sorted = samples.to_vec();
     sorted.sort_by(f64::total_cmp);
     let mid = sorted.len() / 2;
-    if sorted.len() % 2 == 0 {
+    if sorted.len().is_multiple_of(2) {
         (sorted[mid - 1] + sorted[mid]) / 2.0
     } else {
         sorted[mid]
