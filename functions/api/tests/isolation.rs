@@ -6,7 +6,9 @@
 mod support;
 
 use axum::http::StatusCode;
+use chrono::Utc;
 use mvidarr_api::{Access, Resource, RouteInfo, route_table};
+use mvidarr_auth::ratelimit::Plan;
 use mvidarr_auth::{Permission, Permissions, Role};
 use mvidarr_store_local::LocalPlatform;
 use serde_json::json;
@@ -53,7 +55,12 @@ async fn call(
 
 /// Tenant A with a signed-in owner, a media, another user, an API key and a profile.
 async fn tenant_a(api: &TestApi) -> (Owned, String) {
-    let (_, owner) = api.tenant_with_owner("tenant-a").await;
+    let (tenant, owner) = api.tenant_with_owner("tenant-a").await;
+    // The matrix makes a few requests per route: more than the free plan's burst.
+    api.identity
+        .set_plan(tenant, Plan::Enterprise, Utc::now())
+        .await
+        .unwrap();
     let media = api
         .post(
             "/v1/uploads",
