@@ -8,12 +8,14 @@
 //!   fails the job at once with the reason.
 //! - The tick (an EventBridge schedule in AWS, a timer in `mvidarr serve`) queues the jobs
 //!   of due report schedules, evaluates the tenants' alert rules, pseudonymises the events of
-//!   erased people, and once a day drops every tenant's events older than its retention.
+//!   erased people, and once a day drops every tenant's events older than its retention and
+//!   compacts the days since closed into a file each.
 
 use std::collections::HashMap;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::Utc;
+use mvidarr_analytics::compact;
 use mvidarr_analytics::query::{QueryEngine, QueryError};
 use mvidarr_analytics::reports::{self, ReportRequest};
 use mvidarr_analytics::retention::{
@@ -133,6 +135,15 @@ pub struct TickOutcome {
     /// Whether this tick ran the day's retention sweep, and the event files it dropped.
     pub retention_swept: bool,
     pub retention_files_dropped: usize,
+    /// Tenant days whose events files the sweep merged into one.
+    pub days_compacted: usize,
+}
+
+/// What the day's retention sweep did.
+#[derive(Debug, Default)]
+struct RetentionSweep {
+    files_dropped: usize,
+    days_compacted: usize,
 }
 
 /// Erasures done per tick at most: each rewrites a tenant's files that hold the subject.
@@ -286,9 +297,10 @@ impl<P: Platform, E: QueryEngine> ReportFunction<P, E> {
             Err(e) => warn!(error = %e, "an analytics erasure failed; the next tick retries"),
         }
         match self.sweep_retention(now).await {
-            Ok(Some(dropped)) => {
+            Ok(Some(swept)) => {
                 outcome.retention_swept = true;
-                outcome.retention_files_dropped = dropped;
+                outcome.retention_files_dropped = swept.files_dropped;
+                outcome.days_compacted = swept.days_compacted;
             }
             Ok(None) => {}
             Err(e) => warn!(error = %e, "the retention sweep failed; tomorrow's finishes it"),
@@ -331,18 +343,19 @@ impl<P: Platform, E: QueryEngine> ReportFunction<P, E> {
     }
 
     /// Once a day (the first tick to claim the day): drop each tenant's event partitions
-    /// older than its retention. `None` if another tick had the day already.
-    async fn sweep_retention(&self, now: Timestamp) -> Result<Option<usize>, ReportError> {
+    /// older than its retention, and compact the days since closed. `None` if another tick
+    /// had the day already.
+    async fn sweep_retention(&self, now: Timestamp) -> Result<Option<RetentionSweep>, ReportError> {
         let today = now.date_naive();
         let table = self.platform.table();
         if !ErasureRepo::new(table).claim_retention_sweep(today).await? {
             return Ok(None);
         }
         let settings = SettingsRepo::new(table);
-        let mut dropped = 0;
+        let mut swept = RetentionSweep::default();
         for tenant in TenantRepo::new(table).list_all().await? {
             // One tenant's failure leaves the others swept; tomorrow's sweep finishes it.
-            let swept = match settings.retention(tenant.id).await {
+            let dropped = match settings.retention(tenant.id).await {
                 Ok(retention) => enforce_retention(
                     self.platform.blobs(),
                     tenant.id,
@@ -353,14 +366,21 @@ impl<P: Platform, E: QueryEngine> ReportFunction<P, E> {
                 .map_err(ReportError::from),
                 Err(e) => Err(e.into()),
             };
-            match swept {
-                Ok(outcome) => dropped += outcome.objects,
+            match dropped {
+                Ok(outcome) => swept.files_dropped += outcome.objects,
                 Err(e) => {
                     warn!(tenant = %tenant.id, error = %e, "retention not enforced for a tenant today")
                 }
             }
+            // Yesterday's batch files (and late ones of earlier days) merged, a file a day.
+            match compact(self.platform.blobs(), table, tenant.id, now).await {
+                Ok(outcome) => swept.days_compacted += outcome.days_compacted,
+                Err(e) => {
+                    warn!(tenant = %tenant.id, error = %e, "events not compacted for a tenant today")
+                }
+            }
         }
-        Ok(Some(dropped))
+        Ok(Some(swept))
     }
 
     /// Queue the jobs of every due schedule.

@@ -438,3 +438,28 @@ async fn a_tick_that_stopped_before_moving_the_schedule_sends_the_same_job_again
     let jobs = repo.jobs(f.tenant, 10, None).await.unwrap().jobs;
     assert_eq!(jobs.len(), 1);
 }
+
+#[tokio::test]
+async fn the_first_tick_of_a_day_compacts_the_closed_days_once() {
+    let f = fixture().await;
+    let files_of = |d: u32| {
+        let date = chrono::NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+        let dir = f
+            .platform
+            .local_blobs()
+            .root()
+            .join(keys::blob::analytics_partition(f.tenant, date));
+        std::fs::read_dir(dir).unwrap().count()
+    };
+    assert!(files_of(24) > 1);
+
+    let first = f.function.tick(at("2026-11-27T00:01:00Z")).await.unwrap();
+    assert!(first.retention_swept);
+    assert_eq!(first.retention_files_dropped, 0);
+    assert_eq!(first.days_compacted, 3);
+    assert_eq!([files_of(24), files_of(25), files_of(26)], [1, 1, 1]);
+
+    let second = f.function.tick(at("2026-11-27T00:02:00Z")).await.unwrap();
+    assert!(!second.retention_swept);
+    assert_eq!(second.days_compacted, 0);
+}

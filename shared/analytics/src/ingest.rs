@@ -1,7 +1,9 @@
 //! What the events function does with one [`EventBatch`]: its events written as Parquet (one
 //! file per day, named by the batch, so writing it again replaces it with the same bytes) and
 //! added to the rollups (once per batch, see [`AnalyticsRepo::apply`]). Files first: a batch
-//! cut short is retried whole, and the rollups never count events that have no file.
+//! cut short is retried whole, and the rollups never count events that have no file. A day the
+//! batch was applied to in full before is skipped, file included: compaction
+//! ([`crate::compaction`]) may have merged that file into the day's since.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -48,6 +50,8 @@ pub struct IngestOutcome {
     /// Parquet files written and their bytes.
     pub files: usize,
     pub bytes: usize,
+    /// Days an earlier delivery of the batch had finished: no file written for them.
+    pub days_already_applied: usize,
     pub rollups: ApplyOutcome,
 }
 
@@ -68,7 +72,14 @@ pub async fn ingest<B: BlobStore, T: Table>(
         events: seen.len(),
         ..IngestOutcome::default()
     };
+    let repo = AnalyticsRepo::new(table);
     for (date, events) in &by_day {
+        // Applied in full by an earlier delivery: its file is written, and may since have
+        // been compacted into the day's file (or pseudonymised), so it is not written again.
+        if repo.batch_applied(batch.tenant, *date, &batch.id).await? {
+            outcome.days_already_applied += 1;
+            continue;
+        }
         let file = parquet::encode(events.iter().copied())?;
         let key = keys::blob::analytics_events(batch.tenant, *date, &batch.id);
         outcome.files += 1;
@@ -79,9 +90,7 @@ pub async fn ingest<B: BlobStore, T: Table>(
             .map_err(|source| IngestError::Blob { key, source })?;
     }
     let deltas = aggregate(by_day.values().flatten().copied());
-    outcome.rollups = AnalyticsRepo::new(table)
-        .apply(batch.tenant, &batch.id, &deltas)
-        .await?;
+    outcome.rollups = repo.apply(batch.tenant, &batch.id, &deltas).await?;
     debug!(batch = %batch.id, tenant = %batch.tenant, ?outcome, "events ingested");
     Ok(outcome)
 }

@@ -1,8 +1,10 @@
 //! Analytics storage: events as Parquet files in the blob store, partitioned
-//! `analytics/events/t={tenant}/date={YYYY-MM-DD}/{batch}.parquet`, and the events function's
-//! ingest of a batch into those files and the table's rollups.
+//! `analytics/events/t={tenant}/date={YYYY-MM-DD}/{batch}.parquet` (merged into one
+//! `compacted-{id}.parquet` a day once the day is over), and the events function's ingest of a
+//! batch into those files and the table's rollups.
 
 pub mod athena;
+pub mod compaction;
 pub mod ingest;
 pub mod parquet;
 pub mod query;
@@ -11,5 +13,6 @@ pub mod retention;
 pub mod synthetic;
 
 pub use athena::{AthenaEngine, Polling};
+pub use compaction::{CompactionOutcome, compact};
 pub use ingest::{IngestError, IngestOutcome, ingest};
 pub use query::{LocalEngine, QueryEngine, QueryError, ReportQuery, Rows};

@@ -18,7 +18,7 @@ use mvidarr_core::analytics::{AnalyticsEvent, AnalyticsKind};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{WriterProperties, WriterPropertiesBuilder};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ParquetError {
@@ -54,21 +54,26 @@ pub static EVENTS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     ]))
 });
 
-/// Rows per row group: a batch is at most this anyway (1,000 events), so one group a file.
+/// Rows per row group: a batch is at most this anyway (1,000 events), so one group a file; a
+/// compacted day has one group per this many rows.
 const ROW_GROUP_ROWS: usize = 64 * 1024;
 
 /// The content type events files are stored with.
 pub const CONTENT_TYPE: &str = "application/vnd.apache.parquet";
+
+/// How events files are written: zstd, row groups of up to [`ROW_GROUP_ROWS`].
+pub(crate) fn writer_properties() -> WriterPropertiesBuilder {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+}
 
 /// Encode events as one Parquet file.
 pub fn encode<'a>(
     events: impl ExactSizeIterator<Item = &'a AnalyticsEvent> + Clone,
 ) -> Result<Vec<u8>, ParquetError> {
     let batch = record_batch(events)?;
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::default()))
-        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-        .build();
+    let props = writer_properties().build();
     let mut out = Vec::new();
     let fail = |e: parquet::errors::ParquetError| ParquetError::Encode(e.to_string());
     let mut writer =

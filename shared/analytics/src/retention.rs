@@ -60,9 +60,11 @@ use mvidarr_core::ids::{ApiKeyId, ProfileId, TenantId, UserId};
 use mvidarr_core::keys;
 use mvidarr_core::ports::blob::{body_of, read_to_end};
 use mvidarr_core::ports::{BlobError, BlobStore};
-use parquet::arrow::ArrowWriter;
+use mvidarr_core::repo::RepoError;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::{ARROW_SCHEMA_META_KEY, ArrowWriter};
 use parquet::basic::Compression;
+use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 use sha2::{Digest, Sha256};
@@ -95,9 +97,14 @@ pub enum RetentionError {
         #[source]
         source: std::io::Error,
     },
-    /// Files that could not be pseudonymised; every other file was done.
-    #[error("{} events files could not be pseudonymised, the first {}", .0.len(), first_of(.0))]
+    /// Files that could not be read as events files; every other file was done.
+    #[error("{} events files could not be read, the first {}", .0.len(), first_of(.0))]
     Unreadable(Vec<UnreadableFile>),
+    #[error("cannot write a compacted events file: {0}")]
+    Write(String),
+    /// The rollups' markers (which batches are finished) could not be read.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
 }
 
 fn first_of(files: &[UnreadableFile]) -> String {
@@ -110,7 +117,10 @@ impl RetentionError {
         match self {
             RetentionError::Blob { source, .. } => matches!(source, BlobError::Transient(_)),
             RetentionError::Read { source, .. } => source.kind() != std::io::ErrorKind::InvalidData,
-            RetentionError::NoWindow | RetentionError::Unreadable(_) => false,
+            RetentionError::Repo(e) => e.is_transient(),
+            RetentionError::NoWindow | RetentionError::Unreadable(_) | RetentionError::Write(_) => {
+                false
+            }
         }
     }
 }
@@ -316,7 +326,7 @@ pub async fn pseudonymise<B: BlobStore>(
     }
 }
 
-async fn list<B: BlobStore>(
+pub(crate) async fn list<B: BlobStore>(
     blobs: &B,
     prefix: &str,
 ) -> Result<Vec<mvidarr_core::ports::ObjectInfo>, RetentionError> {
@@ -331,7 +341,10 @@ async fn list<B: BlobStore>(
 }
 
 /// A whole object, or `None` if it is gone.
-async fn read<B: BlobStore>(blobs: &B, key: &str) -> Result<Option<Bytes>, RetentionError> {
+pub(crate) async fn read<B: BlobStore>(
+    blobs: &B,
+    key: &str,
+) -> Result<Option<Bytes>, RetentionError> {
     let body = match blobs.get(key).await {
         Ok(body) => body,
         Err(BlobError::NotFound { .. }) => return Ok(None),
@@ -353,7 +366,7 @@ async fn read<B: BlobStore>(blobs: &B, key: &str) -> Result<Option<Bytes>, Reten
 }
 
 /// The day of an object in one of the tenant's partitions (`{prefix}date=YYYY-MM-DD/{name}`).
-fn partition_date(tenant_prefix: &str, key: &str) -> Option<NaiveDate> {
+pub(crate) fn partition_date(tenant_prefix: &str, key: &str) -> Option<NaiveDate> {
     let rest = key.strip_prefix(tenant_prefix)?;
     let (partition, name) = rest.split_once('/')?;
     let day = partition.strip_prefix("date=")?;
@@ -390,6 +403,8 @@ struct EventsFile {
     /// Each column's compression, as the file's first row group has it.
     compression: Vec<(ColumnPath, Compression)>,
     max_row_group_rows: usize,
+    /// The file's own key-value metadata (a compacted file's batches), kept as it was.
+    key_values: Vec<KeyValue>,
 }
 
 impl Erasure {
@@ -544,11 +559,21 @@ fn read_events_file(file: &Bytes) -> Result<EventsFile, String> {
             .map_err(|e| format!("not an events file: {e}"))?;
         row_groups.push(batches);
     }
+    let key_values = metadata
+        .file_metadata()
+        .key_value_metadata()
+        .into_iter()
+        .flatten()
+        // The writer encodes the schema again itself.
+        .filter(|kv| kv.key != ARROW_SCHEMA_META_KEY)
+        .cloned()
+        .collect();
     Ok(EventsFile {
         schema,
         row_groups,
         compression,
         max_row_group_rows,
+        key_values,
     })
 }
 
@@ -564,6 +589,9 @@ fn write_events_file(
     }
     for (path, compression) in &original.compression {
         properties = properties.set_column_compression(path.clone(), *compression);
+    }
+    if !original.key_values.is_empty() {
+        properties = properties.set_key_value_metadata(Some(original.key_values.clone()));
     }
     let mut out = Vec::new();
     let mut writer =

@@ -10,14 +10,14 @@
 //! parts go first; the tenant day's part last, ranking the media by their new day totals, with
 //! the tenant's all-time totals (the library's size comes from them).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::NaiveDate;
 
 use crate::analytics::{DayDelta, MediaDay, TenantDay, TimeRange};
 use crate::ids::{MediaId, TenantId};
 use crate::keys::table as keys;
-use crate::ports::table::{MAX_TRANSACT_ITEMS, unix_now};
+use crate::ports::table::{MAX_PAGE_ITEMS, MAX_TRANSACT_ITEMS, unix_now};
 use crate::ports::{Condition, Item, Query, Table, TableError, WriteOp};
 
 use super::{RepoError, Versioned, a_few_at_a_time, decode, encode, query_all_with, versioned};
@@ -25,6 +25,13 @@ use super::{RepoError, Versioned, a_few_at_a_time, decode, encode, query_all_wit
 /// How long a batch's markers are kept: longer than a queue keeps a message (SQS: 14 days),
 /// so no redelivery outlives them.
 const MARKER_TTL_SECS: i64 = 15 * 24 * 3600;
+/// The marker suffix of a batch's last part, the tenant day's: the batch is applied in full.
+const TENANT_PART: &str = "/t";
+
+fn tenant_part_marker(batch: &str) -> String {
+    format!("{batch}{TENANT_PART}")
+}
+
 /// Rollup items per part: a transaction's limit less the marker.
 const ITEMS_PER_PART: usize = MAX_TRANSACT_ITEMS - 1;
 /// Tries of a part whose items others keep changing under it.
@@ -110,7 +117,7 @@ impl<'a, T: Table> AnalyticsRepo<'a, T> {
                 }
             };
             let (written, _) = self
-                .apply_part(tenant, *date, &format!("{batch}/t"), pending, rank)
+                .apply_part(tenant, *date, &tenant_part_marker(batch), pending, rank)
                 .await?;
             outcome.count(written);
         }
@@ -190,6 +197,39 @@ impl<'a, T: Table> AnalyticsRepo<'a, T> {
             })
             .collect();
         a_few_at_a_time(reads).await
+    }
+
+    /// Whether batch `batch` has been added to the tenant's rollups of `date` in full (its
+    /// last part, the tenant day's, is written last). Such a batch's events file may have
+    /// been compacted away, so a redelivery must not write it again.
+    pub async fn batch_applied(
+        &self,
+        tenant: TenantId,
+        date: NaiveDate,
+        batch: &str,
+    ) -> Result<bool, RepoError> {
+        let marker_pk = keys::analytics_applied_pk(tenant, date);
+        Ok(self
+            .table
+            .get(&marker_pk, &tenant_part_marker(batch))
+            .await?
+            .is_some())
+    }
+
+    /// The batches added to the tenant's rollups of `date` in full, for the markers' life
+    /// (15 days).
+    pub async fn applied_batches(
+        &self,
+        tenant: TenantId,
+        date: NaiveDate,
+    ) -> Result<HashSet<String>, RepoError> {
+        let mut query = Query::partition(keys::analytics_applied_pk(tenant, date));
+        query.limit = MAX_PAGE_ITEMS;
+        let markers = query_all_with(self.table, query, |item| Ok(item.sk)).await?;
+        Ok(markers
+            .into_iter()
+            .filter_map(|sk| sk.strip_suffix(TENANT_PART).map(str::to_owned))
+            .collect())
     }
 
     /// Everything the tenant's events ever added up to (its `top_media` stays empty; `hours`
