@@ -55,10 +55,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail, ensure};
 use chrono::{NaiveDate, Utc};
 use clap::Parser;
-use mvidarr_analytics::IngestOutcome;
 use mvidarr_analytics::query::{LocalEngine, QueryEngine, ReportQuery, Rows, date_bounds};
 use mvidarr_analytics::reports::{self, ReportRequest, TOP_MEDIA};
 use mvidarr_analytics::synthetic::{self, Stream};
+use mvidarr_analytics::{IngestOutcome, compact};
 use mvidarr_api::bootstrap_default_tenant;
 use mvidarr_auth::service::{Identity, IdentityConfig};
 use mvidarr_core::analytics::report::{Cell, ReportData, ReportFormat, ReportKind};
@@ -719,23 +719,22 @@ struct EngineFigures {
 
 async fn run_duckdb(
     args: &Args,
-    work: &Path,
+    config: &Path,
     glob: &str,
     sql: &[(&'static str, String)],
     runs: usize,
 ) -> anyhow::Result<DuckdbReport> {
-    let config = work.join("duckdb-queries.json");
     let body = json!({
         "glob": glob,
         "threads": 2,
         "runs": runs,
         "queries": sql.iter().map(|(name, sql)| json!({"name": name, "sql": sql})).collect::<Vec<_>>(),
     });
-    std::fs::write(&config, serde_json::to_vec(&body)?)
+    std::fs::write(config, serde_json::to_vec(&body)?)
         .with_context(|| format!("writing {}", config.display()))?;
     let output = tokio::process::Command::new(&args.python)
         .arg(&args.duckdb_script)
-        .arg(&config)
+        .arg(config)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -763,17 +762,32 @@ async fn run_duckdb(
     serde_json::from_str(line).with_context(|| format!("the DuckDB script's report: {line}"))
 }
 
+/// The DuckDB glob of a tenant's events under a blob root.
+fn events_glob(blobs_root: &Path, tenant: TenantId) -> String {
+    format!(
+        "{}/{}*/*.parquet",
+        blobs_root.display(),
+        keys::blob::analytics_tenant(tenant)
+    )
+}
+
+/// Every report query `runs` times on DataFusion (`engine`) and on DuckDB over the same files
+/// under `blobs_root`; fails unless both give the same answers, and the same as `reference`
+/// (another layout's DataFusion answers) when given. Returns DataFusion's answers in
+/// [`QUERIES`] order.
+#[allow(clippy::too_many_arguments)]
 async fn compare_engines(
     args: &Args,
     work: &Path,
+    label: &str,
     engine: &LocalEngine,
     blobs_root: &Path,
     tenant: TenantId,
     range: TimeRange,
     runs: usize,
-) -> anyhow::Result<(EngineFigures, Rows)> {
+    reference: Option<&[Rows]>,
+) -> anyhow::Result<(EngineFigures, Vec<Rows>)> {
     let mut datafusion: Vec<(Vec<f64>, Rows)> = Vec::new();
-    let mut daily = Rows::default();
     for query in QUERIES {
         let mut times = Vec::with_capacity(runs);
         let mut answer = Rows::default();
@@ -782,24 +796,18 @@ async fn compare_engines(
             answer = engine.run(tenant, range, query).await?;
             times.push(started.elapsed().as_secs_f64() * 1000.0);
         }
-        if query == ReportQuery::Daily {
-            daily = answer.clone();
-        }
         datafusion.push((times, answer));
     }
     let sql: Vec<(&'static str, String)> = QUERIES
         .iter()
         .map(|q| (q.name(), q.sql(&duckdb_range_clause(range))))
         .collect();
-    let glob = format!(
-        "{}/{}*/*.parquet",
-        blobs_root.display(),
-        keys::blob::analytics_tenant(tenant)
-    );
-    let duck = run_duckdb(args, work, &glob, &sql, runs).await?;
+    let config = work.join(format!("duckdb-{label}.json"));
+    let duck = run_duckdb(args, &config, &events_glob(blobs_root, tenant), &sql, runs).await?;
     let mut rows = Vec::new();
+    let mut answers = Vec::new();
     let mut problems = Vec::new();
-    for (query, (times, answer)) in QUERIES.iter().zip(datafusion) {
+    for (i, (query, (times, answer))) in QUERIES.iter().zip(datafusion).enumerate() {
         let theirs = duck
             .queries
             .iter()
@@ -809,6 +817,17 @@ async fn compare_engines(
         let their_sums = json_sums(&theirs.sums)?;
         for problem in compare_answers((answer.rows.len(), theirs.rows), (&ours, &their_sums)) {
             problems.push(format!("{}: {problem}", query.name()));
+        }
+        if let Some(before) = reference.and_then(|r| r.get(i)) {
+            let earlier = rows_sums(before);
+            for problem in
+                compare_answers((before.rows.len(), answer.rows.len()), (&earlier, &ours))
+            {
+                problems.push(format!(
+                    "{} ({label} against the files as ingested): {problem}",
+                    query.name()
+                ));
+            }
         }
         let (df, dk) = (median(&times), median(&theirs.times_ms));
         rows.push(EngineRow {
@@ -821,10 +840,11 @@ async fn compare_engines(
             duckdb_ms: theirs.times_ms.clone(),
             sums: ours,
         });
+        answers.push(answer);
     }
     ensure!(
         problems.is_empty(),
-        "DataFusion and DuckDB disagree:\n  {}",
+        "the engines disagree ({label}):\n  {}",
         problems.join("\n  ")
     );
     let threads = match &duck.threads {
@@ -838,8 +858,20 @@ async fn compare_engines(
             runs,
             queries: rows,
         },
-        daily,
+        answers,
     ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3b. The same events compacted, one file per day
+
+#[derive(Debug, Clone, Serialize)]
+struct CompactedFigures {
+    files: usize,
+    bytes: u64,
+    compact_seconds: f64,
+    engines: EngineFigures,
+    reports: Vec<ReportRow>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1192,6 +1224,32 @@ fn verdicts(f: &Figures) -> Vec<Verdict> {
             None,
         ));
     }
+    if let Some(r) = slowest(&f.compacted.reports, None) {
+        lines.push(verdict(
+            "report: slowest kind and format after compaction (one file per day)",
+            format!("{:.2} s ({} {})", r.total_seconds, r.kind, r.format),
+            "",
+            None,
+        ));
+    }
+    let ratios: Vec<f64> = f
+        .compacted
+        .engines
+        .queries
+        .iter()
+        .map(|q| q.ratio)
+        .collect();
+    if let (Some(low), Some(high)) = (
+        ratios.iter().copied().reduce(f64::min),
+        ratios.iter().copied().reduce(f64::max),
+    ) {
+        lines.push(verdict(
+            "queries after compaction: DataFusion / DuckDB median time",
+            format!("{low:.2}–{high:.2}×"),
+            "",
+            None,
+        ));
+    }
     for s in &f.summary {
         lines.push(verdict(
             format!(
@@ -1229,6 +1287,8 @@ struct Figures {
     ingest: IngestFigures,
     reports: Vec<ReportRow>,
     engines: EngineFigures,
+    /// The same queries and reports over the events rewritten one file per day.
+    compacted: CompactedFigures,
     summary: Vec<SummaryRow>,
     api_keys: usize,
     connections: usize,
@@ -1252,6 +1312,29 @@ fn load_average() -> Option<[f64; 3]> {
 
 fn show_load(load: Option<[f64; 3]>) -> String {
     load.map_or("n/a".into(), |[a, b, c]| format!("{a:.2} {b:.2} {c:.2}"))
+}
+
+fn print_reports(reports: &[ReportRow]) {
+    println!("| report | format | queries s | render s | total s | bytes | rows |");
+    println!("|---|---|---|---|---|---|---|");
+    for r in reports {
+        println!(
+            "| {} | {} | {:.2} | {:.3} | {:.2} | {} | {} |",
+            r.kind, r.format, r.query_seconds, r.render_seconds, r.total_seconds, r.bytes, r.rows
+        );
+    }
+}
+
+fn print_engines(e: &EngineFigures) {
+    println!("| query | rows | DataFusion ms | DuckDB ms | ratio |");
+    println!("|---|---|---|---|---|");
+    for q in &e.queries {
+        println!(
+            "| {} | {} | {:.0} | {:.0} | {:.2} |",
+            q.query, q.rows, q.datafusion_median_ms, q.duckdb_median_ms, q.ratio
+        );
+    }
+    println!("(row counts and every numeric column's sum agree)");
 }
 
 fn print(f: &Figures) {
@@ -1292,29 +1375,26 @@ fn print(f: &Figures) {
         i.database_growth_bytes as f64 / i.events.max(1) as f64
     );
     println!();
-    println!("| report | format | queries s | render s | total s | bytes | rows |");
-    println!("|---|---|---|---|---|---|---|");
-    for r in &f.reports {
-        println!(
-            "| {} | {} | {:.2} | {:.3} | {:.2} | {} | {} |",
-            r.kind, r.format, r.query_seconds, r.render_seconds, r.total_seconds, r.bytes, r.rows
-        );
-    }
+    print_reports(&f.reports);
     println!();
     let e = &f.engines;
     println!(
         "DataFusion (2 partitions) against DuckDB {} ({} threads), median of {} runs, same SQL over the same {} files:",
         e.duckdb_version, e.duckdb_threads, e.runs, i.parquet_files
     );
-    println!("| query | rows | DataFusion ms | DuckDB ms | ratio |");
-    println!("|---|---|---|---|---|");
-    for q in &e.queries {
-        println!(
-            "| {} | {} | {:.0} | {:.0} | {:.2} |",
-            q.query, q.rows, q.datafusion_median_ms, q.duckdb_median_ms, q.ratio
-        );
-    }
-    println!("(row counts and every numeric column's sum agree)");
+    print_engines(e);
+    println!();
+    let c = &f.compacted;
+    println!(
+        "The same events compacted (the daily sweep's compaction, one file per day): {} files, {:.1} MB ({:.1} bytes/event), compacted in {:.1} s; same answers:",
+        c.files,
+        c.bytes as f64 / 1e6,
+        c.bytes as f64 / i.events.max(1) as f64,
+        c.compact_seconds
+    );
+    print_engines(&c.engines);
+    println!();
+    print_reports(&c.reports);
     println!();
     println!(
         "dashboard over HTTP: {} connections, {} API keys, server and load generator on the same {} cores",
@@ -1405,16 +1485,55 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let reports = all_reports(&platform, &engine, tenant, range).await?;
 
     eprintln!("queries: DataFusion and DuckDB, {} runs each…", scale.runs);
-    let (engines, daily) = compare_engines(
+    let (engines, answers) = compare_engines(
         &args,
         &work,
+        "as-ingested",
         &engine,
         &blobs_root,
         tenant,
         range,
         scale.runs,
+        None,
     )
     .await?;
+    let daily = answers.first().cloned().unwrap_or_default();
+
+    eprintln!("compaction (each day's batch files into one), then the same queries and reports…");
+    // Every day of the stream closed, so every day is compacted.
+    let after_the_stream = range.to + chrono::Duration::days(1);
+    let started = Instant::now();
+    let compaction = compact(platform.blobs(), platform.table(), tenant, after_the_stream)
+        .await
+        .context("compacting the events")?;
+    let compact_seconds = started.elapsed().as_secs_f64();
+    let (files, bytes) = parquet_on_disk(&blobs_root)?;
+    ensure!(
+        compaction.rows == ingest.events as u64,
+        "compaction merged {} rows of {} events",
+        compaction.rows,
+        ingest.events
+    );
+    let compacted_engine = LocalEngine::new(&blobs_root);
+    let (compacted_engines, _) = compare_engines(
+        &args,
+        &work,
+        "compacted",
+        &compacted_engine,
+        &blobs_root,
+        tenant,
+        range,
+        scale.runs,
+        Some(&answers),
+    )
+    .await?;
+    let compacted = CompactedFigures {
+        files,
+        bytes,
+        compact_seconds,
+        engines: compacted_engines,
+        reports: all_reports(&platform, &compacted_engine, tenant, range).await?,
+    };
     // The server opens the directory itself.
     drop(identity);
     drop(platform);
@@ -1433,6 +1552,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         ingest,
         reports,
         engines,
+        compacted,
         summary,
         api_keys,
         connections: args.connections,
@@ -1839,6 +1959,12 @@ mod tests {
         };
         let mut http = load_report(&[("200", 10)], 0, 0);
         http.latency_ms.p99 = Some(p99);
+        let engines = EngineFigures {
+            duckdb_version: "x".into(),
+            duckdb_threads: "2".into(),
+            runs: 1,
+            queries: Vec::new(),
+        };
         Figures {
             scale: Scale::of(&args(&[]), 2).unwrap(),
             media: 1,
@@ -1853,11 +1979,13 @@ mod tests {
                 ..IngestFigures::default()
             },
             reports: ReportFormat::ALL.into_iter().map(report).collect(),
-            engines: EngineFigures {
-                duckdb_version: "x".into(),
-                duckdb_threads: "2".into(),
-                runs: 1,
-                queries: Vec::new(),
+            engines: engines.clone(),
+            compacted: CompactedFigures {
+                files: 1,
+                bytes: 1,
+                compact_seconds: 0.0,
+                engines,
+                reports: Vec::new(),
             },
             summary: vec![SummaryRow {
                 granularity: "day",
