@@ -151,3 +151,102 @@ async fn erasure_keeps_an_owner_and_respects_rank() {
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "an admin erased an owner");
 }
+
+/// Every analytics event in the tenant's files (the embedded blob store's directory).
+fn stored_events(api: &TestApi) -> Vec<mvidarr_core::analytics::AnalyticsEvent> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "parquet") {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(
+        &api.platform
+            .local_blobs()
+            .root()
+            .join(mvidarr_core::keys::blob::ANALYTICS_EVENTS_PREFIX),
+        &mut files,
+    );
+    files
+        .into_iter()
+        .flat_map(|f| mvidarr_analytics::parquet::decode(std::fs::read(f).unwrap().into()).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_erased_users_events_and_their_keys_are_pseudonymised_by_the_next_tick() {
+    let api = TestApi::start().await;
+    let (tenant, owner) = api.tenant_with_owner("acme").await;
+    let ada = api.add_user(&owner, "ada@example.com", Role::Admin).await;
+    let tokens = api.login("ada@example.com").await;
+    let made = api
+        .post(
+            "/v1/api-keys",
+            Some(access(&tokens)),
+            json!({"name": "ada's script", "scopes": ["media:read"]}),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    let (key_id, key) = (
+        made.body["id"].as_str().unwrap().to_owned(),
+        made.body["key"].as_str().unwrap().to_owned(),
+    );
+    for caller in [access(&tokens), key.as_str(), owner.as_str()] {
+        assert_eq!(api.get("/v1/media", caller).await.status, StatusCode::OK);
+    }
+    api.drain_events().await;
+    let (her, her_key) = (format!("user:{ada}"), format!("key:{key_id}"));
+    let actors = |events: &[mvidarr_core::analytics::AnalyticsEvent]| {
+        events
+            .iter()
+            .filter_map(|e| e.actor.clone())
+            .collect::<Vec<_>>()
+    };
+    let before = actors(&stored_events(&api));
+    assert!(
+        before.contains(&her) && before.contains(&her_key),
+        "{before:?}"
+    );
+
+    let erase = api
+        .call(
+            Method::DELETE,
+            &format!("/v1/users/{ada}"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(erase.status, StatusCode::NO_CONTENT, "{}", erase.body);
+    api.drain_events().await;
+    let tick = api.tick(chrono::Utc::now()).await;
+    assert_eq!(tick.erasures, 2);
+
+    let after = actors(&stored_events(&api));
+    assert!(after.len() >= before.len(), "no event is dropped");
+    assert!(
+        !after.iter().any(|a| a == &her || a == &her_key),
+        "{after:?}"
+    );
+    let pseudonyms = after.iter().filter(|a| a.starts_with("erased:")).count();
+    let hers = before
+        .iter()
+        .filter(|a| **a == her || **a == her_key)
+        .count();
+    assert!(
+        pseudonyms >= hers,
+        "{pseudonyms} pseudonyms for {hers} events"
+    );
+    // The owner's events keep their name; the erasures are on record as done.
+    assert!(after.iter().any(|a| a.starts_with("user:") && *a != her));
+    let repo =
+        mvidarr_core::repo::ErasureRepo::new(mvidarr_core::ports::Platform::table(&api.platform));
+    for subject in [&her, &her_key] {
+        let done = repo.get(tenant, subject).await.unwrap().unwrap();
+        assert!(done.done_at.is_some() && done.rows_changed >= 1, "{done:?}");
+    }
+}

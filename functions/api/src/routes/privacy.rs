@@ -1,6 +1,6 @@
 //! GDPR: `POST /v1/me/export` (the caller's data as a JSON archive) and
-//! `DELETE /v1/users/{id}` (erasure: the account now, its analytics events pseudonymised by
-//! the scheduler's next tick).
+//! `DELETE /v1/users/{id}` (erasure: the account now; its analytics events, and those of the
+//! API keys it made, pseudonymised by the scheduler's next tick).
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -10,7 +10,6 @@ use axum::response::IntoResponse;
 use chrono::Utc;
 use mvidarr_core::ids::UserId;
 use mvidarr_core::ports::Platform;
-use mvidarr_core::repo::{AnalyticsErasure, ErasureRepo};
 
 use crate::{ApiError, ApiState, Caller};
 
@@ -43,21 +42,6 @@ pub async fn erase<P: Platform>(
     state
         .identity
         .erase_user(&caller.principal, id, now)
-        .await?;
-    // Their analytics events (API calls and tag decisions name them as the actor) are
-    // pseudonymised by the scheduler's tick. Recorded only once the erasure went through (a
-    // refused one must not touch their events); if this write fails the answer is an error
-    // and the account is already erased.
-    ErasureRepo::new(state.platform.table())
-        .request(&AnalyticsErasure {
-            tenant: caller.tenant,
-            subject: format!("user:{id}"),
-            requested_by: caller.principal.actor(),
-            requested_at: now,
-            done_at: None,
-            files_rewritten: 0,
-            rows_changed: 0,
-        })
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

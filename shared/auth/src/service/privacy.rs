@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::store::{MfaRepo, TotpState};
+use mvidarr_core::repo::{AnalyticsErasure, ErasureRepo};
 
 /// A user's data, as `POST /v1/me/export` returns it.
 #[derive(Debug, Serialize)]
@@ -128,8 +129,8 @@ impl<P: Platform> Identity<P> {
     }
 
     /// Erase a user of the caller's tenant: their profile's personal data, sign-in pointer,
-    /// password, second factor and sessions are removed and the API keys they made revoked.
-    /// The id remains (as `erased`) so references to it, in the audit chain above all, still
+    /// password, second factor and sessions are removed and the API keys they made revoked;
+    /// their analytics events, and their keys', are queued for pseudonymisation. The id remains (as `erased`) so references to it, in the audit chain above all, still
     /// resolve to "an erased user".
     ///
     /// The user is marked erased first (a sign-in racing the erasure then fails its check of
@@ -182,10 +183,31 @@ impl<P: Platform> Identity<P> {
         users.delete_security_records(by.tenant, user).await?;
         let actor = Subject::user_actor(user);
         let keys = ApiKeyRepo::new(table);
+        // Their analytics events name them, and the keys they made, as the actor: each is
+        // pseudonymised by the scheduler's tick. Recorded before the erasure's last step, so
+        // an erasure cut short here is finished, recording included, when it is asked again.
+        let mut subjects = vec![actor.clone()];
         for key in keys.list(by.tenant).await? {
-            if key.created_by.as_deref() == Some(actor.as_str()) && !key.revoked {
-                self.revoke_api_key(by, key.id, now).await?;
+            if key.created_by.as_deref() == Some(actor.as_str()) {
+                subjects.push(format!("key:{}", key.id));
+                if !key.revoked {
+                    self.revoke_api_key(by, key.id, now).await?;
+                }
             }
+        }
+        let erasures = ErasureRepo::new(table);
+        for subject in subjects {
+            erasures
+                .request(&AnalyticsErasure {
+                    tenant: by.tenant,
+                    subject,
+                    requested_by: by.actor(),
+                    requested_at: now,
+                    done_at: None,
+                    files_rewritten: 0,
+                    rows_changed: 0,
+                })
+                .await?;
         }
         // Personal data the audit log kept about them goes too; the entries' commitments stay,
         // so the chain still verifies.
