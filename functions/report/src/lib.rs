@@ -64,7 +64,16 @@ impl ReportError {
     /// Whether a later attempt may succeed where this one failed.
     fn is_retryable(&self) -> bool {
         match self {
-            ReportError::Query(_) | ReportError::Queue(_) | ReportError::Busy(_) => true,
+            // Athena's verdict on a failed query is followed. DataFusion's errors are mostly
+            // local I/O (a file compacted away under the query), cheap to try again.
+            ReportError::Query(e) => !matches!(
+                e,
+                QueryError::Failed {
+                    retryable: false,
+                    ..
+                }
+            ),
+            ReportError::Queue(_) | ReportError::Busy(_) => true,
             ReportError::Repo(e) => e.is_transient(),
             ReportError::Blob(e) => matches!(e, BlobError::Transient(_)),
             ReportError::Retention(e) => e.is_transient(),

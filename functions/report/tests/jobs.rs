@@ -463,3 +463,47 @@ async fn the_first_tick_of_a_day_compacts_the_closed_days_once() {
     assert!(!second.retention_swept);
     assert_eq!(second.days_compacted, 0);
 }
+
+/// An engine whose every query fails as Athena fails a query it will never run (a syntax
+/// error, a missing table).
+struct RefusingEngine;
+
+impl mvidarr_analytics::query::QueryEngine for RefusingEngine {
+    async fn run(
+        &self,
+        _: TenantId,
+        _: TimeRange,
+        query: mvidarr_analytics::query::ReportQuery,
+    ) -> Result<mvidarr_analytics::query::Rows, mvidarr_analytics::query::QueryError> {
+        Err(mvidarr_analytics::query::QueryError::Failed {
+            query: query.name(),
+            state: "FAILED".into(),
+            reason: "TABLE_NOT_FOUND: line 1:15: Table 'analytics.events' does not exist".into(),
+            retryable: false,
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_query_the_engine_says_will_never_run_fails_the_job_at_once() {
+    let f = fixture().await;
+    let function = ReportFunction::new(f.platform.clone(), RefusingEngine);
+    let job = november(f.tenant, ReportKind::Trend, ReportFormat::Csv);
+    ReportRepo::new(f.platform.table())
+        .create_job(&job)
+        .await
+        .unwrap();
+    let outcome = function
+        .generate(ReportMessage {
+            tenant: f.tenant,
+            id: job.id,
+        })
+        .await
+        .unwrap();
+    let JobOutcome::Failed(why) = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert!(why.contains("TABLE_NOT_FOUND"), "{why}");
+    let stored = self::job(&f, job.id).await;
+    assert_eq!((stored.status, stored.attempts), (JobStatus::Failed, 1));
+}
