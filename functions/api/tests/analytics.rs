@@ -188,10 +188,23 @@ async fn bad_ranges_are_400_and_analytics_need_reports_read() {
             .await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{query}: {}", r.body);
     }
+    for query in [
+        "granularity=hour",
+        "from=2026-11-01T13:00:00Z&to=2026-11-02",
+        "from=2026-11-01&to=2026-11-02T06:00:00Z",
+    ] {
+        let r = api
+            .get(&format!("/v1/analytics/media/ext:m0?{query}"), &t.owner)
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{query}: {}", r.body);
+    }
     let r = api
-        .get("/v1/analytics/media/ext:m0?granularity=hour", &t.owner)
+        .get(
+            "/v1/analytics/media/ext:m0?from=2026-11-01T00:00:00Z&to=2026-11-02",
+            &t.owner,
+        )
         .await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let r = api
         .get(
             &format!("/v1/analytics/media/{}", MediaId::generate()),

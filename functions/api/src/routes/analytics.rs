@@ -103,6 +103,13 @@ pub async fn media<P: Platform>(
             "media are counted by day: granularity day or week".into(),
         ));
     }
+    // A bound inside a day would silently count the whole day.
+    let on_a_day = |t: chrono::DateTime<Utc>| t == midnight(t.date_naive());
+    if !on_a_day(range.from) || !on_a_day(range.to) {
+        return Err(ApiError::BadRequest(
+            "media are counted by day: from and to must be dates (or midnight UTC)".into(),
+        ));
+    }
     let days = AnalyticsRepo::new(state.platform.table())
         .media_days(caller.tenant, media, range)
         .await?;
