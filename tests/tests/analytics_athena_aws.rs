@@ -28,9 +28,6 @@ use mvidarr_core::analytics::report::Cell;
 use mvidarr_core::analytics::{EventBatch, Granularity, TimeRange};
 use mvidarr_core::ids::TenantId;
 use mvidarr_store_aws::{AwsSettings, sdk_config};
-use mvidarr_store_local::blob::LocalBlobStore;
-use mvidarr_store_local::db::Database;
-use mvidarr_store_local::table::SqliteTable;
 use mvidarr_tests::aws::Moto;
 use mvidarr_tests::aws::moto::unique_name;
 use serde_json::{Value, json};
@@ -316,17 +313,8 @@ async fn every_report_query_is_submitted_for_the_tenant_and_days_in_the_workgrou
 /// function would: the data both engines' answers are compared on.
 async fn local_answers(tenant: TenantId) -> Vec<Rows> {
     let dir = tempfile::tempdir().unwrap();
-    let db = Database::open(&dir.path().join("mvidarr.db")).unwrap();
-    let blobs_root = dir.path().join("blobs");
-    let blobs = LocalBlobStore::open(
-        blobs_root.clone(),
-        "test",
-        db.clone(),
-        vec![7; 32],
-        "http://127.0.0.1:1".into(),
-    )
-    .unwrap();
-    let table = SqliteTable::new(db).unwrap();
+    let (blobs, table) = mvidarr_store_local::stores_in(dir.path()).unwrap();
+    let blobs_root = blobs.root().to_owned();
     let events = synthetic::events(&Stream {
         seed: 11,
         events: 3000,

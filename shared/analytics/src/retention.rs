@@ -648,7 +648,6 @@ mod tests {
     use mvidarr_core::event::EventKind;
     use mvidarr_core::ids::MediaId;
     use mvidarr_store_local::blob::LocalBlobStore;
-    use mvidarr_store_local::db::Database;
     use mvidarr_store_local::table::SqliteTable;
     use parquet::file::reader::{FileReader, SerializedFileReader};
 
@@ -665,20 +664,11 @@ mod tests {
 
     fn stores() -> Stores {
         let dir = tempfile::tempdir().unwrap();
-        let db = Database::open(&dir.path().join("mvidarr.db")).unwrap();
-        let root = dir.path().join("blobs");
-        let blobs = LocalBlobStore::open(
-            root.clone(),
-            "test",
-            db.clone(),
-            vec![7; 32],
-            "http://127.0.0.1:1".into(),
-        )
-        .unwrap();
+        let (blobs, table) = mvidarr_store_local::stores_in(dir.path()).unwrap();
         Stores {
+            root: blobs.root().to_owned(),
             blobs,
-            table: SqliteTable::new(db).unwrap(),
-            root,
+            table,
             _dir: dir,
         }
     }

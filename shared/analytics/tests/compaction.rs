@@ -19,7 +19,7 @@ use mvidarr_core::keys;
 use mvidarr_core::ports::BlobStore;
 use mvidarr_core::ports::blob::body_of;
 use mvidarr_store_local::blob::LocalBlobStore;
-use mvidarr_store_local::db::Database;
+use mvidarr_store_local::stores_in;
 use mvidarr_store_local::table::SqliteTable;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 
@@ -44,17 +44,8 @@ struct Fixture {
 /// files a day at least.
 async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let db = Database::open(&dir.path().join("mvidarr.db")).unwrap();
-    let root = dir.path().join("blobs");
-    let blobs = LocalBlobStore::open(
-        root.clone(),
-        "test",
-        db.clone(),
-        vec![7; 32],
-        "http://127.0.0.1:1".into(),
-    )
-    .unwrap();
-    let table = SqliteTable::new(db).unwrap();
+    let (blobs, table) = stores_in(dir.path()).unwrap();
+    let root = blobs.root().to_owned();
     let tenant = TenantId::generate();
     let events = synthetic::events(&Stream {
         seed: 11,

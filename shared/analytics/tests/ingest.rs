@@ -12,7 +12,7 @@ use mvidarr_core::ports::BlobStore;
 use mvidarr_core::ports::blob::read_to_end;
 use mvidarr_core::repo::AnalyticsRepo;
 use mvidarr_store_local::blob::LocalBlobStore;
-use mvidarr_store_local::db::Database;
+use mvidarr_store_local::stores_in;
 use mvidarr_store_local::table::SqliteTable;
 
 struct Stores {
@@ -23,18 +23,10 @@ struct Stores {
 
 fn stores() -> Stores {
     let dir = tempfile::tempdir().unwrap();
-    let db = Database::open(&dir.path().join("mvidarr.db")).unwrap();
-    let blobs = LocalBlobStore::open(
-        dir.path().join("blobs"),
-        "test",
-        db.clone(),
-        vec![7; 32],
-        "http://127.0.0.1:1".into(),
-    )
-    .unwrap();
+    let (blobs, table) = stores_in(dir.path()).unwrap();
     Stores {
         blobs,
-        table: SqliteTable::new(db).unwrap(),
+        table,
         _dir: dir,
     }
 }

@@ -11,8 +11,7 @@ use mvidarr_core::analytics::report::Cell;
 use mvidarr_core::analytics::{Counters, EventBatch, Granularity, TimeRange, summarize};
 use mvidarr_core::ids::{MediaId, TenantId};
 use mvidarr_core::repo::AnalyticsRepo;
-use mvidarr_store_local::blob::LocalBlobStore;
-use mvidarr_store_local::db::Database;
+use mvidarr_store_local::stores_in;
 use mvidarr_store_local::table::SqliteTable;
 
 struct Fixture {
@@ -25,17 +24,8 @@ struct Fixture {
 /// 6,000 events over three days (24–26 Nov 2026), ingested in batches of 500.
 async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let db = Database::open(&dir.path().join("mvidarr.db")).unwrap();
-    let blobs_root = dir.path().join("blobs");
-    let blobs = LocalBlobStore::open(
-        blobs_root.clone(),
-        "test",
-        db.clone(),
-        vec![7; 32],
-        "http://127.0.0.1:1".into(),
-    )
-    .unwrap();
-    let table = SqliteTable::new(db).unwrap();
+    let (blobs, table) = stores_in(dir.path()).unwrap();
+    let blobs_root = blobs.root().to_owned();
     let tenant = TenantId::generate();
     let events = synthetic::events(&Stream {
         seed: 3,

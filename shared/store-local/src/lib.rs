@@ -17,3 +17,20 @@ pub mod queue;
 pub mod table;
 
 pub use platform::{LocalConfig, LocalPlatform};
+
+/// A blob store (`dir/blobs/`) and a table (`dir/mvidarr.db`): the two ports code such as the
+/// analytics ingest works over, without a whole platform's queues and pipeline. Its signed
+/// URLs point at a port nobody listens on; for tests and benchmarks.
+pub fn stores_in(
+    dir: &std::path::Path,
+) -> Result<(blob::LocalBlobStore, table::SqliteTable), Box<dyn std::error::Error + Send + Sync>> {
+    let db = db::Database::open(&dir.join("mvidarr.db"))?;
+    let blobs = blob::LocalBlobStore::open(
+        dir.join("blobs"),
+        "scratch",
+        db.clone(),
+        vec![7; 32],
+        "http://127.0.0.1:1".into(),
+    )?;
+    Ok((blobs, table::SqliteTable::new(db)?))
+}
