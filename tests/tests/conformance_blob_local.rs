@@ -39,7 +39,7 @@ fn open_store_with_notifications(dir: &Path) -> (LocalBlobStore, SqliteQueue, Da
         dead_letter: None,
     };
     let queue = SqliteQueue::open(db.clone(), "ingest", config).expect("open queue");
-    (store.with_notifications(queue.clone()), queue, db)
+    (store.with_notifications(queue.clone(), ""), queue, db)
 }
 
 async fn local_store() -> (LocalBlobStore, TempDir) {
@@ -513,6 +513,37 @@ async fn a_put_interrupted_before_its_notification_is_notified_at_recovery() {
         0,
         "recovery is done once"
     );
+}
+
+#[tokio::test]
+async fn only_keys_under_the_notification_prefix_notify() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, db) = open_store(dir.path());
+    let queue = SqliteQueue::open(
+        db.clone(),
+        "ingest",
+        QueueConfig {
+            max_receives: 3,
+            dead_letter: None,
+        },
+    )
+    .unwrap();
+    let store = store.with_notifications(queue.clone(), "t/");
+    for key in [
+        "analytics/events/t=1/date=2026-11-26/b.parquet",
+        "t/1/uploads/m",
+    ] {
+        store
+            .put(key, body_of(vec![Bytes::from_static(b"x")]), None)
+            .await
+            .unwrap();
+    }
+    let got = queue
+        .receive(10, Duration::from_secs(30), Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(record(&got[0].body)["s3"]["object"]["key"], "t/1/uploads/m");
 }
 
 #[tokio::test]

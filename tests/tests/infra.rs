@@ -1115,3 +1115,25 @@ fn exactly_the_apis_public_routes_skip_the_authorizer() {
         )
     );
 }
+
+#[test]
+fn the_bucket_notifies_the_same_keys_as_the_local_blob_store() {
+    let bucket = &resources()["MediaBucket"]["Properties"];
+    let configs = bucket["NotificationConfiguration"]["QueueConfigurations"]
+        .as_array()
+        .expect("queue notifications");
+    assert_eq!(configs.len(), 1);
+    let rules = configs[0]["Filter"]["S3Key"]["Rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 1, "{rules:?}");
+    assert_eq!(rules[0]["Name"], "prefix");
+    // `LocalPlatform` filters its notifications on this prefix; the analytics events files
+    // (under `analytics/`) must notify neither.
+    assert_eq!(
+        rules[0]["Value"],
+        mvidarr_core::keys::blob::TENANT_KEYS_PREFIX
+    );
+    assert!(
+        !mvidarr_core::keys::blob::ANALYTICS_EVENTS_PREFIX
+            .starts_with(mvidarr_core::keys::blob::TENANT_KEYS_PREFIX)
+    );
+}

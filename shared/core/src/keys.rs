@@ -330,6 +330,10 @@ pub mod table {
 pub mod blob {
     use super::*;
 
+    /// What every tenant object's key but the analytics events' starts with: the filter of the
+    /// bucket's upload notifications.
+    pub const TENANT_KEYS_PREFIX: &str = "t/";
+
     /// Where a client's upload lands.
     pub fn upload(tenant: TenantId, media: MediaId) -> String {
         format!("t/{tenant}/uploads/{media}")

@@ -90,7 +90,15 @@ pub enum SignatureError {
 #[derive(Clone)]
 pub struct LocalBlobStore {
     inner: Arc<Inner>,
-    notifications: Option<SqliteQueue>,
+    notifications: Option<Notifications>,
+}
+
+/// Where notifications go, and for which keys.
+#[derive(Clone, Debug)]
+struct Notifications {
+    queue: SqliteQueue,
+    /// Only keys starting with this notify, as the bucket's notification filter has it.
+    prefix: String,
 }
 
 struct Inner {
@@ -196,10 +204,21 @@ impl LocalBlobStore {
         })
     }
 
-    /// Send an S3-shaped `ObjectCreated` notification into `queue` after every write and rename.
-    pub fn with_notifications(mut self, queue: SqliteQueue) -> Self {
-        self.notifications = Some(queue);
+    /// Send an S3-shaped `ObjectCreated` notification into `queue` after every write and
+    /// rename of a key starting with `prefix` (the S3 bucket's prefix filter; `""` for all).
+    pub fn with_notifications(mut self, queue: SqliteQueue, prefix: impl Into<String>) -> Self {
+        self.notifications = Some(Notifications {
+            queue,
+            prefix: prefix.into(),
+        });
         self
+    }
+
+    /// Whether a write of `key` sends a notification.
+    fn notifies(&self, key: &str) -> bool {
+        self.notifications
+            .as_ref()
+            .is_some_and(|n| key.starts_with(&n.prefix))
     }
 
     /// Check a signed URL's parameters as the HTTP layer received them (`expires` and
@@ -289,8 +308,10 @@ impl LocalBlobStore {
         validate_key(key)?;
         let token = hex::encode(rand::random::<[u8; 16]>());
         let tmp = self.inner.tmp.join(&token);
+        // The intent is there for the notification a crash would lose: none, no intent.
+        let notifies = self.notifies(key);
         let written = match self.write_temp(&tmp, key, body).await {
-            Ok(written) => match self.intent(key, &token, true).await {
+            Ok(written) => match self.intent_if(notifies, key, &token, true).await {
                 Ok(()) => self
                     .move_file(&tmp, &self.path(key), key, replace)
                     .await
@@ -303,7 +324,7 @@ impl LocalBlobStore {
             Ok(written) => written,
             Err(e) => {
                 let _ = tokio::fs::remove_file(&tmp).await;
-                let _ = self.intent(key, &token, false).await;
+                let _ = self.intent_if(notifies, key, &token, false).await;
                 return Err(e);
             }
         };
@@ -317,7 +338,7 @@ impl LocalBlobStore {
         let info = self.info(key, &row);
         self.write_row_if_current(key, self.path(key), row).await?;
         self.notify("ObjectCreated:Put", &info).await?;
-        self.intent(key, &token, false).await?;
+        self.intent_if(notifies, key, &token, false).await?;
         Ok(info)
     }
 
@@ -666,9 +687,28 @@ impl LocalBlobStore {
         }
     }
 
-    /// Send the S3 event notification for `info`, if notifications are configured.
+    /// [`Self::intent`], for a write that sends a notification.
+    async fn intent_if(
+        &self,
+        notifies: bool,
+        key: &str,
+        token: &str,
+        present: bool,
+    ) -> Result<(), BlobError> {
+        if notifies {
+            self.intent(key, token, present).await
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Send the S3 event notification for `info`, if notifications are configured for its key.
     async fn notify(&self, event_name: &str, info: &ObjectInfo) -> Result<(), BlobError> {
-        let Some(queue) = &self.notifications else {
+        let Some(Notifications { queue, .. }) = self
+            .notifications
+            .as_ref()
+            .filter(|_| self.notifies(&info.key))
+        else {
             return Ok(());
         };
         let body = s3_event_json(event_name, info, &next_sequencer(), Utc::now());

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use mvidarr_core::asl::StateMachine;
+use mvidarr_core::keys::blob::TENANT_KEYS_PREFIX;
 use mvidarr_core::ports::Platform;
 
 use crate::blob::LocalBlobStore;
@@ -161,7 +162,9 @@ impl LocalPlatform {
             config.public_base_url.clone(),
         )
         .map_err(|e| adapter("blob store")(&e))?
-        .with_notifications(ingest.clone());
+        // Uploads and every other tenant key, as the bucket's filter in template.yaml (so not
+        // the analytics events files).
+        .with_notifications(ingest.clone(), TENANT_KEYS_PREFIX);
         let pipeline = LocalPipeline::open(db, machine).map_err(|e| adapter("pipeline")(&e))?;
         Ok(Self(Arc::new(Inner {
             table,
