@@ -27,7 +27,7 @@ use mvidarr_core::analytics::jobs::{
     MAX_ATTEMPTS, ReportFile, ReportJob, ReportMessage, ReportSchedule, enqueue,
 };
 use mvidarr_core::analytics::report::ReportFormat;
-use mvidarr_core::ids::MediaId;
+use mvidarr_core::ids::{MediaId, TenantId};
 use mvidarr_core::keys;
 use mvidarr_core::ports::blob::body_of;
 use mvidarr_core::ports::{BlobError, BlobStore, Platform, QueueError, Table};
@@ -54,7 +54,7 @@ pub enum ReportError {
     #[error(transparent)]
     Retention(#[from] RetentionError),
     #[error("tenant {0} does not exist")]
-    NoTenant(mvidarr_core::ids::TenantId),
+    NoTenant(TenantId),
     /// Another worker changed the job meanwhile (a duplicate delivery); this one leaves it.
     #[error("job {0} changed meanwhile")]
     Busy(mvidarr_core::ids::ReportId),
@@ -332,9 +332,15 @@ impl<P: Platform, E: QueryEngine> ReportFunction<P, E> {
                 repo.done(&erasure).await?;
                 continue;
             };
+            // The sweep is rewriting this tenant's files: next tick.
+            if !repo.lease_events(erasure.tenant, now).await? {
+                continue;
+            }
+            let result = pseudonymise(self.platform.blobs(), erasure.tenant, &subject).await;
+            repo.release_events(erasure.tenant).await?;
             // One tenant's damaged file must not hold up the erasures behind it: logged, and
             // left pending for the next tick (and for someone to look at the file).
-            let result = match pseudonymise(self.platform.blobs(), erasure.tenant, &subject).await {
+            let result = match result {
                 Ok(result) => result,
                 Err(e) => {
                     warn!(tenant = %erasure.tenant, subject = %erasure.subject, error = %e, "analytics erasure not finished; retried next tick");
@@ -360,36 +366,43 @@ impl<P: Platform, E: QueryEngine> ReportFunction<P, E> {
         if !ErasureRepo::new(table).claim_retention_sweep(today).await? {
             return Ok(None);
         }
-        let settings = SettingsRepo::new(table);
+        let leases = ErasureRepo::new(table);
         let mut swept = RetentionSweep::default();
         for tenant in TenantRepo::new(table).list_all().await? {
             // One tenant's failure leaves the others swept; tomorrow's sweep finishes it.
-            let dropped = match settings.retention(tenant.id).await {
-                Ok(retention) => enforce_retention(
-                    self.platform.blobs(),
-                    tenant.id,
-                    retention.events_days(),
-                    today,
-                )
-                .await
-                .map_err(ReportError::from),
-                Err(e) => Err(e.into()),
-            };
-            match dropped {
-                Ok(outcome) => swept.files_dropped += outcome.objects,
-                Err(e) => {
-                    warn!(tenant = %tenant.id, error = %e, "retention not enforced for a tenant today")
-                }
+            if !leases.lease_events(tenant.id, now).await? {
+                warn!(tenant = %tenant.id, "events files busy (an erasure); swept tomorrow");
+                continue;
             }
-            // Yesterday's batch files (and late ones of earlier days) merged, a file a day.
-            match compact(self.platform.blobs(), table, tenant.id, now).await {
-                Ok(outcome) => swept.days_compacted += outcome.days_compacted,
-                Err(e) => {
-                    warn!(tenant = %tenant.id, error = %e, "events not compacted for a tenant today")
-                }
-            }
+            self.sweep_tenant(tenant.id, now, &mut swept).await;
+            leases.release_events(tenant.id).await?;
         }
         Ok(Some(swept))
+    }
+
+    /// Drop a tenant's expired days, then merge each closed day's files into one (yesterday's,
+    /// and those of earlier days late batches added to). Trouble is logged, not returned.
+    async fn sweep_tenant(&self, tenant: TenantId, now: Timestamp, swept: &mut RetentionSweep) {
+        let table = self.platform.table();
+        let dropped = match SettingsRepo::new(table).retention(tenant).await {
+            Ok(retention) => enforce_retention(
+                self.platform.blobs(),
+                tenant,
+                retention.events_days(),
+                now.date_naive(),
+            )
+            .await
+            .map_err(ReportError::from),
+            Err(e) => Err(e.into()),
+        };
+        match dropped {
+            Ok(outcome) => swept.files_dropped += outcome.objects,
+            Err(e) => warn!(%tenant, error = %e, "retention not enforced for a tenant today"),
+        }
+        match compact(self.platform.blobs(), table, tenant, now).await {
+            Ok(outcome) => swept.days_compacted += outcome.days_compacted,
+            Err(e) => warn!(%tenant, error = %e, "events not compacted for a tenant today"),
+        }
     }
 
     /// Queue the jobs of every due schedule.

@@ -507,3 +507,28 @@ async fn a_query_the_engine_says_will_never_run_fails_the_job_at_once() {
     let stored = self::job(&f, job.id).await;
     assert_eq!((stored.status, stored.attempts), (JobStatus::Failed, 1));
 }
+
+#[tokio::test]
+async fn a_tenant_whose_files_are_being_rewritten_is_left_to_the_next_tick() {
+    let f = fixture().await;
+    let leases = mvidarr_core::repo::ErasureRepo::new(f.platform.table());
+    let now = at("2026-11-27T00:01:00Z");
+    // Another tick's erasure holds the tenant's events files.
+    assert!(leases.lease_events(f.tenant, Utc::now()).await.unwrap());
+    assert!(!leases.lease_events(f.tenant, Utc::now()).await.unwrap());
+    let busy = f.function.tick(now).await.unwrap();
+    assert!(busy.retention_swept);
+    assert_eq!(busy.days_compacted, 0, "not while the files are leased");
+
+    // Given back, the next day's sweep compacts; a lease nobody gives back lapses.
+    leases.release_events(f.tenant).await.unwrap();
+    let next = f.function.tick(at("2026-11-28T00:01:00Z")).await.unwrap();
+    assert_eq!(next.days_compacted, 3);
+    assert!(
+        leases
+            .lease_events(f.tenant, Utc::now() - Duration::minutes(16))
+            .await
+            .unwrap()
+    );
+    assert!(leases.lease_events(f.tenant, Utc::now()).await.unwrap());
+}

@@ -23,6 +23,10 @@
 //!
 //! A file that cannot be read as an events file leaves its day as it is, reported for someone
 //! to look at; the other days are compacted.
+//!
+//! The caller holds the tenant's events lease (`ErasureRepo::lease_events`) while compacting,
+//! as erasures do while pseudonymising: a compaction that read a file before an erasure
+//! rewrote it would bring the erased rows back.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 

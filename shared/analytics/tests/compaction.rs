@@ -152,6 +152,18 @@ fn batches_in(path: &Path) -> Vec<String> {
     serde_json::from_str(&list).unwrap()
 }
 
+/// `events` events of one day (`d` November) from seed `seed`, as a late batch brings them.
+fn late_events(seed: u64, d: u32, events: usize) -> Vec<AnalyticsEvent> {
+    synthetic::events(&Stream {
+        seed,
+        events,
+        start: at(d, 0),
+        days: 1,
+        media: 3,
+        users: 3,
+    })
+}
+
 fn only_compacted(names: &[String]) -> bool {
     names.len() == 1 && names[0].starts_with(COMPACTED_PREFIX)
 }
@@ -233,14 +245,7 @@ async fn a_batch_the_rollups_do_not_count_yet_keeps_its_file() {
     let f = fixture().await;
     // A batch whose file was written but whose rollups were not (ingest cut short between
     // the two): its retry will write the file again, so it must not be merged yet.
-    let late = synthetic::events(&Stream {
-        seed: 12,
-        events: 10,
-        start: at(25, 0),
-        days: 1,
-        media: 3,
-        users: 3,
-    });
+    let late = late_events(12, 25, 10);
     let batch = EventBatch::new(f.tenant, late);
     let name = format!("{}.parquet", batch.id);
     f.put_back(
@@ -285,14 +290,7 @@ async fn a_run_cut_short_is_finished_without_counting_twice() {
     let first_body = std::fs::read(f.path(day(24), &first)).unwrap();
 
     // A late batch for the 24th, merged by a second run into a second compacted file.
-    let late = synthetic::events(&Stream {
-        seed: 13,
-        events: 20,
-        start: at(24, 0),
-        days: 1,
-        media: 3,
-        users: 3,
-    });
+    let late = late_events(13, 24, 20);
     f.ingest(&late).await;
     let second = compact(&f.blobs, &f.table, f.tenant, at(28, 1))
         .await
@@ -341,14 +339,7 @@ async fn an_erasure_keeps_the_compacted_files_batches() {
     }
     // A late batch merges with the pseudonymised file (its user column no longer a profile
     // id) without trouble.
-    let late = synthetic::events(&Stream {
-        seed: 14,
-        events: 20,
-        start: at(25, 0),
-        days: 1,
-        media: 3,
-        users: 3,
-    });
+    let late = late_events(14, 25, 20);
     f.ingest(&late).await;
     let outcome = compact(&f.blobs, &f.table, f.tenant, at(28, 1))
         .await

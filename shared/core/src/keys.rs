@@ -307,6 +307,10 @@ pub mod table {
         format!("{tenant}/{id}")
     }
 
+    /// The lease on a tenant's analytics events files, held while they are rewritten.
+    pub fn analytics_events_lease_pk(tenant: TenantId) -> String {
+        format!("t/{tenant}/analytics/events-lease")
+    }
     /// A tenant's analytics erasures: one item per erased subject (`user:{id}`, `profile:{id}`).
     pub fn analytics_erasures_pk(tenant: TenantId) -> String {
         format!("t/{tenant}/analytics/erasures")

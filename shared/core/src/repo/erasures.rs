@@ -49,6 +49,9 @@ fn item(erasure: &AnalyticsErasure) -> Item {
     }
 }
 
+/// How long a lease on a tenant's events files lasts: a Lambda runs 15 minutes at most.
+pub const EVENTS_LEASE_SECS: i64 = 15 * 60;
+
 pub struct ErasureRepo<'a, T> {
     table: &'a T,
 }
@@ -96,6 +99,37 @@ impl<'a, T: Table> ErasureRepo<'a, T> {
             .await?
             .map(|i| versioned(i).map(|v| v.record))
             .transpose()
+    }
+
+    /// Take the lease on the tenant's events files for a rewrite (an erasure, the retention
+    /// sweep, a compaction): two rewrites working from different reads of one file would undo
+    /// each other (a compaction merging the rows an erasure is replacing). `false` if another
+    /// holds it. It lapses by itself after [`EVENTS_LEASE_SECS`], longer than a function runs,
+    /// so a holder that died never blocks the next.
+    pub async fn lease_events(
+        &self,
+        tenant: TenantId,
+        now: crate::Timestamp,
+    ) -> Result<bool, RepoError> {
+        let lease = Item::new(
+            keys::analytics_events_lease_pk(tenant),
+            "lease",
+            serde_json::json!({"taken_at": now}),
+        )
+        .with_expiry(now.timestamp() + EVENTS_LEASE_SECS);
+        super::won(self.table.put(lease, Condition::Absent).await)
+    }
+
+    /// Give the lease back.
+    pub async fn release_events(&self, tenant: TenantId) -> Result<(), RepoError> {
+        self.table
+            .delete(
+                &keys::analytics_events_lease_pk(tenant),
+                "lease",
+                Condition::Always,
+            )
+            .await?;
+        Ok(())
     }
 
     /// Claim a day's retention sweep: `true` for the first caller of the day only.
