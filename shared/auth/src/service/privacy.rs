@@ -130,8 +130,9 @@ impl<P: Platform> Identity<P> {
 
     /// Erase a user of the caller's tenant: their profile's personal data, sign-in pointer,
     /// password, second factor and sessions are removed and the API keys they made revoked;
-    /// their analytics events, and their keys', are queued for pseudonymisation. The id remains (as `erased`) so references to it, in the audit chain above all, still
-    /// resolve to "an erased user".
+    /// their analytics events, and their keys', are queued for pseudonymisation. The id
+    /// remains (as `erased`) so references to it, in the audit chain above all, still resolve
+    /// to "an erased user".
     ///
     /// The user is marked erased first (a sign-in racing the erasure then fails its check of
     /// the user's version) and the email is blanked last, so an erasure interrupted half way
