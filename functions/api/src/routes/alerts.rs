@@ -18,7 +18,7 @@ use mvidarr_core::repo::{AlertRepo, RuleChange};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::path_id;
+use super::{PageParams, path_id};
 use crate::{ApiError, ApiState, Caller};
 
 /// Rules a tenant may have.
@@ -118,25 +118,14 @@ pub async fn delete_rule<P: Platform>(
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListParams {
-    limit: Option<usize>,
-    cursor: Option<String>,
-}
-
 pub async fn list_alerts<P: Platform>(
     State(state): State<ApiState<P>>,
     caller: Caller,
-    params: Result<Query<ListParams>, QueryRejection>,
+    params: Result<Query<PageParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Query(p) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let limit = p.limit.unwrap_or(50);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::BadRequest("limit must be 1 to 100".into()));
-    }
+    let (limit, cursor) = PageParams::parse(params)?;
     let page = AlertRepo::new(state.platform.table())
-        .list_alerts(caller.tenant, limit, p.cursor)
+        .list_alerts(caller.tenant, limit, cursor)
         .await?;
     Ok(Json(
         json!({"items": page.items, "next_cursor": page.next_cursor}),

@@ -146,6 +146,28 @@ pub(crate) fn path_id<T: std::str::FromStr>(id: &str, what: &str) -> Result<T, A
         .map_err(|_| ApiError::NotFound(format!("no {what} {id}")))
 }
 
+/// `?limit=&cursor=` of a list read newest first a page at a time (reports, alerts).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PageParams {
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+impl PageParams {
+    /// The page size (50 unless asked, 1 to 100) and the cursor, or why the query is refused.
+    pub(crate) fn parse(
+        params: Result<axum::extract::Query<PageParams>, axum::extract::rejection::QueryRejection>,
+    ) -> Result<(usize, Option<String>), ApiError> {
+        let axum::extract::Query(p) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+        let limit = p.limit.unwrap_or(50);
+        if !(1..=100).contains(&limit) {
+            return Err(ApiError::BadRequest("limit must be 1 to 100".into()));
+        }
+        Ok((limit, p.cursor))
+    }
+}
+
 async fn not_found() -> ApiError {
     ApiError::NotFound("no such route".into())
 }

@@ -23,7 +23,7 @@ use mvidarr_core::repo::ReportRepo;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::path_id;
+use super::{PageParams, path_id};
 use crate::{ApiError, ApiState, Caller};
 
 /// How long a report's download URL works.
@@ -111,25 +111,14 @@ pub async fn create<P: Platform>(
     Ok((StatusCode::ACCEPTED, Json(job_view(&job))))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListParams {
-    limit: Option<usize>,
-    cursor: Option<String>,
-}
-
 pub async fn list<P: Platform>(
     State(state): State<ApiState<P>>,
     caller: Caller,
-    params: Result<Query<ListParams>, QueryRejection>,
+    params: Result<Query<PageParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Query(p) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let limit = p.limit.unwrap_or(50);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::BadRequest("limit must be 1 to 100".into()));
-    }
+    let (limit, cursor) = PageParams::parse(params)?;
     let page = ReportRepo::new(state.platform.table())
-        .jobs(caller.tenant, limit, p.cursor)
+        .jobs(caller.tenant, limit, cursor)
         .await?;
     Ok(Json(json!({
         "items": page.jobs.iter().map(job_view).collect::<Vec<_>>(),

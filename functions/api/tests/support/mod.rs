@@ -157,51 +157,27 @@ impl TestApi {
     /// What the events worker would do by now: send the API's waiting events, then ingest
     /// every message of the events queue (Parquet and rollups). Returns the messages ingested.
     pub async fn drain_events(&self) -> usize {
-        use mvidarr_core::ports::{Platform, Queue};
+        use mvidarr_core::ports::Platform;
         self.events.flush().await;
         let function = mvidarr_events::EventsFunction::new(self.platform.clone());
-        let queue = self.platform.events_queue();
-        let mut ingested = 0;
-        loop {
-            let messages = queue
-                .receive(10, Duration::from_secs(60), Duration::ZERO)
-                .await
-                .unwrap();
-            if messages.is_empty() {
-                return ingested;
-            }
-            for m in messages {
-                function.handle_message(&m.body).await.unwrap();
-                queue.delete(&m.receipt_handle).await.unwrap();
-                ingested += 1;
-            }
-        }
+        drain(self.platform.events_queue(), async |body| {
+            function.handle_message(body).await.unwrap();
+        })
+        .await
     }
 
     /// What the report worker would do by now: generate every job of the reports queue with
     /// DataFusion over the embedded blob store. Returns the jobs handled.
     pub async fn drain_reports(&self) -> usize {
-        use mvidarr_core::ports::{Platform, Queue};
+        use mvidarr_core::ports::Platform;
         let function = mvidarr_report_jobs::ReportFunction::new(
             self.platform.clone(),
             mvidarr_analytics::query::LocalEngine::new(self.platform.local_blobs().root()),
         );
-        let queue = self.platform.reports_queue();
-        let mut handled = 0;
-        loop {
-            let messages = queue
-                .receive(10, Duration::from_secs(60), Duration::ZERO)
-                .await
-                .unwrap();
-            if messages.is_empty() {
-                return handled;
-            }
-            for m in messages {
-                function.handle_message(&m.body).await.unwrap();
-                queue.delete(&m.receipt_handle).await.unwrap();
-                handled += 1;
-            }
-        }
+        drain(self.platform.reports_queue(), async |body| {
+            function.handle_message(body).await.unwrap();
+        })
+        .await
     }
 
     /// What the scheduler's tick would do at `now` (due schedules, alert rules, erasures,
@@ -289,4 +265,24 @@ pub fn access(tokens: &Value) -> &str {
 
 pub fn refresh(tokens: &Value) -> &str {
     tokens["refresh_token"].as_str().unwrap()
+}
+
+/// Receive and handle `queue`'s messages until it is empty (as a worker would); returns how
+/// many were handled.
+async fn drain(queue: &impl mvidarr_core::ports::Queue, handle: impl AsyncFn(&str)) -> usize {
+    let mut handled = 0;
+    loop {
+        let messages = queue
+            .receive(10, Duration::from_secs(60), Duration::ZERO)
+            .await
+            .unwrap();
+        if messages.is_empty() {
+            return handled;
+        }
+        for m in messages {
+            handle(&m.body).await;
+            queue.delete(&m.receipt_handle).await.unwrap();
+            handled += 1;
+        }
+    }
 }
