@@ -7,9 +7,11 @@
 //! - [`server`]: a real `mvidarr serve` process and an API client, for black-box tests.
 //! - [`fixtures`]: generated test media and bad inputs.
 //! - [`outage`]: the embedded platform with a table that fails on demand.
+//! - [`bench`]: what the benchmark binaries share (helper scripts, load reports, API keys).
 //! - [`reco`]: a small two-sided library of videos, profiles and plays for recommendations.
 
 pub mod aws;
+pub mod bench;
 pub mod conformance;
 pub mod fixtures;
 pub mod outage;

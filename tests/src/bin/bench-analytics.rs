@@ -48,7 +48,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -74,6 +73,9 @@ use mvidarr_core::repo::MediaRepo;
 use mvidarr_events::EventsFunction;
 use mvidarr_report_jobs::render_report;
 use mvidarr_store_local::{LocalConfig, LocalPlatform};
+use mvidarr_tests::bench::{
+    LoadReport, api_keys, load_average, ms, run_json_script, run_load, show_load, stop_requested,
+};
 use mvidarr_tests::server::{Server, ServerOptions};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -730,36 +732,7 @@ async fn run_duckdb(
         "runs": runs,
         "queries": sql.iter().map(|(name, sql)| json!({"name": name, "sql": sql})).collect::<Vec<_>>(),
     });
-    std::fs::write(config, serde_json::to_vec(&body)?)
-        .with_context(|| format!("writing {}", config.display()))?;
-    let output = tokio::process::Command::new(&args.python)
-        .arg(&args.duckdb_script)
-        .arg(config)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .output()
-        .await
-        .with_context(|| {
-            format!(
-                "running {} {}",
-                args.python.display(),
-                args.duckdb_script.display()
-            )
-        })?;
-    ensure!(
-        output.status.success(),
-        "the DuckDB script failed ({})",
-        output.status
-    );
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .context("the DuckDB script printed no report")?;
-    serde_json::from_str(line).with_context(|| format!("the DuckDB script's report: {line}"))
+    run_json_script(&args.python, &args.duckdb_script, config, &body, &[]).await
 }
 
 /// The DuckDB glob of a tenant's events under a blob root.
@@ -878,87 +851,12 @@ struct CompactedFigures {
 // 4. Dashboard over HTTP
 
 /// What the load script reports for one request pattern.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-struct LoadReport {
-    duration_seconds: f64,
-    responses: u64,
-    ok: u64,
-    statuses: BTreeMap<String, u64>,
-    errors: u64,
-    timeouts: u64,
-    requests_per_second: f64,
-    latency_ms: LatencyMs,
-    autocannon_latency_ms: LatencyMs,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-struct LatencyMs {
-    p50: Option<f64>,
-    p99: Option<f64>,
-    max: Option<f64>,
-    #[serde(default)]
-    mean: Option<f64>,
-}
-
-impl LoadReport {
-    /// Every request answered 2xx, no socket error nor timeout, and at least one response.
-    fn check(&self) -> Result<(), String> {
-        if self.responses == 0 {
-            return Err("no response at all".into());
-        }
-        let refused: Vec<String> = self
-            .statuses
-            .iter()
-            .filter(|(status, _)| !status.starts_with('2'))
-            .map(|(status, n)| format!("{n} × {status}"))
-            .collect();
-        if !refused.is_empty() || self.ok != self.responses {
-            return Err(format!(
-                "non-2xx answers: {} (of {} responses)",
-                refused.join(", "),
-                self.responses
-            ));
-        }
-        if self.errors > 0 || self.timeouts > 0 {
-            return Err(format!(
-                "{} errors, {} timeouts",
-                self.errors, self.timeouts
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// The summary request of the whole range at one granularity.
 fn summary_path(range: TimeRange, granularity: &str) -> String {
     let (first, last) = date_bounds(range);
     format!(
         "/v1/analytics/summary?from={first}&to={}&granularity={granularity}",
         last + chrono::Duration::days(1)
     )
-}
-
-/// `count` API keys of the tenant that may read reports, made with the owner key.
-async fn api_keys(
-    http: &reqwest::Client,
-    url: &str,
-    owner: &str,
-    count: usize,
-) -> anyhow::Result<Vec<String>> {
-    let mut keys = Vec::with_capacity(count);
-    for i in 0..count {
-        let response = http
-            .post(format!("{url}/v1/api-keys"))
-            .bearer_auth(owner)
-            .json(&json!({ "name": format!("bench-analytics {i}"), "scopes": ["reports:read"] }))
-            .send()
-            .await?;
-        let status = response.status().as_u16();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        ensure!(status == 201, "POST /v1/api-keys answered {status}: {body}");
-        keys.push(body["key"].as_str().context("key")?.to_owned());
-    }
-    Ok(keys)
 }
 
 /// A counter of a summary's totals (absent when zero).
@@ -1010,7 +908,7 @@ async fn check_summary(
     Ok(took)
 }
 
-/// Runs the load script on one path; the keys go in its environment, not on disk.
+/// Runs the load script on one path.
 async fn load(
     args: &Args,
     work: &Path,
@@ -1020,44 +918,18 @@ async fn load(
     path: &str,
     duration_seconds: u64,
 ) -> anyhow::Result<LoadReport> {
-    let config = work.join(format!("load-{name}.json"));
-    let body = json!({
-        "url": url,
-        "paths": [path],
-        "connections": args.connections,
-        "duration_seconds": duration_seconds,
-    });
-    std::fs::write(&config, serde_json::to_vec(&body)?)
-        .with_context(|| format!("writing {}", config.display()))?;
-    let output = tokio::process::Command::new(&args.node)
-        .arg(&args.load_script)
-        .arg(&config)
-        .env("BENCH_RECO_API_KEYS", keys.join(","))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .output()
-        .await
-        .with_context(|| {
-            format!(
-                "running {} {}",
-                args.node.display(),
-                args.load_script.display()
-            )
-        })?;
-    ensure!(
-        output.status.success(),
-        "the load script failed on {name} ({})",
-        output.status
-    );
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .context("the load script printed no report")?;
-    serde_json::from_str(line).with_context(|| format!("the load script's report: {line}"))
+    run_load(
+        &args.node,
+        &args.load_script,
+        &work.join(format!("load-{name}.json")),
+        url,
+        &[path.to_owned()],
+        args.connections,
+        duration_seconds,
+        keys,
+    )
+    .await
+    .with_context(|| format!("load on {name}"))
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -1093,7 +965,15 @@ async fn dashboard(
             .with_context(|| format!("the first summary by {granularity}"))?;
         first.push(took.as_secs_f64() * 1000.0);
     }
-    let keys = api_keys(&http, &server.url, &server.api_key, args.keys).await?;
+    let keys = api_keys(
+        &http,
+        &server.url,
+        &server.api_key,
+        args.keys,
+        "bench-analytics",
+        &["reports:read"],
+    )
+    .await?;
     let mut rows = Vec::new();
     for ((granularity, buckets), first_request_ms) in patterns.into_iter().zip(first) {
         let path = summary_path(range, granularity);
@@ -1295,25 +1175,6 @@ struct Figures {
     verdicts: Vec<Verdict>,
 }
 
-fn ms(value: Option<f64>) -> String {
-    value.map_or("n/a".into(), |v| format!("{v:.2}"))
-}
-
-/// The 1, 5 and 15 minute load averages (Linux).
-fn load_average() -> Option<[f64; 3]> {
-    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
-    let mut fields = text.split_whitespace().map(str::parse::<f64>);
-    Some([
-        fields.next()?.ok()?,
-        fields.next()?.ok()?,
-        fields.next()?.ok()?,
-    ])
-}
-
-fn show_load(load: Option<[f64; 3]>) -> String {
-    load.map_or("n/a".into(), |[a, b, c]| format!("{a:.2} {b:.2} {c:.2}"))
-}
-
 fn print_reports(reports: &[ReportRow]) {
     println!("| report | format | queries s | render s | total s | bytes | rows |");
     println!("|---|---|---|---|---|---|---|");
@@ -1508,11 +1369,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .context("compacting the events")?;
     let compact_seconds = started.elapsed().as_secs_f64();
     let (files, bytes) = parquet_on_disk(&blobs_root)?;
+    // Every day one file (a day that had one batch file keeps it); the answers are checked
+    // against those as ingested below.
+    let days = std::fs::read_dir(blobs_root.join(keys::blob::analytics_tenant(tenant)))?.count();
     ensure!(
-        compaction.rows == ingest.events as u64,
-        "compaction merged {} rows of {} events",
-        compaction.rows,
-        ingest.events
+        files == days,
+        "compaction left {files} files over {days} days ({compaction:?})"
     );
     let compacted_engine = LocalEngine::new(&blobs_root);
     let (compacted_engines, _) = compare_engines(
@@ -1568,20 +1430,6 @@ async fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// Ctrl-C or SIGTERM.
-async fn stop_requested() {
-    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -1890,33 +1738,7 @@ mod tests {
     }
 
     fn load_report(statuses: &[(&str, u64)], errors: u64, timeouts: u64) -> LoadReport {
-        let statuses: BTreeMap<String, u64> = statuses
-            .iter()
-            .map(|(s, n)| ((*s).to_owned(), *n))
-            .collect();
-        let responses = statuses.values().sum();
-        let ok = statuses
-            .iter()
-            .filter(|(s, _)| s.starts_with('2'))
-            .map(|(_, n)| n)
-            .sum();
-        let latency = LatencyMs {
-            p50: Some(1.0),
-            p99: Some(2.0),
-            max: Some(3.0),
-            mean: Some(1.1),
-        };
-        LoadReport {
-            duration_seconds: 10.0,
-            responses,
-            ok,
-            statuses,
-            errors,
-            timeouts,
-            requests_per_second: responses as f64 / 10.0,
-            latency_ms: latency.clone(),
-            autocannon_latency_ms: latency,
-        }
+        LoadReport::from_counts(statuses, errors, timeouts)
     }
 
     #[test]

@@ -24,7 +24,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
@@ -46,11 +45,14 @@ use mvidarr_reco::model::{
 use mvidarr_reco::service::{TrainReport, publish};
 use mvidarr_reco::trending::Window;
 use mvidarr_store_local::{LocalConfig, LocalPlatform};
+use mvidarr_tests::bench::{
+    LoadReport, api_keys, load_average, ms, run_load, show_load, stop_requested,
+};
 use mvidarr_tests::server::{Server, ServerOptions};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 /// The end-to-end target for p99 over HTTP, in ms.
 const TARGET_P99_MS: f64 = 50.0;
@@ -558,58 +560,7 @@ fn in_process(
 }
 
 /// What the load script reports for one endpoint.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-struct LoadReport {
-    duration_seconds: f64,
-    responses: u64,
-    ok: u64,
-    statuses: BTreeMap<String, u64>,
-    errors: u64,
-    timeouts: u64,
-    requests_per_second: f64,
-    latency_ms: LatencyMs,
-    autocannon_latency_ms: LatencyMs,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-struct LatencyMs {
-    p50: Option<f64>,
-    p99: Option<f64>,
-    max: Option<f64>,
-    #[serde(default)]
-    mean: Option<f64>,
-}
-
-impl LoadReport {
-    /// Every request answered 2xx, no socket error nor timeout, and at least one response.
-    fn check(&self) -> Result<(), String> {
-        if self.responses == 0 {
-            return Err("no response at all".into());
-        }
-        let refused: Vec<String> = self
-            .statuses
-            .iter()
-            .filter(|(status, _)| !status.starts_with('2'))
-            .map(|(status, n)| format!("{n} × {status}"))
-            .collect();
-        if !refused.is_empty() || self.ok != self.responses {
-            return Err(format!(
-                "non-2xx answers: {} (of {} responses)",
-                refused.join(", "),
-                self.responses
-            ));
-        }
-        if self.errors > 0 || self.timeouts > 0 {
-            return Err(format!(
-                "{} errors, {} timeouts",
-                self.errors, self.timeouts
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// Runs the load script on one endpoint; the keys go in its environment, not on disk.
+/// Runs the load script on one endpoint.
 async fn load(
     args: &Args,
     work: &Path,
@@ -618,68 +569,18 @@ async fn load(
     endpoint: &Endpoint,
     scale: &Scale,
 ) -> anyhow::Result<LoadReport> {
-    let config = work.join(format!("load-{}.json", endpoint.name));
-    let body = json!({
-        "url": url,
-        "paths": endpoint.paths,
-        "connections": args.connections,
-        "duration_seconds": scale.duration_seconds,
-    });
-    std::fs::write(&config, serde_json::to_vec(&body)?)
-        .with_context(|| format!("writing {}", config.display()))?;
-    let output = tokio::process::Command::new(&args.node)
-        .arg(&args.load_script)
-        .arg(&config)
-        .env("BENCH_RECO_API_KEYS", keys.join(","))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .output()
-        .await
-        .with_context(|| {
-            format!(
-                "running {} {}",
-                args.node.display(),
-                args.load_script.display()
-            )
-        })?;
-    ensure!(
-        output.status.success(),
-        "the load script failed on {} ({})",
-        endpoint.name,
-        output.status
-    );
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .context("the load script printed no report")?;
-    serde_json::from_str(line).with_context(|| format!("the load script's report: {line}"))
-}
-
-/// `count` API keys of the tenant that may read media, made with the owner key.
-async fn api_keys(
-    http: &reqwest::Client,
-    url: &str,
-    owner: &str,
-    count: usize,
-) -> anyhow::Result<Vec<String>> {
-    let mut keys = Vec::with_capacity(count);
-    for i in 0..count {
-        let response = http
-            .post(format!("{url}/v1/api-keys"))
-            .bearer_auth(owner)
-            .json(&json!({ "name": format!("bench-reco {i}"), "scopes": ["media:read"] }))
-            .send()
-            .await?;
-        let status = response.status().as_u16();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        ensure!(status == 201, "POST /v1/api-keys answered {status}: {body}");
-        keys.push(body["key"].as_str().context("key")?.to_owned());
-    }
-    Ok(keys)
+    run_load(
+        &args.node,
+        &args.load_script,
+        &work.join(format!("load-{}.json", endpoint.name)),
+        url,
+        &endpoint.paths,
+        args.connections,
+        scale.duration_seconds,
+        keys,
+    )
+    .await
+    .with_context(|| format!("load on {}", endpoint.name))
 }
 
 /// One request to `path`: it must be a 200 with a full list from the published model.
@@ -712,17 +613,6 @@ async fn warm_up(
         body["model"]["version"]
     );
     Ok(elapsed)
-}
-
-/// The 1, 5 and 15 minute load averages (Linux).
-fn load_average() -> Option<[f64; 3]> {
-    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
-    let mut fields = text.split_whitespace().map(str::parse::<f64>);
-    Some([
-        fields.next()?.ok()?,
-        fields.next()?.ok()?,
-        fields.next()?.ok()?,
-    ])
 }
 
 /// One endpoint's row of the table.
@@ -816,7 +706,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
             fixture.times.first_request_seconds = took.as_secs_f64();
         }
     }
-    let keys = api_keys(&http, &server.url, &server.api_key, args.keys).await?;
+    let keys = api_keys(
+        &http,
+        &server.url,
+        &server.api_key,
+        args.keys,
+        "bench-reco",
+        &["media:read"],
+    )
+    .await?;
 
     let load_average_before = load_average();
     eprintln!(
@@ -900,14 +798,6 @@ async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn show_load(load: Option<[f64; 3]>) -> String {
-    load.map_or("n/a".into(), |[a, b, c]| format!("{a:.2} {b:.2} {c:.2}"))
-}
-
-fn ms(value: Option<f64>) -> String {
-    value.map_or("n/a".into(), |v| format!("{v:.2}"))
-}
-
 fn print(f: &Figures) {
     let t = &f.fixture;
     println!();
@@ -974,25 +864,6 @@ fn print(f: &Figures) {
 }
 
 /// Ctrl-C or SIGTERM.
-async fn stop_requested() {
-    #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -1029,33 +900,7 @@ mod tests {
     }
 
     fn report(statuses: &[(&str, u64)], errors: u64, timeouts: u64) -> LoadReport {
-        let statuses: BTreeMap<String, u64> = statuses
-            .iter()
-            .map(|(s, n)| ((*s).to_owned(), *n))
-            .collect();
-        let responses = statuses.values().sum();
-        let ok = statuses
-            .iter()
-            .filter(|(s, _)| s.starts_with('2'))
-            .map(|(_, n)| n)
-            .sum();
-        let latency = LatencyMs {
-            p50: Some(1.0),
-            p99: Some(2.0),
-            max: Some(3.0),
-            mean: Some(1.1),
-        };
-        LoadReport {
-            duration_seconds: 10.0,
-            responses,
-            ok,
-            statuses,
-            errors,
-            timeouts,
-            requests_per_second: responses as f64 / 10.0,
-            latency_ms: latency.clone(),
-            autocannon_latency_ms: latency,
-        }
+        LoadReport::from_counts(statuses, errors, timeouts)
     }
 
     #[test]
