@@ -416,11 +416,20 @@ async fn ffmpeg_that_cannot_start_is_transient() {
     assert!(error.is_transient());
 }
 
+/// A shell script standing in for ffmpeg. Written by a child process: had this process written
+/// it, a test forking on another thread at that moment would inherit the open file and the
+/// exec would fail with ETXTBSY ("Text file busy").
 fn fake_ffmpeg(dir: &TempDir, body: &str) -> Ffmpeg {
-    use std::os::unix::fs::PermissionsExt;
     let path = dir.path().join("ffmpeg");
-    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#"printf '#!/bin/sh\n%s\n' "$1" > "$2" && chmod 755 "$2""#)
+        .arg("sh")
+        .arg(body)
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(status.success(), "writing {}", path.display());
     Ffmpeg::new(path)
 }
 
