@@ -150,8 +150,13 @@ impl DynamoTable {
         }
     }
 
-    fn item_from(&self, attrs: &HashMap<String, AttributeValue>) -> Result<Item, TableError> {
-        item_from_attributes(attrs).map_err(|e| {
+    /// An item as read; `with_data: false` for a keys-only read, which leaves its data null.
+    fn item_from(
+        &self,
+        attrs: &HashMap<String, AttributeValue>,
+        with_data: bool,
+    ) -> Result<Item, TableError> {
+        item_from_attributes(attrs, with_data).map_err(|e| {
             TableError::Backend(format!(
                 "DynamoDB table {}: an item not written by this adapter: {e}",
                 self.table
@@ -183,7 +188,10 @@ impl Table for DynamoTable {
             .send()
             .await
             .map_err(|e| self.error(classify(&e)))?;
-        let item = out.item().map(|attrs| self.item_from(attrs)).transpose()?;
+        let item = out
+            .item()
+            .map(|attrs| self.item_from(attrs, true))
+            .transpose()?;
         // GetItem takes no filter: TTL may not have deleted an expired item yet.
         Ok(item.filter(|item| !item.is_expired_at(unix_now())))
     }
@@ -273,6 +281,16 @@ impl Table for DynamoTable {
             (":p".to_owned(), AttributeValue::S(shape.partition.clone())),
             (":now".to_owned(), number(unix_now())),
         ]);
+        // A keys-only read leaves the data out on the wire (DynamoDB still counts it read).
+        let projection = query.keys_only.then(|| {
+            let attrs = [TABLE_PK, TABLE_SK, GSI1_PK, GSI1_SK, VERSION];
+            let mut projection = vec!["#exp".to_owned()];
+            for (i, attr) in attrs.into_iter().enumerate() {
+                names.insert(format!("#k{i}"), attr.to_owned());
+                projection.push(format!("#k{i}"));
+            }
+            projection.join(", ")
+        });
         let mut key_condition = "#p = :p".to_owned();
         if !shape.prefix.is_empty() {
             key_condition.push_str(" AND begins_with(#s, :prefix)");
@@ -296,6 +314,7 @@ impl Table for DynamoTable {
                 .filter_expression(LIVE_FILTER)
                 .set_expression_attribute_names(Some(names.clone()))
                 .set_expression_attribute_values(Some(values.clone()))
+                .set_projection_expression(projection.clone())
                 .scan_index_forward(!shape.descending)
                 .limit(i32::try_from(limit).unwrap_or(i32::MAX))
                 .set_exclusive_start_key(start.take())
@@ -308,7 +327,7 @@ impl Table for DynamoTable {
             let items = out
                 .items()
                 .iter()
-                .map(|attrs| self.item_from(attrs))
+                .map(|attrs| self.item_from(attrs, !query.keys_only))
                 .collect::<Result<Vec<_>, _>>()?;
             let next = out
                 .last_evaluated_key()
@@ -752,7 +771,10 @@ fn item_size(item: &Item, version: &str, expires_at: Option<&str>, data: &str) -
 }
 
 /// An item as read back; an error names what does not fit the schema.
-fn item_from_attributes(attrs: &HashMap<String, AttributeValue>) -> Result<Item, String> {
+fn item_from_attributes(
+    attrs: &HashMap<String, AttributeValue>,
+    with_data: bool,
+) -> Result<Item, String> {
     let string = |name: &str| -> Result<Option<String>, String> {
         match attrs.get(name) {
             None => Ok(None),
@@ -775,8 +797,12 @@ fn item_from_attributes(attrs: &HashMap<String, AttributeValue>) -> Result<Item,
         ),
         Some(other) => return Err(format!("{EXPIRES_AT} is not a number: {other:?}")),
     };
-    let data = required(DATA)?;
-    let data = serde_json::from_str(&data).map_err(|e| format!("{DATA} is not JSON text: {e}"))?;
+    let data = if with_data {
+        let data = required(DATA)?;
+        serde_json::from_str(&data).map_err(|e| format!("{DATA} is not JSON text: {e}"))?
+    } else {
+        serde_json::Value::Null
+    };
     Ok(Item {
         pk: required(TABLE_PK)?,
         sk: required(TABLE_SK)?,
@@ -1023,7 +1049,7 @@ mod tests {
             attrs.get(EXPIRES_AT),
             Some(&AttributeValue::N(i64::MIN.to_string()))
         );
-        assert_eq!(item_from_attributes(&attrs), Ok(item));
+        assert_eq!(item_from_attributes(&attrs, true), Ok(item));
 
         let sparse = Item::new("p", "s", serde_json::Value::Null);
         let attrs = item_attributes(sparse.clone()).expect("valid");
@@ -1032,7 +1058,7 @@ mod tests {
             !attrs.contains_key(EXPIRES_AT),
             "no expiry, no TTL attribute"
         );
-        assert_eq!(item_from_attributes(&attrs), Ok(sparse));
+        assert_eq!(item_from_attributes(&attrs, true), Ok(sparse));
     }
 
     #[test]
@@ -1044,7 +1070,7 @@ mod tests {
             AttributeValue::S("1".to_owned()),
         ] {
             attrs.insert(EXPIRES_AT.to_owned(), bad.clone());
-            let read = item_from_attributes(&attrs);
+            let read = item_from_attributes(&attrs, true);
             assert!(
                 read.as_ref().is_err_and(|e| e.contains(EXPIRES_AT)),
                 "{bad:?}: {read:?}"

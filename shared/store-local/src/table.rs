@@ -54,6 +54,8 @@ const EXPIRY_INDEX: &str = "CREATE INDEX IF NOT EXISTS items_expiry ON items (ex
     WHERE expires_at IS NOT NULL";
 
 const COLUMNS: &str = "pk, sk, gsi1pk, gsi1sk, version, data, expires_at";
+/// [`COLUMNS`] with JSON `null` for the data, for keys-only queries.
+const KEY_COLUMNS: &str = "pk, sk, gsi1pk, gsi1sk, version, 'null', expires_at";
 
 /// The rows a read may see: those not expired at `:now`.
 const LIVE: &str = "(expires_at IS NULL OR expires_at > :now)";
@@ -236,7 +238,12 @@ impl Table for SqliteTable {
             .transpose()?;
         let limit = query.limit.clamp(1, MAX_PAGE_ITEMS);
         let upper = prefix_successor(&query.sk_prefix);
-        let sql = page_sql(&shape, upper.is_some(), after.is_some());
+        let columns = if query.keys_only {
+            KEY_COLUMNS
+        } else {
+            COLUMNS
+        };
+        let sql = page_sql(&shape, columns, upper.is_some(), after.is_some());
 
         let (index, partition) = (shape.index, shape.partition.clone());
         let now = unix_now();
@@ -529,7 +536,7 @@ fn check_key(name: &str, value: &str, max_bytes: usize) -> Result<(), TableError
 /// and `#`, and a range uses the index. Text compares bytewise (SQLite's BINARY collation),
 /// which for UTF-8 is DynamoDB's order. Index sort keys need not be unique, so the index is
 /// ordered by `(gsi1sk, pk, sk)` and a cursor resumes after that whole tuple.
-fn page_sql(shape: &Shape, has_upper: bool, has_cursor: bool) -> String {
+fn page_sql(shape: &Shape, columns: &str, has_upper: bool, has_cursor: bool) -> String {
     let (partition, sort, order) = match shape.index {
         Index::Primary => ("pk", "sk", vec!["sk"]),
         Index::Gsi1 => ("gsi1pk", "gsi1sk", vec!["gsi1sk", "pk", "sk"]),
@@ -541,7 +548,7 @@ fn page_sql(shape: &Shape, has_upper: bool, has_cursor: bool) -> String {
     };
     // `sort >= ''` also keeps index items that lack an index sort key out (NULL never matches).
     let mut sql = format!(
-        "SELECT {COLUMNS} FROM items WHERE {partition} = :partition AND {sort} >= :lower AND {LIVE}"
+        "SELECT {columns} FROM items WHERE {partition} = :partition AND {sort} >= :lower AND {LIVE}"
     );
     if has_upper {
         sql.push_str(&format!(" AND {sort} < :upper"));
@@ -746,7 +753,10 @@ mod tests {
                 partition: "p".to_owned(),
                 descending: true,
             };
-            let sql = format!("EXPLAIN QUERY PLAN {}", page_sql(&shape, true, true));
+            let sql = format!(
+                "EXPLAIN QUERY PLAN {}",
+                page_sql(&shape, COLUMNS, true, true)
+            );
             let plan = db
                 .call_blocking(|conn| {
                     let mut stmt = conn.prepare(&sql)?;

@@ -86,6 +86,7 @@ macro_rules! table_conformance {
             conditions_needing_an_item_fail_on_an_expired_one,
             transaction_treats_expired_items_as_absent,
             pagination_skips_expired_items_between_live_ones,
+            keys_only_query_returns_every_field_but_the_data,
         );
     };
     (@checks $make:expr; $($check:ident),+ $(,)?) => {
@@ -1312,6 +1313,72 @@ pub async fn pagination_skips_expired_items_between_live_ones<T: Table>(table: &
             );
         }
     }
+}
+
+pub async fn keys_only_query_returns_every_field_but_the_data<T: Table>(table: &T) {
+    let s = scope("keys-only");
+    let pk = format!("t/{s}/days");
+    let index = format!("t/{s}/days-by-month");
+    let mut items = Vec::new();
+    for (i, sk) in [
+        "2026-11-01",
+        "2026-11-02",
+        "2026-11-03",
+        "2026-11-04",
+        "2026-11-05",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut item = Item::new(&pk, sk, json!({"views": i, "pad": "x".repeat(2000)}))
+            .with_index(&index, format!("2026-11#{i}"));
+        if i % 2 == 0 {
+            item = item.with_expiry(now() + 3600);
+        }
+        put_new(table, item.clone()).await;
+        items.push(item);
+    }
+    // A later version, and an expired item, which a keys-only query skips like any other.
+    let mut updated = items[1].clone();
+    updated.version = 2;
+    updated.data = json!({"views": 100});
+    table
+        .put(updated.clone(), Condition::VersionIs(1))
+        .await
+        .expect("update");
+    items[1] = updated;
+    put_new(
+        table,
+        Item::new(&pk, "2026-11-00", json!({})).with_expiry(now() - 10),
+    )
+    .await;
+
+    let without_data: Vec<Item> = items
+        .iter()
+        .map(|item| Item {
+            data: serde_json::Value::Null,
+            ..item.clone()
+        })
+        .collect();
+    for limit in [2, 100] {
+        let keys = query_all(table, Query::partition(&pk).limit(limit).keys_only()).await;
+        assert_eq!(keys, without_data, "keys-only query, pages of {limit}");
+        let mut by_index = query_all(
+            table,
+            Query::partition(&index)
+                .on_index(Index::Gsi1)
+                .limit(limit)
+                .keys_only(),
+        )
+        .await;
+        by_index.sort_by(|a, b| a.sk.cmp(&b.sk));
+        assert_eq!(
+            by_index, without_data,
+            "keys-only index query, pages of {limit}"
+        );
+    }
+    // The full query still has the data.
+    assert_eq!(query_all(table, Query::partition(&pk)).await, items);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -132,6 +132,9 @@ pub struct Query {
     pub cursor: Option<String>,
     /// Sort-key order; `false` is ascending.
     pub descending: bool,
+    /// Items come back without their data (`Value::Null`): keys, versions and expiry only, for
+    /// a reader that holds the data already and only checks versions (a cache).
+    pub keys_only: bool,
 }
 
 impl Query {
@@ -143,6 +146,7 @@ impl Query {
             limit: 100,
             cursor: None,
             descending: false,
+            keys_only: false,
         }
     }
     pub fn on_index(mut self, index: Index) -> Self {
@@ -163,6 +167,10 @@ impl Query {
     }
     pub fn descending(mut self) -> Self {
         self.descending = true;
+        self
+    }
+    pub fn keys_only(mut self) -> Self {
+        self.keys_only = true;
         self
     }
 }
