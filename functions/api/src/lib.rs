@@ -15,6 +15,7 @@ use std::time::Duration;
 use axum::Router;
 use mvidarr_auth::service::Identity;
 use mvidarr_core::ports::Platform;
+use mvidarr_core::repo::RollupCache;
 use mvidarr_core::upload::UploadLimits;
 use mvidarr_reco::service::Recommender;
 
@@ -39,6 +40,8 @@ pub struct ApiState<P: Platform> {
     pub recommender: Arc<Recommender<P>>,
     /// The API's own analytics events, on their way to the events queue.
     pub events: Arc<EventReporter<P>>,
+    /// Decoded tenant-day rollups, for the dashboards.
+    pub rollups: Arc<RollupCache>,
 }
 
 impl<P: Platform> ApiState<P> {
@@ -46,6 +49,7 @@ impl<P: Platform> ApiState<P> {
         Self {
             recommender: Arc::new(Recommender::new(platform.clone(), MODEL_REFRESH)),
             events: Arc::new(EventReporter::new(platform.clone())),
+            rollups: Arc::new(RollupCache::default()),
             platform,
             identity,
             limits: UploadLimits::default(),

@@ -32,7 +32,8 @@ use mvidarr_core::keys;
 use mvidarr_core::ports::blob::body_of;
 use mvidarr_core::ports::{BlobError, BlobStore, Platform, QueueError, Table};
 use mvidarr_core::repo::{
-    ErasureRepo, MediaRepo, RepoError, ReportRepo, TenantRepo, Versioned, evaluate_alerts,
+    ErasureRepo, MediaRepo, RepoError, ReportRepo, RollupCache, TenantRepo, Versioned,
+    evaluate_alerts,
 };
 use mvidarr_report::RenderError;
 use tracing::{info, warn};
@@ -164,11 +165,17 @@ const SCHEDULES_PER_TICK: usize = 500;
 pub struct ReportFunction<P, E> {
     platform: P,
     engine: E,
+    /// Decoded rollups, so each minute's alert sweep decodes only the days that changed.
+    rollups: RollupCache,
 }
 
 impl<P: Platform, E: QueryEngine> ReportFunction<P, E> {
     pub fn new(platform: P, engine: E) -> Self {
-        Self { platform, engine }
+        Self {
+            platform,
+            engine,
+            rollups: RollupCache::default(),
+        }
     }
 
     pub fn platform(&self) -> &P {
@@ -297,7 +304,7 @@ impl<P: Platform, E: QueryEngine> ReportFunction<P, E> {
     /// is logged and left to the next tick; the others still run.
     pub async fn tick(&self, now: Timestamp) -> Result<TickOutcome, ReportError> {
         let mut outcome = self.run_schedules(now).await?;
-        match evaluate_alerts(self.platform.table(), now).await {
+        match evaluate_alerts(self.platform.table(), now, &self.rollups).await {
             Ok(sweep) => outcome.alerts_raised = sweep.alerts_raised,
             Err(e) => warn!(error = %e, "alert evaluation failed; the next tick retries"),
         }

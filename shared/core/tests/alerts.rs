@@ -13,12 +13,18 @@ use mvidarr_core::ids::{MediaId, TenantId};
 use mvidarr_core::keys::table as keys;
 use mvidarr_core::ports::{Condition, Index, Item, Query, Table};
 use mvidarr_core::repo::{
-    AlertRepo, AlertSweep, AnalyticsRepo, RaiseOutcome, RuleChange, evaluate_alerts,
+    AlertRepo, AlertSweep, AnalyticsRepo, RaiseOutcome, RollupCache, RuleChange, evaluate_alerts,
 };
 use mvidarr_store_local::db::Database;
 use mvidarr_store_local::table::SqliteTable;
 use tempfile::TempDir;
 
+/// One cache for every sweep of these tests, as a process keeps one: a later sweep of a test
+/// must see what changed since its earlier one.
+fn rollups() -> &'static RollupCache {
+    static ROLLUPS: std::sync::OnceLock<RollupCache> = std::sync::OnceLock::new();
+    ROLLUPS.get_or_init(RollupCache::default)
+}
 fn table() -> (SqliteTable, TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let db = Database::open(&dir.path().join("t.db")).unwrap();
@@ -166,7 +172,7 @@ async fn every_metric_fires_above_its_threshold_and_not_at_it() {
         }
     }
 
-    let sweep = evaluate_alerts(&table, now).await.unwrap();
+    let sweep = evaluate_alerts(&table, now, rollups()).await.unwrap();
     assert_eq!(counts(&sweep), (10, 10, 5, 0));
     assert_eq!(sweep.window_end, at(1, 14, 0));
     for tenant in at_threshold_only {
@@ -201,10 +207,14 @@ async fn min_events_keeps_one_failure_of_one_analysis_quiet() {
     )
     .await;
     seed(&table, tenant, &analyses(0, 1, at(1, 13, 0))).await;
-    let sweep = evaluate_alerts(&table, at(1, 14, 0)).await.unwrap();
+    let sweep = evaluate_alerts(&table, at(1, 14, 0), rollups())
+        .await
+        .unwrap();
     assert_eq!(counts(&sweep), (1, 1, 0, 0));
     seed(&table, tenant, &analyses(10, 9, at(1, 13, 30))).await;
-    let sweep = evaluate_alerts(&table, at(1, 14, 10)).await.unwrap();
+    let sweep = evaluate_alerts(&table, at(1, 14, 10), rollups())
+        .await
+        .unwrap();
     assert_eq!(counts(&sweep), (1, 1, 1, 0), "10 of 20 failed");
 }
 
@@ -225,7 +235,9 @@ async fn a_window_across_midnight_counts_both_days() {
         .concat(),
     )
     .await;
-    let sweep = evaluate_alerts(&table, at(2, 1, 0)).await.unwrap();
+    let sweep = evaluate_alerts(&table, at(2, 1, 0), rollups())
+        .await
+        .unwrap();
     assert_eq!(sweep.alerts_raised, 1);
     let alert = &alerts_of(&table, tenant).await[0];
     assert_eq!(alert.value, 5.0);
@@ -245,10 +257,10 @@ async fn a_spike_reads_its_baseline_over_three_days() {
     seed(&table, tenant, &quarantines(48, at(0, 22, 30))).await;
     seed(&table, tenant, &quarantines(18, at(1, 23, 0))).await;
     let now = at(2, 1, 30);
-    let sweep = evaluate_alerts(&table, now).await.unwrap();
+    let sweep = evaluate_alerts(&table, now, rollups()).await.unwrap();
     assert_eq!(sweep.alerts_raised, 0, "18 against 6 is 3 times, not more");
     seed(&table, tenant, &quarantines(1, at(2, 0, 10))).await;
-    let sweep = evaluate_alerts(&table, now).await.unwrap();
+    let sweep = evaluate_alerts(&table, now, rollups()).await.unwrap();
     assert_eq!(sweep.alerts_raised, 1);
     let alert = &alerts_of(&table, tenant).await[0];
     assert_eq!((alert.value, alert.events), (19.0 / 6.0, 19));
@@ -260,10 +272,14 @@ async fn a_spike_over_no_baseline_needs_more_than_the_floor() {
     let tenant = TenantId::generate();
     create(&table, tenant, AlertMetric::QuarantineSpike, 1, 3.0, 1).await;
     seed(&table, tenant, &quarantines(3, at(1, 9, 0))).await;
-    let sweep = evaluate_alerts(&table, at(1, 10, 0)).await.unwrap();
+    let sweep = evaluate_alerts(&table, at(1, 10, 0), rollups())
+        .await
+        .unwrap();
     assert_eq!(sweep.alerts_raised, 0, "3 against the floor of 1 an hour");
     seed(&table, tenant, &quarantines(1, at(1, 9, 0))).await;
-    let sweep = evaluate_alerts(&table, at(1, 10, 0)).await.unwrap();
+    let sweep = evaluate_alerts(&table, at(1, 10, 0), rollups())
+        .await
+        .unwrap();
     assert_eq!(sweep.alerts_raised, 1);
     assert_eq!(alerts_of(&table, tenant).await[0].value, 4.0);
 }
@@ -274,14 +290,20 @@ async fn the_same_window_evaluated_twice_raises_one_alert_and_one_notification()
     let tenant = TenantId::generate();
     let rule = create(&table, tenant, AlertMetric::Quarantines, 1, 0.0, 1).await;
     seed(&table, tenant, &quarantines(2, at(1, 13, 0))).await;
-    let first = evaluate_alerts(&table, at(1, 14, 1)).await.unwrap();
+    let first = evaluate_alerts(&table, at(1, 14, 1), rollups())
+        .await
+        .unwrap();
     assert_eq!(counts(&first), (1, 1, 1, 0));
     // A later tick of the same hour, with a late event: the same window, raised already.
     seed(&table, tenant, &quarantines(1, at(1, 13, 59))).await;
-    let second = evaluate_alerts(&table, at(1, 14, 55)).await.unwrap();
+    let second = evaluate_alerts(&table, at(1, 14, 55), rollups())
+        .await
+        .unwrap();
     assert_eq!(counts(&second), (1, 1, 0, 1));
     // The next hour's window is empty.
-    let third = evaluate_alerts(&table, at(1, 15, 1)).await.unwrap();
+    let third = evaluate_alerts(&table, at(1, 15, 1), rollups())
+        .await
+        .unwrap();
     assert_eq!(counts(&third), (1, 1, 0, 0));
 
     let repo = AlertRepo::new(&table);
@@ -344,7 +366,9 @@ async fn disabled_and_deleted_rules_are_not_evaluated_and_alerts_outlive_their_r
     let deleted = create(&table, tenant, AlertMetric::Quarantines, 3, 0.0, 1).await;
     seed(&table, tenant, &quarantines(4, at(1, 9, 0))).await;
     // The deleted rule fires once while it exists.
-    let sweep = evaluate_alerts(&table, at(1, 10, 0)).await.unwrap();
+    let sweep = evaluate_alerts(&table, at(1, 10, 0), rollups())
+        .await
+        .unwrap();
     assert_eq!(counts(&sweep), (1, 3, 3, 0));
 
     let current = repo.get_rule(tenant, disabled.id).await.unwrap().unwrap();
@@ -364,14 +388,18 @@ async fn disabled_and_deleted_rules_are_not_evaluated_and_alerts_outlive_their_r
     ));
     assert!(repo.delete_rule(tenant, deleted.id).await.unwrap());
 
-    let sweep = evaluate_alerts(&table, at(1, 10, 30)).await.unwrap();
+    let sweep = evaluate_alerts(&table, at(1, 10, 30), rollups())
+        .await
+        .unwrap();
     assert_eq!(
         counts(&sweep),
         (1, 1, 0, 1),
         "only the kept rule, raised already"
     );
     seed(&table, tenant, &quarantines(1, at(1, 10, 5))).await;
-    let sweep = evaluate_alerts(&table, at(1, 11, 0)).await.unwrap();
+    let sweep = evaluate_alerts(&table, at(1, 11, 0), rollups())
+        .await
+        .unwrap();
     assert_eq!(counts(&sweep), (1, 1, 1, 0));
     let alerts = alerts_of(&table, tenant).await;
     let from = |id| alerts.iter().filter(|a| a.rule == id).count();
@@ -395,7 +423,9 @@ async fn disabled_and_deleted_rules_are_not_evaluated_and_alerts_outlive_their_r
     .unwrap();
     repo.create_rule(&rule).await.unwrap();
     seed(&table, quiet, &quarantines(4, at(1, 11, 0))).await;
-    let sweep = evaluate_alerts(&table, at(1, 12, 0)).await.unwrap();
+    let sweep = evaluate_alerts(&table, at(1, 12, 0), rollups())
+        .await
+        .unwrap();
     assert_eq!(sweep.tenants, 1);
     assert!(alerts_of(&table, quiet).await.is_empty());
 }
@@ -408,14 +438,18 @@ async fn a_rule_never_sees_another_tenants_rollups() {
     // Only `busy` has activity; only `watched` has a rule.
     seed(&table, busy, &quarantines(50, at(1, 9, 0))).await;
     create(&table, watched, AlertMetric::Quarantines, 1, 0.0, 1).await;
-    let sweep = evaluate_alerts(&table, at(1, 10, 0)).await.unwrap();
+    let sweep = evaluate_alerts(&table, at(1, 10, 0), rollups())
+        .await
+        .unwrap();
     assert_eq!(counts(&sweep), (1, 1, 0, 0));
     assert!(alerts_of(&table, watched).await.is_empty());
     assert!(alerts_of(&table, busy).await.is_empty());
 
     // Given a rule too, `busy` gets its own alert, in its own partition.
     let rule = create(&table, busy, AlertMetric::Quarantines, 1, 0.0, 1).await;
-    let sweep = evaluate_alerts(&table, at(1, 10, 0)).await.unwrap();
+    let sweep = evaluate_alerts(&table, at(1, 10, 0), rollups())
+        .await
+        .unwrap();
     assert_eq!(counts(&sweep), (2, 2, 1, 0));
     let alerts = alerts_of(&table, busy).await;
     assert_eq!((alerts[0].rule, alerts[0].value), (rule.id, 50.0));
@@ -451,7 +485,9 @@ async fn unreadable_rollups_count_as_no_activity() {
         )
         .await
         .unwrap();
-    let sweep = evaluate_alerts(&table, at(1, 10, 0)).await.unwrap();
+    let sweep = evaluate_alerts(&table, at(1, 10, 0), rollups())
+        .await
+        .unwrap();
     assert_eq!(counts(&sweep), (2, 2, 1, 0));
     assert_eq!(sweep.rollups_unreadable, 1);
     assert!(alerts_of(&table, broken).await.is_empty());
@@ -479,7 +515,9 @@ async fn a_stored_rule_that_fails_validation_is_skipped() {
         )
         .await
         .unwrap();
-    let sweep = evaluate_alerts(&table, at(1, 10, 0)).await.unwrap();
+    let sweep = evaluate_alerts(&table, at(1, 10, 0), rollups())
+        .await
+        .unwrap();
     assert_eq!((sweep.rules_evaluated, sweep.rules_invalid), (0, 1));
 }
 
@@ -632,7 +670,9 @@ async fn notifications_wait_until_marked_delivered() {
     let tenant = TenantId::generate();
     create(&table, tenant, AlertMetric::Quarantines, 1, 0.0, 1).await;
     seed(&table, tenant, &quarantines(1, at(1, 9, 0))).await;
-    evaluate_alerts(&table, at(1, 10, 0)).await.unwrap();
+    evaluate_alerts(&table, at(1, 10, 0), rollups())
+        .await
+        .unwrap();
     let waiting = repo.list_notifications(tenant, true).await.unwrap();
     assert_eq!(waiting.len(), 1);
     let id = waiting[0].id.clone();

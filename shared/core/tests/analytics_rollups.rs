@@ -2,15 +2,18 @@
 //! never losing a concurrent batch's counts, read back by day and month.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use mvidarr_core::Timestamp;
 use mvidarr_core::analytics::{
-    AnalyticsEvent, AnalyticsKind, Counters, Granularity, TimeRange, aggregate, summarize,
+    AnalyticsEvent, AnalyticsKind, Counters, Granularity, TenantDay, TimeRange, aggregate,
+    summarize,
 };
 use mvidarr_core::event::EventKind;
 use mvidarr_core::ids::{MediaId, ProfileId, TenantId};
-use mvidarr_core::repo::AnalyticsRepo;
+use mvidarr_core::ports::{Condition, Item, Page, Query, Table, TableError, WriteOp};
+use mvidarr_core::repo::{AnalyticsRepo, RollupCache};
 use mvidarr_store_local::db::Database;
 use mvidarr_store_local::table::SqliteTable;
 use tempfile::TempDir;
@@ -181,4 +184,152 @@ async fn ranges_read_whole_months_and_keep_only_their_days() {
             .unwrap()
             .is_empty()
     );
+}
+
+/// The embedded table, counting the items read with their data (gets and full queries; a
+/// keys-only query reads none).
+struct CountingReads {
+    table: SqliteTable,
+    data_reads: AtomicUsize,
+}
+
+impl CountingReads {
+    fn data_reads(&self) -> usize {
+        self.data_reads.load(Ordering::SeqCst)
+    }
+}
+
+impl Table for CountingReads {
+    async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, TableError> {
+        let item = self.table.get(pk, sk).await?;
+        self.data_reads
+            .fetch_add(usize::from(item.is_some()), Ordering::SeqCst);
+        Ok(item)
+    }
+    async fn put(&self, item: Item, condition: Condition) -> Result<(), TableError> {
+        self.table.put(item, condition).await
+    }
+    async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> Result<(), TableError> {
+        self.table.delete(pk, sk, condition).await
+    }
+    async fn query(&self, query: Query) -> Result<Page, TableError> {
+        let keys_only = query.keys_only;
+        let page = self.table.query(query).await?;
+        if !keys_only {
+            self.data_reads
+                .fetch_add(page.items.len(), Ordering::SeqCst);
+        }
+        Ok(page)
+    }
+    async fn transact_write(&self, ops: Vec<WriteOp>) -> Result<(), TableError> {
+        self.table.transact_write(ops).await
+    }
+}
+
+/// Cached and uncached reads of `range` agree; returns the data reads the cached one made.
+async fn cached_read_agrees(
+    table: &CountingReads,
+    cache: &RollupCache,
+    tenant: TenantId,
+    range: TimeRange,
+) -> usize {
+    let repo = AnalyticsRepo::new(table);
+    let before = table.data_reads();
+    let cached = repo.cached_tenant_days(tenant, range, cache).await.unwrap();
+    let all_time = repo.cached_all_time(tenant, cache).await.unwrap();
+    let reads = table.data_reads() - before;
+    let uncached = repo.tenant_days(tenant, range).await.unwrap();
+    let cached: BTreeMap<NaiveDate, TenantDay> = cached
+        .into_iter()
+        .map(|(d, day)| (d, (*day).clone()))
+        .collect();
+    assert_eq!(cached, uncached);
+    assert_eq!(*all_time, repo.all_time(tenant).await.unwrap());
+    reads
+}
+
+#[tokio::test]
+async fn cached_days_are_read_again_only_once_changed() {
+    let (table, _dir) = table();
+    let table = CountingReads {
+        table,
+        data_reads: AtomicUsize::new(0),
+    };
+    let repo = AnalyticsRepo::new(&table);
+    let cache = RollupCache::default();
+    let (tenant, other) = (TenantId::generate(), TenantId::generate());
+    let media: Vec<MediaId> = (0..3).map(|_| MediaId::generate()).collect();
+
+    // Nothing yet: no days, the all-time rollup empty.
+    assert_eq!(
+        cached_read_agrees(&table, &cache, tenant, both_days()).await,
+        0
+    );
+
+    repo.apply(tenant, "b1", &aggregate(&plays(&media, 10)))
+        .await
+        .unwrap();
+    repo.apply(other, "b1", &aggregate(&plays(&media, 4)))
+        .await
+        .unwrap();
+    // Cold: both days and the all-time rollup read, one by one.
+    assert_eq!(
+        cached_read_agrees(&table, &cache, tenant, both_days()).await,
+        3
+    );
+    // Warm: nothing read.
+    assert_eq!(
+        cached_read_agrees(&table, &cache, tenant, both_days()).await,
+        0
+    );
+    // The other tenant's days are its own, not the first tenant's cached ones.
+    assert_eq!(
+        cached_read_agrees(&table, &cache, other, both_days()).await,
+        3
+    );
+
+    // A batch on 1 November only: that day and the all-time rollup read again.
+    let late = vec![play(media[0], ProfileId::generate(), at(11, 1, 5), 99)];
+    repo.apply(tenant, "b2", &aggregate(&late)).await.unwrap();
+    assert_eq!(
+        cached_read_agrees(&table, &cache, tenant, both_days()).await,
+        2
+    );
+    assert_eq!(
+        cached_read_agrees(&table, &cache, tenant, both_days()).await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_cold_cache_reads_a_month_at_a_time() {
+    let (table, _dir) = table();
+    let table = CountingReads {
+        table,
+        data_reads: AtomicUsize::new(0),
+    };
+    let repo = AnalyticsRepo::new(&table);
+    let cache = RollupCache::default();
+    let tenant = TenantId::generate();
+    // A play on each day of 25 October to 5 November.
+    let events: Vec<AnalyticsEvent> = (0..12)
+        .map(|i| {
+            let when = at(10, 25, 12) + chrono::Duration::days(i);
+            play(MediaId::generate(), ProfileId::generate(), when, i as usize)
+        })
+        .collect();
+    repo.apply(tenant, "b", &aggregate(&events)).await.unwrap();
+    let range = TimeRange::parse("2026-10-27", "2026-11-04", Granularity::Day).unwrap();
+    // The range's 8 days stale: its two months queried whole (7 + 5 days), not 8 gets; and
+    // the all-time rollup.
+    assert_eq!(
+        cached_read_agrees(&table, &cache, tenant, range).await,
+        12 + 1
+    );
+    assert_eq!(cached_read_agrees(&table, &cache, tenant, range).await, 0);
+    let days = repo
+        .cached_tenant_days(tenant, range, &cache)
+        .await
+        .unwrap();
+    assert_eq!(days.len(), 8);
 }

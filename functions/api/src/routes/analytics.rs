@@ -68,8 +68,8 @@ pub async fn summary<P: Platform>(
     let (range, granularity) = RangeParams::parse(params)?;
     let repo = AnalyticsRepo::new(state.platform.table());
     let (days, all_time) = futures_util::try_join!(
-        repo.tenant_days(caller.tenant, range),
-        repo.all_time(caller.tenant)
+        repo.cached_tenant_days(caller.tenant, range, &state.rollups),
+        repo.cached_all_time(caller.tenant, &state.rollups)
     )?;
     let summary = summarize(&days, range, granularity);
     let titles = MediaRepo::new(state.platform.table())

@@ -31,6 +31,7 @@
 //! A rule fires when its window has at least `min_events` events and its value is strictly
 //! above its threshold; a window without the events to compute a rate never fires.
 
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
@@ -340,10 +341,10 @@ pub struct HourlyCounters(BTreeMap<Timestamp, Counters>);
 
 impl HourlyCounters {
     /// The hours of a tenant's day rollups.
-    pub fn from_days(days: &BTreeMap<NaiveDate, TenantDay>) -> Self {
+    pub fn from_days<D: Borrow<TenantDay>>(days: &BTreeMap<NaiveDate, D>) -> Self {
         let mut hourly = Self::default();
         for (date, day) in days {
-            for (hour, counters) in &day.hours {
+            for (hour, counters) in &day.borrow().hours {
                 // A stored hour past 23 would land in the next day: ignore it.
                 if *hour < 24 {
                     hourly.add(

@@ -13,7 +13,8 @@ pub mod summary;
 
 pub use record::{AnalyticsEvent, AnalyticsKind, EventBatch};
 pub use rollup::{
-    Counters, DayDelta, Durations, MediaDay, RankedMedia, TenantDay, Users, aggregate,
+    Counters, DayDelta, Durations, MediaDay, OTHER_TAGS, RankedMedia, TAGS_PER_DAY, TenantDay,
+    Users, aggregate,
 };
 pub use send::{report_events, send_events};
 pub use summary::{Granularity, RangeError, Summary, TimeRange, summarize};

@@ -20,6 +20,13 @@ use crate::ids::MediaId;
 
 /// How many of a day's media its [`TenantDay`] ranks (by plays, then views).
 pub const TOP_MEDIA_PER_DAY: usize = 100;
+/// How many tags a [`TenantDay`] keeps decisions of, the most decided; the others' are summed
+/// under [`OTHER_TAGS`]. A tag name is at most 128 bytes, so even a day of bulk review over a
+/// huge vocabulary stays far inside an item (400 KB).
+pub const TAGS_PER_DAY: usize = 1000;
+/// Where a day's decisions on tags past [`TAGS_PER_DAY`] are counted (not a valid tag name, so
+/// never a real tag's).
+pub const OTHER_TAGS: &str = "(other)";
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
@@ -295,6 +302,27 @@ impl TenantDay {
             entry[0] += accepted;
             entry[1] += rejected;
         }
+        self.cap_tags();
+    }
+
+    /// Keep the [`TAGS_PER_DAY`] most decided tags (ties: by name), the rest summed under
+    /// [`OTHER_TAGS`]. A tag folded in once and decided again later counts afresh, so counts
+    /// past the cap are a lower bound, as the media ranking's are.
+    fn cap_tags(&mut self) {
+        if self.tag_decisions.len() <= TAGS_PER_DAY {
+            return;
+        }
+        let mut other = self.tag_decisions.remove(OTHER_TAGS).unwrap_or_default();
+        let mut tags: Vec<(String, [u64; 2])> = std::mem::take(&mut self.tag_decisions)
+            .into_iter()
+            .collect();
+        tags.sort_by(|(a, [aa, ar]), (b, [ba, br])| (ba + br, a).cmp(&(aa + ar, b)));
+        for (_, [accepted, rejected]) in tags.drain(TAGS_PER_DAY - 1..) {
+            other[0] += accepted;
+            other[1] += rejected;
+        }
+        self.tag_decisions = tags.into_iter().collect();
+        self.tag_decisions.insert(OTHER_TAGS.to_owned(), other);
     }
 
     /// Place a media with its day totals in the ranking. Totals only grow, so of two
@@ -429,6 +457,47 @@ mod tests {
                 when,
             )
         }
+    }
+
+    #[test]
+    fn a_day_keeps_the_most_decided_tags_and_sums_the_rest() {
+        let tag = |i: usize| format!("genre/{i:0>122}");
+        let mut day = TenantDay::default();
+        // 1,500 tags: tag i decided i + 1 times (accepted when i is even).
+        for i in 0..1500 {
+            let mut delta = TenantDay::default();
+            delta.tag_decisions.insert(
+                tag(i),
+                if i % 2 == 0 {
+                    [i as u64 + 1, 0]
+                } else {
+                    [0, i as u64 + 1]
+                },
+            );
+            day.add(&delta);
+        }
+        assert_eq!(day.tag_decisions.len(), TAGS_PER_DAY);
+        let sum = |day: &TenantDay| -> u64 { day.tag_decisions.values().map(|[a, r]| a + r).sum() };
+        assert_eq!(sum(&day), (1..=1500).sum::<u64>(), "no decision lost");
+        assert!(
+            day.tag_decisions.contains_key(&tag(1499)),
+            "the most decided kept"
+        );
+        assert!(day.tag_decisions.contains_key(&tag(501)));
+        assert!(
+            !day.tag_decisions.contains_key(&tag(500)),
+            "the 1,000th most decided folded"
+        );
+        let other = day.tag_decisions[OTHER_TAGS];
+        assert_eq!(other[0] + other[1], (1..=501).sum::<u64>());
+        // More decisions fold into the same bucket; the day still encodes well inside an item.
+        let mut delta = TenantDay::default();
+        delta.tag_decisions.insert(tag(7), [3, 0]);
+        day.add(&delta);
+        assert_eq!(day.tag_decisions.len(), TAGS_PER_DAY);
+        assert_eq!(sum(&day), (1..=1500).sum::<u64>() + 3);
+        let bytes = serde_json::to_vec(&day).unwrap().len();
+        assert!(bytes < 200 * 1024, "{bytes} bytes");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! A tenant's dashboard over a time range, computed from its [`TenantDay`] rollups.
 
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
@@ -7,7 +8,7 @@ use std::str::FromStr;
 use chrono::{Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Timelike, Utc};
 use serde::Serialize;
 
-use super::rollup::{Counters, Durations, RankedMedia, TenantDay, Users};
+use super::rollup::{Counters, Durations, OTHER_TAGS, RankedMedia, TenantDay, Users};
 use crate::Timestamp;
 use crate::ids::MediaId;
 
@@ -223,8 +224,8 @@ fn ratio(part: u64, whole: u64) -> Option<f64> {
 /// Summarize `days` (the tenant's rollups for `range.days()`, missing days being empty) over
 /// `range`. Counters are exact to the hour; distinct users, durations, rankings and tag
 /// decisions are kept by day, so they count every day the range touches.
-pub fn summarize(
-    days: &BTreeMap<NaiveDate, TenantDay>,
+pub fn summarize<D: Borrow<TenantDay>>(
+    days: &BTreeMap<NaiveDate, D>,
     range: TimeRange,
     granularity: Granularity,
 ) -> Summary {
@@ -243,6 +244,7 @@ pub fn summarize(
         if start >= range.to {
             break;
         }
+        let day: &TenantDay = day.borrow();
         for (hour, counters) in &day.hours {
             let hour_start = start + Duration::hours(i64::from(*hour));
             if !range.contains(hour_start) {
@@ -260,7 +262,10 @@ pub fn summarize(
         for ranked in &day.top_media {
             media.entry(ranked.media).or_default().add(&ranked.counters);
         }
-        for (tag, [accepted, rejected]) in &day.tag_decisions {
+        // The sum of the day's least decided tags is no tag to rank.
+        for (tag, [accepted, rejected]) in
+            day.tag_decisions.iter().filter(|(t, _)| *t != OTHER_TAGS)
+        {
             let entry = tags.entry(tag).or_default();
             entry[0] += accepted;
             entry[1] += rejected;
@@ -504,5 +509,17 @@ mod tests {
             .collect();
         assert_eq!(tags, [("genre/pop", 1, 1), ("mood/calm", 1, 0)]);
         assert_eq!(s.rates.tag_acceptance_rate, Some(2.0 / 3.0));
+    }
+
+    #[test]
+    fn the_sum_of_a_day_s_least_decided_tags_is_not_a_top_tag() {
+        let mut day = TenantDay::default();
+        day.tag_decisions.insert(OTHER_TAGS.to_owned(), [40, 2]);
+        day.tag_decisions.insert("genre/pop".to_owned(), [1, 0]);
+        let days = BTreeMap::from([(NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(), day)]);
+        let range = TimeRange::parse("2026-11-01", "2026-11-02", Granularity::Day).unwrap();
+        let s = summarize(&days, range, Granularity::Day);
+        let tags: Vec<&str> = s.top_tags.iter().map(|t| t.tag.as_str()).collect();
+        assert_eq!(tags, ["genre/pop"]);
     }
 }

@@ -24,7 +24,7 @@ use crate::ports::table::MAX_PAGE_ITEMS;
 use crate::ports::{Condition, Index, Item, Query, Table, WriteOp};
 
 use super::{
-    AnalyticsRepo, RepoError, Versioned, a_few_at_a_time, decode, encode, query_all,
+    AnalyticsRepo, RepoError, RollupCache, Versioned, a_few_at_a_time, decode, encode, query_all,
     query_all_with, query_versioned, versioned, won,
 };
 
@@ -360,13 +360,18 @@ impl<'a, T: Table> AlertRepo<'a, T> {
 /// Evaluate every enabled rule of every tenant for the window ending at the last complete
 /// hour at `now`, and raise the breaches. Each tenant's rollups are read once, for the hours
 /// its rules need. Safe to run as often as wanted: within an hour it re-evaluates the same
-/// window (seeing events that arrived late) and raises each breach once.
-pub async fn evaluate_alerts<T: Table>(table: &T, now: Timestamp) -> Result<AlertSweep, RepoError> {
+/// window (seeing events that arrived late) and raises each breach once. The rollups are read
+/// through `rollups`, so the sweeps of one hour decode only the days that changed.
+pub async fn evaluate_alerts<T: Table>(
+    table: &T,
+    now: Timestamp,
+    rollups: &RollupCache,
+) -> Result<AlertSweep, RepoError> {
     let window_end = window_end_at(now);
     let by_tenant = AlertRepo::new(table).enabled_rules().await?;
     let sweeps = by_tenant
         .into_iter()
-        .map(|(tenant, rules)| sweep_tenant(table, tenant, rules, window_end, now))
+        .map(|(tenant, rules)| sweep_tenant(table, tenant, rules, window_end, now, rollups))
         .collect();
     let mut total = AlertSweep::empty(window_end);
     for sweep in a_few_at_a_time(sweeps).await? {
@@ -382,6 +387,7 @@ async fn sweep_tenant<T: Table>(
     rules: Vec<AlertRule>,
     window_end: Timestamp,
     now: Timestamp,
+    rollups: &RollupCache,
 ) -> Result<AlertSweep, RepoError> {
     let mut sweep = AlertSweep {
         tenants: 1,
@@ -400,7 +406,10 @@ async fn sweep_tenant<T: Table>(
         from,
         to: window_end,
     };
-    let hours = match AnalyticsRepo::new(table).tenant_days(tenant, range).await {
+    let days = AnalyticsRepo::new(table)
+        .cached_tenant_days(tenant, range, rollups)
+        .await;
+    let hours = match days {
         Ok(days) => HourlyCounters::from_days(&days),
         Err(error) => {
             tracing::warn!(%tenant, %error, "rollups unreadable: alerts see no activity");

@@ -11,6 +11,7 @@
 //! the tenant's all-time totals (the library's size comes from them).
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 
@@ -20,7 +21,9 @@ use crate::keys::table as keys;
 use crate::ports::table::{MAX_PAGE_ITEMS, MAX_TRANSACT_ITEMS, unix_now};
 use crate::ports::{Condition, Item, Query, Table, TableError, WriteOp};
 
-use super::{RepoError, Versioned, a_few_at_a_time, decode, encode, query_all_with, versioned};
+use super::{
+    RepoError, RollupCache, Versioned, a_few_at_a_time, decode, encode, query_all_with, versioned,
+};
 
 /// How long a batch's markers are kept: longer than a queue keeps a message (SQS: 14 days),
 /// so no redelivery outlives them.
@@ -161,7 +164,7 @@ impl<'a, T: Table> AnalyticsRepo<'a, T> {
             for (p, now) in pending.iter().zip(current) {
                 let (mut value, condition, version) = match now {
                     Some(v) => (v.record, Condition::VersionIs(v.version), v.version + 1),
-                    None => (R::default(), Condition::Absent, 1),
+                    None => (R::default(), Condition::Absent, first_version()),
                 };
                 value.add(&p.delta);
                 finish(p, &mut value);
@@ -265,42 +268,155 @@ impl<'a, T: Table> AnalyticsRepo<'a, T> {
             .await
     }
 
+    /// The tenant's days in `range` as [`AnalyticsRepo::tenant_days`], read through `cache`:
+    /// only the days whose version changed since they were cached are read and decoded.
+    pub async fn cached_tenant_days(
+        &self,
+        tenant: TenantId,
+        range: TimeRange,
+        cache: &RollupCache,
+    ) -> Result<BTreeMap<NaiveDate, Arc<TenantDay>>, RepoError> {
+        let pk = keys::analytics_days_pk(tenant);
+        let prefixes = month_prefixes(range);
+        let listed = self.day_items(&pk, range, &prefixes, true).await?;
+        let mut out = BTreeMap::new();
+        let mut stale = Vec::new();
+        for (date, item) in listed {
+            match cache.get::<TenantDay>(&pk, &item.sk, item.version) {
+                Some(day) => {
+                    out.insert(date, day);
+                }
+                None => stale.push((date, item.sk)),
+            }
+        }
+        let fresh: Vec<(NaiveDate, Item)> = if stale.len() > MAX_STALE_GETS {
+            // A cold cache: a query a month beats a read a day.
+            let stale: HashSet<NaiveDate> = stale.into_iter().map(|(date, _)| date).collect();
+            self.day_items(&pk, range, &prefixes, false)
+                .await?
+                .into_iter()
+                .filter(|(date, _)| stale.contains(date))
+                .collect()
+        } else {
+            let reads = stale
+                .into_iter()
+                .map(|(date, sk)| {
+                    let pk = &pk;
+                    async move { Ok(self.table.get(pk, &sk).await?.map(|item| (date, item))) }
+                })
+                .collect();
+            a_few_at_a_time(reads)
+                .await?
+                .into_iter()
+                .flatten()
+                .collect()
+        };
+        for (date, item) in fresh {
+            out.insert(date, decode_into(cache, item)?);
+        }
+        Ok(out)
+    }
+
+    /// The tenant's all-time rollup as [`AnalyticsRepo::all_time`], read through `cache`.
+    pub async fn cached_all_time(
+        &self,
+        tenant: TenantId,
+        cache: &RollupCache,
+    ) -> Result<Arc<TenantDay>, RepoError> {
+        let pk = keys::analytics_days_pk(tenant);
+        let query = Query::partition(pk.clone())
+            .prefix(keys::ANALYTICS_ALL_TIME_SK)
+            .keys_only();
+        let page = self.table.query(query).await?;
+        let listed = page
+            .items
+            .into_iter()
+            .find(|item| item.sk == keys::ANALYTICS_ALL_TIME_SK);
+        let Some(listed) = listed else {
+            return Ok(Arc::default());
+        };
+        if let Some(all_time) = cache.get::<TenantDay>(&pk, &listed.sk, listed.version) {
+            return Ok(all_time);
+        }
+        match self.table.get(&pk, keys::ANALYTICS_ALL_TIME_SK).await? {
+            Some(item) => decode_into(cache, item),
+            None => Ok(Arc::default()),
+        }
+    }
+
     /// The rollups of a partition keyed by day, one prefix query per month the range touches.
     async fn days<R: Rollup>(
         &self,
         pk: String,
         range: TimeRange,
     ) -> Result<BTreeMap<NaiveDate, R>, RepoError> {
-        let days: Vec<NaiveDate> = range.days().collect();
-        let mut months: Vec<String> = days
-            .iter()
-            .map(|d| keys::analytics_month_prefix(*d))
-            .collect();
-        months.dedup();
-        let (first, last) = (days[0], days[days.len() - 1]);
-        let queries = months
+        let items = self
+            .day_items(&pk, range, &month_prefixes(range), false)
+            .await?;
+        items
             .into_iter()
+            .map(|(date, item)| Ok((date, decode::<R>(item)?)))
+            .collect()
+    }
+
+    /// The items of `pk`'s days in `range` (`prefixes`: its months), with their data or
+    /// `keys_only`.
+    async fn day_items(
+        &self,
+        pk: &str,
+        range: TimeRange,
+        prefixes: &[String],
+        keys_only: bool,
+    ) -> Result<Vec<(NaiveDate, Item)>, RepoError> {
+        let (Some(first), Some(last)) = (range.days().next(), range.days().last()) else {
+            return Ok(Vec::new());
+        };
+        let queries = prefixes
+            .iter()
             .map(|month| {
-                let query = Query::partition(pk.clone()).prefix(month);
+                let mut query = Query::partition(pk).prefix(month.as_str());
+                query.keys_only = keys_only;
                 query_all_with(self.table, query, |item| {
                     let date = item.sk.parse::<NaiveDate>().ok();
                     Ok((date, item))
                 })
             })
             .collect();
-        let mut out = BTreeMap::new();
+        let mut out = Vec::new();
         for month in a_few_at_a_time(queries).await? {
             for (date, item) in month {
                 match date {
-                    Some(date) if (first..=last).contains(&date) => {
-                        out.insert(date, decode::<R>(item)?);
-                    }
+                    Some(date) if (first..=last).contains(&date) => out.push((date, item)),
                     _ => {}
                 }
             }
         }
         Ok(out)
     }
+}
+
+/// A new rollup item's version: random, so that an item deleted and made again never repeats
+/// a version a [`RollupCache`] holds (63 bits, so bumping it never overflows).
+fn first_version() -> u64 {
+    (ulid::Ulid::new().random() as u64) >> 1
+}
+
+/// Stale days read one by one, up to this many; more, and whole months are queried.
+const MAX_STALE_GETS: usize = 4;
+
+/// The sort-key prefixes of the months `range` touches.
+fn month_prefixes(range: TimeRange) -> Vec<String> {
+    let mut months: Vec<String> = range.days().map(keys::analytics_month_prefix).collect();
+    months.dedup();
+    months
+}
+
+/// A tenant day decoded and kept in `cache` at the version read.
+fn decode_into(cache: &RollupCache, item: Item) -> Result<Arc<TenantDay>, RepoError> {
+    let (pk, sk, version) = (item.pk.clone(), item.sk.clone(), item.version);
+    let day = Arc::new(decode::<TenantDay>(item)?);
+    cache.put(&pk, &sk, version, Arc::clone(&day));
+    Ok(day)
 }
 
 impl ApplyOutcome {

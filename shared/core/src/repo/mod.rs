@@ -14,6 +14,7 @@ mod model_files;
 mod models;
 mod profiles;
 mod reports;
+mod rollup_cache;
 mod tags;
 mod tenants;
 mod uploads;
@@ -34,6 +35,7 @@ pub use model_files::{
 pub use models::{ModelFile, ModelRegistry, ModelVersion, Reservation};
 pub use profiles::ProfileRepo;
 pub use reports::{JobPage, ReportRepo};
+pub use rollup_cache::{ROLLUP_CACHE_ITEMS, RollupCache};
 pub use tags::{Decided, FoundPage, FoundTag, TagCounts, TagRepo};
 pub use tenants::{TenantRecord, TenantRepo};
 pub use uploads::{Claim, UploadRepo, UploadReservation};
