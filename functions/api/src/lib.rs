@@ -68,3 +68,22 @@ impl<P: Platform> ApiState<P> {
 pub fn router<P: Platform>(state: ApiState<P>) -> Router {
     routes::router(&state).with_state(state)
 }
+
+/// The router as the Lambda function serves it: each response goes only once the request's
+/// own analytics events (its `api_call`, a tag decision) are on the events queue. An instance
+/// is frozen as soon as it has answered and may never run again, so events left waiting, or a
+/// send begun in the background, could be lost with it: metering that is billed on must not
+/// be. This costs each response one queue send (a few ms in the region).
+pub fn lambda_router<P: Platform>(state: ApiState<P>) -> Router {
+    let events = state.events.clone();
+    router(state).layer(axum::middleware::from_fn(
+        move |request: axum::extract::Request, next: axum::middleware::Next| {
+            let events = events.clone();
+            async move {
+                let response = next.run(request).await;
+                events.flush().await;
+                response
+            }
+        },
+    ))
+}

@@ -4,8 +4,8 @@
 //!
 //! A batch goes when [`FLUSH_EVENTS`] events are waiting or the oldest has waited
 //! [`FLUSH_AFTER`] (checked as events arrive), and on [`EventReporter::flush`], which `mvidarr
-//! serve` calls every second and on shutdown. In Lambda the last events of an instance that
-//! is never invoked again are lost (there is no shutdown hook without an extension).
+//! serve` calls every second and on shutdown, and the Lambda function after every response
+//! (see [`crate::lambda_router`]): a frozen instance keeps nothing unsent.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -232,3 +232,48 @@ async fn bad_ranges_are_400_and_analytics_need_reports_read() {
         );
     }
 }
+
+#[tokio::test]
+async fn in_lambda_a_response_goes_once_its_call_is_on_the_events_queue() {
+    use axum::body::Body;
+    use axum::http::Request;
+    use mvidarr_core::analytics::{AnalyticsKind, EventBatch};
+    use mvidarr_core::ports::{Platform, Queue};
+    use tower::ServiceExt;
+
+    let api = TestApi::start().await;
+    let lambda = mvidarr_api::lambda_router(mvidarr_api::ApiState::new(
+        api.platform.clone(),
+        api.identity.clone(),
+    ));
+    let request = Request::get("/v1/media")
+        .header("authorization", format!("Bearer {}", api.key))
+        .body(Body::empty())
+        .unwrap();
+    let response = lambda.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+
+    // No flush and no wait: the call is queued by the time the response is.
+    let messages = api
+        .platform
+        .events_queue()
+        .receive(
+            10,
+            std::time::Duration::from_secs(30),
+            std::time::Duration::ZERO,
+        )
+        .await
+        .unwrap();
+    let calls: Vec<(TenantId, Option<String>)> = messages
+        .iter()
+        .flat_map(|m| {
+            let batch: EventBatch = serde_json::from_str(&m.body).unwrap();
+            batch
+                .events
+                .into_iter()
+                .filter(|e| e.kind == AnalyticsKind::ApiCall)
+                .map(move |e| (batch.tenant, e.route))
+        })
+        .collect();
+    assert_eq!(calls, [(api.tenant, Some("/v1/media".to_owned()))]);
+}
