@@ -15,7 +15,7 @@ use std::collections::HashMap;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::Utc;
-use mvidarr_analytics::compact;
+use mvidarr_analytics::{compact, compact_today};
 use mvidarr_analytics::query::{QueryEngine, QueryError};
 use mvidarr_analytics::reports::{self, ReportRequest};
 use mvidarr_analytics::retention::{
@@ -147,6 +147,9 @@ pub struct TickOutcome {
     pub retention_files_dropped: usize,
     /// Tenant days whose events files the sweep merged into one.
     pub days_compacted: usize,
+    /// Tenants whose finished batch files of today this tick merged (the first tick of each
+    /// hour).
+    pub today_compacted: usize,
 }
 
 /// What the day's retention sweep did.
@@ -300,7 +303,8 @@ impl<P: Platform, E: QueryEngine> ReportFunction<P, E> {
     }
 
     /// The scheduler's tick: queue a job for every due schedule, evaluate the alert rules,
-    /// do waiting erasures and, first thing each day, the retention sweep. Each part's trouble
+    /// do waiting erasures, first thing each day the retention sweep and first thing each
+    /// hour the compaction of today's events. Each part's trouble
     /// is logged and left to the next tick; the others still run.
     pub async fn tick(&self, now: Timestamp) -> Result<TickOutcome, ReportError> {
         let mut outcome = self.run_schedules(now).await?;
@@ -321,7 +325,34 @@ impl<P: Platform, E: QueryEngine> ReportFunction<P, E> {
             Ok(None) => {}
             Err(e) => warn!(error = %e, "the retention sweep failed; tomorrow's finishes it"),
         }
+        match self.compact_today(now).await {
+            Ok(tenants) => outcome.today_compacted = tenants,
+            Err(e) => warn!(error = %e, "today's events not compacted; the next hour's tick retries"),
+        }
         Ok(outcome)
+    }
+
+    /// First thing each hour: merge each tenant's finished batch files of today, so reports
+    /// over ranges ending today read an hour's files at most. Returns the tenants merged.
+    async fn compact_today(&self, now: Timestamp) -> Result<usize, ReportError> {
+        let table = self.platform.table();
+        let leases = ErasureRepo::new(table);
+        if !leases.claim_hourly_compaction(now).await? {
+            return Ok(0);
+        }
+        let mut merged = 0;
+        for tenant in TenantRepo::new(table).list_all().await? {
+            if !leases.lease_events(tenant.id, now).await? {
+                warn!(tenant = %tenant.id, "events files busy; today's compacted next hour");
+                continue;
+            }
+            match compact_today(self.platform.blobs(), table, tenant.id, now).await {
+                Ok(outcome) => merged += outcome.days_compacted,
+                Err(e) => warn!(tenant = %tenant.id, error = %e, "today's events not compacted"),
+            }
+            leases.release_events(tenant.id).await?;
+        }
+        Ok(merged)
     }
 
     /// Pseudonymise the events of erased people, a few erasures a tick.

@@ -464,6 +464,34 @@ async fn the_first_tick_of_a_day_compacts_the_closed_days_once() {
     assert_eq!(second.days_compacted, 0);
 }
 
+#[tokio::test]
+async fn the_first_tick_of_each_hour_compacts_today_s_finished_batches() {
+    let f = fixture().await;
+    let files_of = |d: u32| {
+        let date = chrono::NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+        let dir = f
+            .platform
+            .local_blobs()
+            .root()
+            .join(keys::blob::analytics_partition(f.tenant, date));
+        std::fs::read_dir(dir).unwrap().count()
+    };
+    assert!(files_of(26) > 1);
+
+    // The 26th is today: the day's first tick sweeps the closed days, the hour's compacts
+    // today's files so far.
+    let first = f.function.tick(at("2026-11-26T13:01:00Z")).await.unwrap();
+    assert_eq!((first.days_compacted, first.today_compacted), (2, 1));
+    assert_eq!([files_of(24), files_of(25), files_of(26)], [1, 1, 1]);
+
+    let same_hour = f.function.tick(at("2026-11-26T13:30:00Z")).await.unwrap();
+    assert_eq!(same_hour.today_compacted, 0);
+    // The next hour claims its run; one file is nothing to merge.
+    let next_hour = f.function.tick(at("2026-11-26T14:01:00Z")).await.unwrap();
+    assert_eq!(next_hour.today_compacted, 0);
+    assert_eq!(files_of(26), 1);
+}
+
 /// An engine whose every query fails as Athena fails a query it will never run (a syntax
 /// error, a missing table).
 struct RefusingEngine;

@@ -1,7 +1,7 @@
 //! Analytics storage: events as Parquet files in the blob store, partitioned
 //! `analytics/events/t={tenant}/date={YYYY-MM-DD}/{batch}.parquet` (merged into one
-//! `compacted-{id}.parquet` a day once the day is over), and the events function's ingest of a
-//! batch into those files and the table's rollups.
+//! `compacted-{id}.parquet` per day: today's every hour, a closed day's by the daily sweep),
+//! and the events function's ingest of a batch into those files and the table's rollups.
 
 pub mod athena;
 pub mod compaction;
@@ -13,6 +13,6 @@ pub mod retention;
 pub mod synthetic;
 
 pub use athena::{AthenaEngine, Polling};
-pub use compaction::{CompactionOutcome, compact};
+pub use compaction::{CompactionOutcome, compact, compact_today};
 pub use ingest::{IngestError, IngestOutcome, ingest};
 pub use query::{LocalEngine, QueryEngine, QueryError, ReportQuery, Rows};

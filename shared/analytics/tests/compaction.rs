@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use chrono::{NaiveDate, TimeZone, Utc};
-use mvidarr_analytics::compaction::{BATCHES_KEY, COMPACTED_PREFIX, compact};
+use mvidarr_analytics::compaction::{BATCHES_KEY, COMPACTED_PREFIX, compact, compact_today};
 use mvidarr_analytics::parquet as events_file;
 use mvidarr_analytics::query::{LocalEngine, QueryEngine, ReportQuery, Rows};
 use mvidarr_analytics::retention::{ErasedSubject, RetentionError, pseudonymise};
@@ -221,6 +221,57 @@ async fn today_is_left_to_ingest() {
     assert!(only_compacted(&after[&day(24)]));
     assert!(only_compacted(&after[&day(25)]));
     assert_eq!(after[&day(26)], before[&day(26)]);
+}
+
+#[tokio::test]
+async fn today_s_finished_batches_are_merged_hour_by_hour_and_closed_days_left_to_the_sweep() {
+    let f = fixture().await;
+    let before = f.files();
+    // An unfinished batch of today: its file, no rollups yet.
+    let unfinished = EventBatch::new(f.tenant, late_events(13, 26, 10));
+    let unfinished_name = format!("{}.parquet", unfinished.id);
+    f.put_back(
+        day(26),
+        &unfinished_name,
+        events_file::encode(unfinished.events.iter()).unwrap(),
+    )
+    .await;
+    let answers = f.answers().await;
+
+    let first = compact_today(&f.blobs, &f.table, f.tenant, at(26, 13))
+        .await
+        .unwrap();
+    assert_eq!((first.days_compacted, first.batches_unfinished), (1, 1));
+    assert_eq!(first.files_merged, before[&day(26)].len());
+    let after = f.files();
+    assert_eq!(after[&day(24)], before[&day(24)], "closed days: the daily sweep's");
+    assert_eq!(after[&day(25)], before[&day(25)]);
+    assert_eq!(after[&day(26)].len(), 2, "{:?}", after[&day(26)]);
+    assert!(after[&day(26)].contains(&unfinished_name));
+    assert_eq!(f.answers().await, answers);
+
+    // The next hour: the batch is finished, and another came; both merge with the hour's
+    // earlier file, and every query still answers as if nothing were merged.
+    f.ingest(&unfinished.events).await;
+    let another = late_events(14, 26, 20);
+    f.ingest(&another).await;
+    let answers = f.answers().await;
+    let next = compact_today(&f.blobs, &f.table, f.tenant, at(26, 14))
+        .await
+        .unwrap();
+    assert_eq!((next.days_compacted, next.files_merged), (1, 3));
+    let merged = f.files();
+    assert!(only_compacted(&merged[&day(26)]), "{:?}", merged[&day(26)]);
+    let held = batches_in(&f.path(day(26), &merged[&day(26)][0]));
+    assert!(held.contains(&unfinished.id));
+    assert!(held.contains(&EventBatch::new(f.tenant, another.clone()).id));
+    assert_eq!(held.len(), before[&day(26)].len() + 2);
+    assert_eq!(f.answers().await, answers);
+
+    // Once the day is over, the sweep leaves a day of one compacted file alone.
+    let sweep = compact(&f.blobs, &f.table, f.tenant, at(27, 0)).await.unwrap();
+    assert_eq!(f.files()[&day(26)], merged[&day(26)]);
+    assert_eq!(sweep.days_compacted, 2, "the 24th and 25th");
 }
 
 #[tokio::test]

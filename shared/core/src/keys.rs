@@ -320,6 +320,8 @@ pub mod table {
     pub const PENDING_ERASURES_PK: &str = "analytics-erasures/pending";
     /// Global: the day's retention sweep, claimed by the first tick of the day.
     pub const RETENTION_SWEEPS_PK: &str = "analytics-retention";
+    /// Global: which hours' compactions of today's events have been claimed (`2026-11-26T14`).
+    pub const HOURLY_COMPACTIONS_PK: &str = "analytics-compactions";
 
     /// Global: the tenant directory.
     pub const TENANTS_PK: &str = "tenants";

@@ -145,4 +145,16 @@ impl<'a, T: Table> ErasureRepo<'a, T> {
         );
         super::won(self.table.put(claim, Condition::Absent).await)
     }
+
+    /// Claim the hour holding `now` for compacting today's events: `true` for the first
+    /// caller of the hour only.
+    pub async fn claim_hourly_compaction(&self, now: crate::Timestamp) -> Result<bool, RepoError> {
+        let claim = Item::new(
+            keys::HOURLY_COMPACTIONS_PK,
+            now.format("%Y-%m-%dT%H").to_string(),
+            serde_json::json!({}),
+        )
+        .with_expiry((now + chrono::Duration::days(2)).timestamp());
+        super::won(self.table.put(claim, Condition::Absent).await)
+    }
 }
