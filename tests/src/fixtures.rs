@@ -81,12 +81,10 @@ pub fn fake_ffmpeg(dir: &Path, delay_seconds: f64, crash: bool) -> PathBuf {
     } else {
         "ffmpeg-slow"
     });
-    std::fs::write(&path, format!("#!/bin/sh\nsleep {delay_seconds}\n{body}"))
-        .expect("writing fake ffmpeg");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    }
+    mvidarr_media::ffmpeg::write_script(
+        &path,
+        &format!("#!/bin/sh\nsleep {delay_seconds}\n{body}"),
+    )
+    .expect("writing fake ffmpeg");
     path
 }

@@ -32,6 +32,34 @@ pub const DIST_FFMPEG: &str = "layers/dist/bin/ffmpeg";
 /// a dynamically linked ffmpeg the variable is harmless (same converters, found without cache).
 const NO_GCONV_PATH: &str = "/nonexistent/mvidarr-no-gconv";
 
+/// Write `script` as an executable file at `path`: a stand-in for ffmpeg in tests. Written by
+/// a child process: had this process written it, a test forking on another thread at that
+/// moment would inherit the open file, and running the script would fail with ETXTBSY ("Text
+/// file busy") until that child had exec'd.
+pub fn write_script(path: &Path, script: &str) -> io::Result<()> {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", r#"cat > "$1" && chmod 755 "$1""#, "sh"])
+        .arg(path)
+        .stdin(Stdio::piped())
+        .spawn()?;
+    let written = child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(script.as_bytes());
+    let status = child.wait()?;
+    written?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!(
+            "writing {} failed: {status}",
+            path.display()
+        )))
+    }
+}
+
 /// An ffmpeg binary, by path. Cheap to clone; nothing is checked until it is run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ffmpeg {
@@ -314,16 +342,11 @@ mod tests {
         // the real one do, then exits normally.
         let dir = tempfile::tempdir().unwrap();
         let script = dir.path().join("chatty-ffmpeg");
-        std::fs::write(
+        write_script(
             &script,
             "#!/bin/sh\nhead -c 3145728 /dev/zero | tr '\\0' x >&2\necho done\n",
         )
         .unwrap();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-        }
         let out = Ffmpeg::new(&script)
             .run(["-i", "x"], Duration::from_secs(30))
             .await

@@ -12,6 +12,7 @@ use mvidarr_media::{
     AudioCodec, AudioSpec, Container, Ffmpeg, ProbeError, SynthSpec, VideoCodec, probe, synthesize,
     synthesize_audio_only,
 };
+use mvidarr_media::ffmpeg::write_script;
 use tempfile::TempDir;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -416,20 +417,10 @@ async fn ffmpeg_that_cannot_start_is_transient() {
     assert!(error.is_transient());
 }
 
-/// A shell script standing in for ffmpeg. Written by a child process: had this process written
-/// it, a test forking on another thread at that moment would inherit the open file and the
-/// exec would fail with ETXTBSY ("Text file busy").
+/// A shell script standing in for ffmpeg.
 fn fake_ffmpeg(dir: &TempDir, body: &str) -> Ffmpeg {
     let path = dir.path().join("ffmpeg");
-    let status = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(r#"printf '#!/bin/sh\n%s\n' "$1" > "$2" && chmod 755 "$2""#)
-        .arg("sh")
-        .arg(body)
-        .arg(&path)
-        .status()
-        .unwrap();
-    assert!(status.success(), "writing {}", path.display());
+    write_script(&path, &format!("#!/bin/sh\n{body}\n")).unwrap();
     Ffmpeg::new(path)
 }
 
