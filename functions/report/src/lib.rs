@@ -15,12 +15,12 @@ use std::collections::HashMap;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::Utc;
-use mvidarr_analytics::{compact, compact_today};
 use mvidarr_analytics::query::{QueryEngine, QueryError};
 use mvidarr_analytics::reports::{self, ReportRequest};
 use mvidarr_analytics::retention::{
     ErasedSubject, RetentionError, enforce_retention, pseudonymise,
 };
+use mvidarr_analytics::{compact, compact_today};
 use mvidarr_auth::store::SettingsRepo;
 use mvidarr_core::Timestamp;
 use mvidarr_core::analytics::jobs::{
@@ -327,7 +327,9 @@ impl<P: Platform, E: QueryEngine> ReportFunction<P, E> {
         }
         match self.compact_today(now).await {
             Ok(tenants) => outcome.today_compacted = tenants,
-            Err(e) => warn!(error = %e, "today's events not compacted; the next hour's tick retries"),
+            Err(e) => {
+                warn!(error = %e, "today's events not compacted; the next hour's tick retries")
+            }
         }
         Ok(outcome)
     }

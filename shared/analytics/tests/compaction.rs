@@ -244,7 +244,11 @@ async fn today_s_finished_batches_are_merged_hour_by_hour_and_closed_days_left_t
     assert_eq!((first.days_compacted, first.batches_unfinished), (1, 1));
     assert_eq!(first.files_merged, before[&day(26)].len());
     let after = f.files();
-    assert_eq!(after[&day(24)], before[&day(24)], "closed days: the daily sweep's");
+    assert_eq!(
+        after[&day(24)],
+        before[&day(24)],
+        "closed days: the daily sweep's"
+    );
     assert_eq!(after[&day(25)], before[&day(25)]);
     assert_eq!(after[&day(26)].len(), 2, "{:?}", after[&day(26)]);
     assert!(after[&day(26)].contains(&unfinished_name));
@@ -269,7 +273,9 @@ async fn today_s_finished_batches_are_merged_hour_by_hour_and_closed_days_left_t
     assert_eq!(f.answers().await, answers);
 
     // Once the day is over, the sweep leaves a day of one compacted file alone.
-    let sweep = compact(&f.blobs, &f.table, f.tenant, at(27, 0)).await.unwrap();
+    let sweep = compact(&f.blobs, &f.table, f.tenant, at(27, 0))
+        .await
+        .unwrap();
     assert_eq!(f.files()[&day(26)], merged[&day(26)]);
     assert_eq!(sweep.days_compacted, 2, "the 24th and 25th");
 }

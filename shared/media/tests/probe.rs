@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use mvidarr_core::analysis::Probe;
+use mvidarr_media::ffmpeg::write_script;
 use mvidarr_media::{
     AudioCodec, AudioSpec, Container, Ffmpeg, ProbeError, SynthSpec, VideoCodec, probe, synthesize,
     synthesize_audio_only,
 };
-use mvidarr_media::ffmpeg::write_script;
 use tempfile::TempDir;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
