@@ -440,7 +440,7 @@ mod tests {
     #[test]
     fn an_empty_range_is_a_summary_of_zeros() {
         let range = TimeRange::parse("2026-11-01", "2026-11-08", Granularity::Day).unwrap();
-        let s = summarize(&BTreeMap::new(), range, Granularity::Day);
+        let s = summarize::<TenantDay>(&BTreeMap::new(), range, Granularity::Day);
         assert_eq!(s.series.len(), 7);
         assert!(s.totals.is_empty());
         assert_eq!(s.unique_users, 0);
