@@ -315,19 +315,9 @@ async fn local_answers(tenant: TenantId) -> Vec<Rows> {
     let dir = tempfile::tempdir().unwrap();
     let (blobs, table) = mvidarr_store_local::stores_in(dir.path()).unwrap();
     let blobs_root = blobs.root().to_owned();
-    let events = synthetic::events(&Stream {
-        seed: 11,
-        events: 3000,
-        start: Utc.with_ymd_and_hms(2026, 11, 24, 0, 0, 0).unwrap(),
-        days: 3,
-        media: 30,
-        users: 40,
-    });
-    for chunk in events.chunks(500) {
-        ingest(&blobs, &table, &EventBatch::new(tenant, chunk.to_vec()))
-            .await
-            .unwrap();
-    }
+    synthetic::ingest_stream(&blobs, &table, tenant, &Stream::three_days(11, 3000, 30, 40), 500)
+        .await
+        .unwrap();
     let local = LocalEngine::new(&blobs_root);
     let mut answers = Vec::new();
     for query in ALL_QUERIES {

@@ -38,23 +38,15 @@ async fn data_with_events(data: &Path) -> mvidarr_core::analytics::Summary {
         .unwrap()
         .expect("the first report made the default tenant")
         .id;
-    let events = synthetic::events(&Stream {
-        seed: 8,
-        events: 5000,
-        start: Utc.with_ymd_and_hms(2026, 11, 24, 0, 0, 0).unwrap(),
-        days: 3,
-        media: 30,
-        users: 50,
-    });
-    for chunk in events.chunks(1000) {
-        ingest(
-            platform.blobs(),
-            platform.table(),
-            &EventBatch::new(tenant, chunk.to_vec()),
-        )
-        .await
-        .unwrap();
-    }
+    synthetic::ingest_stream(
+        platform.blobs(),
+        platform.table(),
+        tenant,
+        &Stream::three_days(8, 5000, 30, 50),
+        1000,
+    )
+    .await
+    .unwrap();
     let range = TimeRange::parse("2026-11-24", "2026-11-27", Granularity::Day).unwrap();
     let days = AnalyticsRepo::new(platform.table())
         .tenant_days(tenant, range)

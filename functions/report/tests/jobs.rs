@@ -29,6 +29,19 @@ struct Fixture {
     _dir: tempfile::TempDir,
 }
 
+impl Fixture {
+    /// Files in the tenant's events partition of `d` November 2026.
+    fn files_of(&self, d: u32) -> usize {
+        let date = chrono::NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+        let dir = self
+            .platform
+            .local_blobs()
+            .root()
+            .join(keys::blob::analytics_partition(self.tenant, date));
+        std::fs::read_dir(dir).unwrap().count()
+    }
+}
+
 fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }
@@ -54,23 +67,15 @@ async fn fixture() -> Fixture {
         })
         .await
         .unwrap();
-    let events = synthetic::events(&Stream {
-        seed: 11,
-        events: 3000,
-        start: Utc.with_ymd_and_hms(2026, 11, 24, 0, 0, 0).unwrap(),
-        days: 3,
-        media: 20,
-        users: 30,
-    });
-    for chunk in events.chunks(500) {
-        ingest(
-            platform.blobs(),
-            platform.table(),
-            &EventBatch::new(tenant, chunk.to_vec()),
-        )
-        .await
-        .unwrap();
-    }
+    synthetic::ingest_stream(
+        platform.blobs(),
+        platform.table(),
+        tenant,
+        &Stream::three_days(11, 3000, 20, 30),
+        500,
+    )
+    .await
+    .unwrap();
     let engine = LocalEngine::new(platform.local_blobs().root());
     Fixture {
         function: ReportFunction::new(platform.clone(), engine),
@@ -442,22 +447,13 @@ async fn a_tick_that_stopped_before_moving_the_schedule_sends_the_same_job_again
 #[tokio::test]
 async fn the_first_tick_of_a_day_compacts_the_closed_days_once() {
     let f = fixture().await;
-    let files_of = |d: u32| {
-        let date = chrono::NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
-        let dir = f
-            .platform
-            .local_blobs()
-            .root()
-            .join(keys::blob::analytics_partition(f.tenant, date));
-        std::fs::read_dir(dir).unwrap().count()
-    };
-    assert!(files_of(24) > 1);
+    assert!(f.files_of(24) > 1);
 
     let first = f.function.tick(at("2026-11-27T00:01:00Z")).await.unwrap();
     assert!(first.retention_swept);
     assert_eq!(first.retention_files_dropped, 0);
     assert_eq!(first.days_compacted, 3);
-    assert_eq!([files_of(24), files_of(25), files_of(26)], [1, 1, 1]);
+    assert_eq!([f.files_of(24), f.files_of(25), f.files_of(26)], [1, 1, 1]);
 
     let second = f.function.tick(at("2026-11-27T00:02:00Z")).await.unwrap();
     assert!(!second.retention_swept);
@@ -467,29 +463,20 @@ async fn the_first_tick_of_a_day_compacts_the_closed_days_once() {
 #[tokio::test]
 async fn the_first_tick_of_each_hour_compacts_today_s_finished_batches() {
     let f = fixture().await;
-    let files_of = |d: u32| {
-        let date = chrono::NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
-        let dir = f
-            .platform
-            .local_blobs()
-            .root()
-            .join(keys::blob::analytics_partition(f.tenant, date));
-        std::fs::read_dir(dir).unwrap().count()
-    };
-    assert!(files_of(26) > 1);
+    assert!(f.files_of(26) > 1);
 
     // The 26th is today: the day's first tick sweeps the closed days, the hour's compacts
     // today's files so far.
     let first = f.function.tick(at("2026-11-26T13:01:00Z")).await.unwrap();
     assert_eq!((first.days_compacted, first.today_compacted), (2, 1));
-    assert_eq!([files_of(24), files_of(25), files_of(26)], [1, 1, 1]);
+    assert_eq!([f.files_of(24), f.files_of(25), f.files_of(26)], [1, 1, 1]);
 
     let same_hour = f.function.tick(at("2026-11-26T13:30:00Z")).await.unwrap();
     assert_eq!(same_hour.today_compacted, 0);
     // The next hour claims its run; one file is nothing to merge.
     let next_hour = f.function.tick(at("2026-11-26T14:01:00Z")).await.unwrap();
     assert_eq!(next_hour.today_compacted, 0);
-    assert_eq!(files_of(26), 1);
+    assert_eq!(f.files_of(26), 1);
 }
 
 /// An engine whose every query fails as Athena fails a query it will never run (a syntax

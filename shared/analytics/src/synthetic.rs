@@ -1,11 +1,12 @@
 //! Made-up but realistic event streams, for the tests and the benchmark: Zipf-like media
 //! popularity, every kind of event in plausible proportions, deterministic for a seed.
 
-use chrono::Duration;
+use chrono::{Duration, TimeZone, Utc};
 use mvidarr_core::Timestamp;
-use mvidarr_core::analytics::{AnalyticsEvent, AnalyticsKind};
+use mvidarr_core::analytics::{AnalyticsEvent, AnalyticsKind, EventBatch};
 use mvidarr_core::event::EventKind;
-use mvidarr_core::ids::{MediaId, ProfileId};
+use mvidarr_core::ids::{MediaId, ProfileId, TenantId};
+use mvidarr_core::ports::{BlobStore, Table};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -35,6 +36,36 @@ const ROUTES: [&str; 4] = [
     "/v1/recommendations",
     "/v1/events",
 ];
+
+impl Stream {
+    /// Three days from 24 November 2026 (00:00 UTC): the tests' usual stretch.
+    pub fn three_days(seed: u64, events: usize, media: usize, users: usize) -> Self {
+        Self {
+            seed,
+            events,
+            start: Utc.with_ymd_and_hms(2026, 11, 24, 0, 0, 0).unwrap(),
+            days: 3,
+            media,
+            users,
+        }
+    }
+}
+
+/// A stream's events ingested for `tenant` in batches of `batch`, as the events function
+/// takes them, a message at a time; returns the events.
+pub async fn ingest_stream<B: BlobStore, T: Table>(
+    blobs: &B,
+    table: &T,
+    tenant: TenantId,
+    stream: &Stream,
+    batch: usize,
+) -> Result<Vec<AnalyticsEvent>, crate::IngestError> {
+    let events = events(stream);
+    for chunk in events.chunks(batch.max(1)) {
+        crate::ingest(blobs, table, &EventBatch::new(tenant, chunk.to_vec())).await?;
+    }
+    Ok(events)
+}
 
 /// The events of a stream, in time order.
 pub fn events(stream: &Stream) -> Vec<AnalyticsEvent> {

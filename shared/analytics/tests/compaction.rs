@@ -47,14 +47,10 @@ async fn fixture() -> Fixture {
     let (blobs, table) = stores_in(dir.path()).unwrap();
     let root = blobs.root().to_owned();
     let tenant = TenantId::generate();
-    let events = synthetic::events(&Stream {
-        seed: 11,
-        events: 3000,
-        start: Utc.with_ymd_and_hms(2026, 11, 24, 0, 0, 0).unwrap(),
-        days: 3,
-        media: 30,
-        users: 40,
-    });
+    let stream = Stream::three_days(11, 3000, 30, 40);
+    let events = synthetic::ingest_stream(&blobs, &table, tenant, &stream, 250)
+        .await
+        .unwrap();
     let fixture = Fixture {
         blobs,
         root,
@@ -63,9 +59,6 @@ async fn fixture() -> Fixture {
         events,
         _dir: dir,
     };
-    for chunk in fixture.events.chunks(250) {
-        fixture.ingest(chunk).await;
-    }
     fixture
 }
 

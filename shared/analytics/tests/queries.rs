@@ -27,19 +27,9 @@ async fn fixture() -> Fixture {
     let (blobs, table) = stores_in(dir.path()).unwrap();
     let blobs_root = blobs.root().to_owned();
     let tenant = TenantId::generate();
-    let events = synthetic::events(&Stream {
-        seed: 3,
-        events: 6000,
-        start: Utc.with_ymd_and_hms(2026, 11, 24, 0, 0, 0).unwrap(),
-        days: 3,
-        media: 40,
-        users: 60,
-    });
-    for chunk in events.chunks(500) {
-        ingest(&blobs, &table, &EventBatch::new(tenant, chunk.to_vec()))
-            .await
-            .unwrap();
-    }
+    synthetic::ingest_stream(&blobs, &table, tenant, &Stream::three_days(3, 6000, 40, 60), 500)
+        .await
+        .unwrap();
     Fixture {
         blobs_root,
         table,

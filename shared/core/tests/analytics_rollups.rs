@@ -193,6 +193,15 @@ struct CountingReads {
     data_reads: AtomicUsize,
 }
 
+fn counting_table() -> (CountingReads, TempDir) {
+    let (table, dir) = table();
+    let table = CountingReads {
+        table,
+        data_reads: AtomicUsize::new(0),
+    };
+    (table, dir)
+}
+
 impl CountingReads {
     fn data_reads(&self) -> usize {
         self.data_reads.load(Ordering::SeqCst)
@@ -250,11 +259,7 @@ async fn cached_read_agrees(
 
 #[tokio::test]
 async fn cached_days_are_read_again_only_once_changed() {
-    let (table, _dir) = table();
-    let table = CountingReads {
-        table,
-        data_reads: AtomicUsize::new(0),
-    };
+    let (table, _dir) = counting_table();
     let repo = AnalyticsRepo::new(&table);
     let cache = RollupCache::default();
     let (tenant, other) = (TenantId::generate(), TenantId::generate());
@@ -303,11 +308,7 @@ async fn cached_days_are_read_again_only_once_changed() {
 
 #[tokio::test]
 async fn a_cold_cache_reads_a_month_at_a_time() {
-    let (table, _dir) = table();
-    let table = CountingReads {
-        table,
-        data_reads: AtomicUsize::new(0),
-    };
+    let (table, _dir) = counting_table();
     let repo = AnalyticsRepo::new(&table);
     let cache = RollupCache::default();
     let tenant = TenantId::generate();

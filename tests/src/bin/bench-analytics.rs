@@ -1073,23 +1073,29 @@ fn verdicts(f: &Figures) -> Vec<Verdict> {
             None,
         ),
     ];
+    // The files as the scheduler keeps them (closed days merged daily, today every hour) are
+    // what a report reads; before the first compaction every batch is still its own file.
     for format in ReportFormat::ALL {
-        if let Some(r) = slowest(&f.reports, Some(format)) {
+        if let Some(r) = slowest(&f.compacted.reports, Some(format)) {
             lines.push(verdict(
-                format!("report as {format}: slowest of the 5 kinds ({})", r.kind),
+                format!(
+                    "report as {format}, files compacted: slowest of the 5 kinds ({})",
+                    r.kind
+                ),
                 format!("{:.2} s", r.total_seconds),
-                "< 2 s (seed: < 10 s)",
+                "< 2 s",
                 Some(r.total_seconds < TARGET_REPORT_SECONDS),
             ));
         }
     }
-    if let Some(r) = slowest(&f.reports, None)
-        && r.total_seconds >= TARGET_REPORT_SECONDS
-    {
+    if let Some(r) = slowest(&f.reports, None) {
         lines.push(verdict(
-            "report: slowest within the seed's promise",
+            format!(
+                "report before any compaction ({} files): slowest",
+                f.ingest.parquet_files
+            ),
             format!("{:.2} s ({} {})", r.total_seconds, r.kind, r.format),
-            "< 10 s",
+            "< 10 s (seed)",
             Some(r.total_seconds < SEED_REPORT_SECONDS),
         ));
     }
@@ -1100,14 +1106,6 @@ fn verdicts(f: &Figures) -> Vec<Verdict> {
                 "{:.2}× ({:.0} ms / {:.0} ms)",
                 q.ratio, q.datafusion_median_ms, q.duckdb_median_ms
             ),
-            "",
-            None,
-        ));
-    }
-    if let Some(r) = slowest(&f.compacted.reports, None) {
-        lines.push(verdict(
-            "report: slowest kind and format after compaction (one file per day)",
-            format!("{:.2} s ({} {})", r.total_seconds, r.kind, r.format),
             "",
             None,
         ));
@@ -1769,15 +1767,17 @@ mod tests {
         assert_eq!(daily_sum(&daily, "uploads"), 0);
     }
 
-    fn figures(report_seconds: f64, per_core: f64, p99: f64) -> Figures {
-        let report = |format| ReportRow {
-            kind: ReportKind::Trend,
-            format,
-            query_seconds: report_seconds,
-            render_seconds: 0.0,
-            total_seconds: report_seconds,
-            bytes: 1,
-            rows: 1,
+    fn figures(compacted_seconds: f64, ingested_seconds: f64, per_core: f64, p99: f64) -> Figures {
+        let report = |seconds| {
+            move |format| ReportRow {
+                kind: ReportKind::Trend,
+                format,
+                query_seconds: seconds,
+                render_seconds: 0.0,
+                total_seconds: seconds,
+                bytes: 1,
+                rows: 1,
+            }
         };
         let mut http = load_report(&[("200", 10)], 0, 0);
         http.latency_ms.p99 = Some(p99);
@@ -1800,14 +1800,20 @@ mod tests {
                 events_per_cpu_second: per_core,
                 ..IngestFigures::default()
             },
-            reports: ReportFormat::ALL.into_iter().map(report).collect(),
+            reports: ReportFormat::ALL
+                .into_iter()
+                .map(report(ingested_seconds))
+                .collect(),
             engines: engines.clone(),
             compacted: CompactedFigures {
                 files: 1,
                 bytes: 1,
                 compact_seconds: 0.0,
                 engines,
-                reports: Vec::new(),
+                reports: ReportFormat::ALL
+                    .into_iter()
+                    .map(report(compacted_seconds))
+                    .collect(),
             },
             summary: vec![SummaryRow {
                 granularity: "day",
@@ -1824,23 +1830,22 @@ mod tests {
 
     #[test]
     fn every_target_is_judged_against_the_issue_s_number() {
-        let met = verdicts(&figures(1.5, 150_000.0, 12.0));
+        let met = verdicts(&figures(1.5, 8.0, 150_000.0, 12.0));
         assert!(met.iter().filter_map(|v| v.met).all(|m| m));
-        // One ingest line, three report lines, one summary line carry a target.
-        assert_eq!(met.iter().filter(|v| v.met.is_some()).count(), 5);
+        // One ingest line, three report lines on compacted files, one for the seed's promise
+        // before compaction, one summary line carry a target.
+        assert_eq!(met.iter().filter(|v| v.met.is_some()).count(), 6);
 
-        let missed = verdicts(&figures(4.0, 60_000.0, 25.0));
+        let missed = verdicts(&figures(4.0, 12.0, 60_000.0, 25.0));
         let failed: Vec<&str> = missed
             .iter()
             .filter(|v| v.met == Some(false))
             .map(|v| v.figure.as_str())
             .collect();
-        assert_eq!(failed.len(), 5, "{failed:?}");
-        // Past 2 s, the seed's 10 s is judged too: 4 s keeps that promise.
-        let seed = missed
-            .iter()
-            .find(|v| v.target == "< 10 s")
-            .expect("a line for the seed's promise");
-        assert_eq!(seed.met, Some(true));
+        assert_eq!(failed.len(), 6, "{failed:?}");
+        assert!(
+            failed.iter().any(|f| f.contains("before any compaction")),
+            "{failed:?}"
+        );
     }
 }
