@@ -20,12 +20,11 @@ use std::time::Duration;
 use aws_config::Region;
 use aws_sdk_athena::Client;
 use aws_sdk_athena::types::{ResultConfiguration, WorkGroupConfiguration};
-use chrono::{TimeZone, Utc};
 use mvidarr_analytics::query::{LocalEngine, QueryEngine, QueryError, ReportQuery, Rows};
 use mvidarr_analytics::synthetic::{self, Stream};
-use mvidarr_analytics::{AthenaEngine, Polling, ingest};
+use mvidarr_analytics::{AthenaEngine, Polling};
 use mvidarr_core::analytics::report::Cell;
-use mvidarr_core::analytics::{EventBatch, Granularity, TimeRange};
+use mvidarr_core::analytics::{Granularity, TimeRange};
 use mvidarr_core::ids::TenantId;
 use mvidarr_store_aws::{AwsSettings, sdk_config};
 use mvidarr_tests::aws::Moto;
@@ -315,9 +314,15 @@ async fn local_answers(tenant: TenantId) -> Vec<Rows> {
     let dir = tempfile::tempdir().unwrap();
     let (blobs, table) = mvidarr_store_local::stores_in(dir.path()).unwrap();
     let blobs_root = blobs.root().to_owned();
-    synthetic::ingest_stream(&blobs, &table, tenant, &Stream::three_days(11, 3000, 30, 40), 500)
-        .await
-        .unwrap();
+    synthetic::ingest_stream(
+        &blobs,
+        &table,
+        tenant,
+        &Stream::three_days(11, 3000, 30, 40),
+        500,
+    )
+    .await
+    .unwrap();
     let local = LocalEngine::new(&blobs_root);
     let mut answers = Vec::new();
     for query in ALL_QUERIES {

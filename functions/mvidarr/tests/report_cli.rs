@@ -3,11 +3,9 @@
 
 use std::path::Path;
 
-use chrono::{TimeZone, Utc};
-use mvidarr_analytics::ingest;
 use mvidarr_analytics::synthetic::{self, Stream};
 use mvidarr_core::analytics::report::{ReportFormat, ReportKind};
-use mvidarr_core::analytics::{EventBatch, Granularity, TimeRange, summarize};
+use mvidarr_core::analytics::{Granularity, TimeRange, summarize};
 use mvidarr_core::ports::Platform;
 use mvidarr_core::repo::{AnalyticsRepo, TenantRepo};
 use mvidarr_tests::server::{cli_stdout, run_cli};

@@ -3,11 +3,9 @@
 //! one job per due run.
 
 use aws_lambda_events::event::sqs::SqsEvent;
-use chrono::{DateTime, Duration, TimeZone, Utc};
-use mvidarr_analytics::ingest;
+use chrono::{DateTime, Duration, Utc};
 use mvidarr_analytics::query::LocalEngine;
 use mvidarr_analytics::synthetic::{self, Stream};
-use mvidarr_core::analytics::EventBatch;
 use mvidarr_core::analytics::jobs::{
     Cadence, JobStatus, MAX_ATTEMPTS, ReportJob, ReportMessage, ReportSchedule, enqueue, run_id,
 };

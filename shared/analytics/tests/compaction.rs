@@ -51,15 +51,14 @@ async fn fixture() -> Fixture {
     let events = synthetic::ingest_stream(&blobs, &table, tenant, &stream, 250)
         .await
         .unwrap();
-    let fixture = Fixture {
+    Fixture {
         blobs,
         root,
         table,
         tenant,
         events,
         _dir: dir,
-    };
-    fixture
+    }
 }
 
 impl Fixture {

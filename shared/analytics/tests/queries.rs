@@ -3,12 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{NaiveDate, TimeZone, Utc};
-use mvidarr_analytics::ingest;
+use chrono::NaiveDate;
 use mvidarr_analytics::query::{LocalEngine, QueryEngine, ReportQuery, Rows};
 use mvidarr_analytics::synthetic::{self, Stream};
 use mvidarr_core::analytics::report::Cell;
-use mvidarr_core::analytics::{Counters, EventBatch, Granularity, TimeRange, summarize};
+use mvidarr_core::analytics::{Counters, Granularity, TimeRange, summarize};
 use mvidarr_core::ids::{MediaId, TenantId};
 use mvidarr_core::repo::AnalyticsRepo;
 use mvidarr_store_local::stores_in;
@@ -27,9 +26,15 @@ async fn fixture() -> Fixture {
     let (blobs, table) = stores_in(dir.path()).unwrap();
     let blobs_root = blobs.root().to_owned();
     let tenant = TenantId::generate();
-    synthetic::ingest_stream(&blobs, &table, tenant, &Stream::three_days(3, 6000, 40, 60), 500)
-        .await
-        .unwrap();
+    synthetic::ingest_stream(
+        &blobs,
+        &table,
+        tenant,
+        &Stream::three_days(3, 6000, 40, 60),
+        500,
+    )
+    .await
+    .unwrap();
     Fixture {
         blobs_root,
         table,
