@@ -77,7 +77,7 @@ async fn a_failure_rate_over_its_threshold_raises_one_alert_and_one_notification
     assert_eq!(api.get("/v1/alerts", &other).await.body["items"], json!([]));
     assert_eq!(api.get(&path, &other).await.status, StatusCode::NOT_FOUND);
 
-    let r = api.call(Method::DELETE, &path, Some(&owner), None).await;
+    let r = api.delete(&path, &owner).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     assert_eq!(api.get(&path, &owner).await.status, StatusCode::NOT_FOUND);
     // Its alert stays.

@@ -222,14 +222,7 @@ async fn tokens_of_revoked_sessions_and_reused_refresh_tokens_are_refused() {
         .as_str()
         .unwrap()
         .to_owned();
-    let erased = api
-        .call(
-            Method::DELETE,
-            &format!("/v1/users/{me}"),
-            Some(&owner),
-            None,
-        )
-        .await;
+    let erased = api.delete(&format!("/v1/users/{me}"), &owner).await;
     assert_eq!(erased.status, StatusCode::NO_CONTENT);
     assert_eq!(status(&api, access(&last)).await, StatusCode::UNAUTHORIZED);
 }

@@ -39,13 +39,7 @@ async fn security_actions_are_chained_listed_and_verified() {
         )
         .await;
     let key_id = key.body["id"].as_str().unwrap().to_owned();
-    api.call(
-        Method::DELETE,
-        &format!("/v1/api-keys/{key_id}"),
-        Some(&owner),
-        None,
-    )
-    .await;
+    api.delete(&format!("/v1/api-keys/{key_id}"), &owner).await;
     api.call(
         Method::PATCH,
         &format!("/v1/users/{ed}"),
@@ -53,13 +47,7 @@ async fn security_actions_are_chained_listed_and_verified() {
         Some(json!({"role": "viewer"})),
     )
     .await;
-    api.call(
-        Method::DELETE,
-        &format!("/v1/users/{ed}"),
-        Some(&owner),
-        None,
-    )
-    .await;
+    api.delete(&format!("/v1/users/{ed}"), &owner).await;
 
     let page = api.get("/v1/audit?limit=100", &owner).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);

@@ -242,14 +242,7 @@ async fn api_keys_act_within_their_scopes_and_die_when_revoked() {
     let text = listed.body.to_string();
     assert!(!text.contains(&key[key.len() - 43..]) && !text.contains("sha256"));
 
-    let revoked = api
-        .call(
-            Method::DELETE,
-            &format!("/v1/api-keys/{id}"),
-            Some(&api.key),
-            None,
-        )
-        .await;
+    let revoked = api.delete(&format!("/v1/api-keys/{id}"), &api.key).await;
     assert_eq!(revoked.status, StatusCode::NO_CONTENT);
     assert_eq!(
         api.get("/v1/media", &key).await.status,
@@ -853,14 +846,7 @@ async fn keys_follow_their_makers_demotion_and_revocation() {
 
     // Revoking the maker revokes what it made.
     let id = made.body["id"].as_str().unwrap();
-    let revoked = api
-        .call(
-            Method::DELETE,
-            &format!("/v1/api-keys/{id}"),
-            Some(&owner),
-            None,
-        )
-        .await;
+    let revoked = api.delete(&format!("/v1/api-keys/{id}"), &owner).await;
     assert_eq!(revoked.status, StatusCode::NO_CONTENT);
     assert_eq!(
         api.get("/v1/media", &child_key).await.status,

@@ -78,14 +78,7 @@ async fn erasure_removes_personal_data_and_every_credential_at_once() {
         .await;
     let owner_key = key.body["key"].as_str().unwrap().to_owned();
 
-    let erase = api
-        .call(
-            Method::DELETE,
-            &format!("/v1/users/{ada}"),
-            Some(&owner),
-            None,
-        )
-        .await;
+    let erase = api.delete(&format!("/v1/users/{ada}"), &owner).await;
     assert_eq!(erase.status, StatusCode::NO_CONTENT, "{}", erase.body);
     // Her tokens, refresh token and password are dead at once.
     assert_eq!(
@@ -107,14 +100,7 @@ async fn erasure_removes_personal_data_and_every_credential_at_once() {
     assert!(!users.contains("ada@example.com") && !users.contains(&ada));
     api.add_user(&owner, "ada@example.com", Role::Viewer).await;
     // Erasing twice is not found; the owner's own key is untouched.
-    let again = api
-        .call(
-            Method::DELETE,
-            &format!("/v1/users/{ada}"),
-            Some(&owner),
-            None,
-        )
-        .await;
+    let again = api.delete(&format!("/v1/users/{ada}"), &owner).await;
     assert_eq!(again.status, StatusCode::NOT_FOUND);
     assert_eq!(
         api.get("/v1/media", &owner_key).await.status,
@@ -130,25 +116,11 @@ async fn erasure_keeps_an_owner_and_respects_rank() {
         .as_str()
         .unwrap()
         .to_owned();
-    let r = api
-        .call(
-            Method::DELETE,
-            &format!("/v1/users/{me}"),
-            Some(&owner),
-            None,
-        )
-        .await;
+    let r = api.delete(&format!("/v1/users/{me}"), &owner).await;
     assert_eq!(r.status, StatusCode::CONFLICT, "the last owner was erased");
     api.add_user(&owner, "admin@example.com", Role::Admin).await;
     let admin = api.login("admin@example.com").await;
-    let r = api
-        .call(
-            Method::DELETE,
-            &format!("/v1/users/{me}"),
-            Some(access(&admin)),
-            None,
-        )
-        .await;
+    let r = api.delete(&format!("/v1/users/{me}"), access(&admin)).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "an admin erased an owner");
 }
 
@@ -213,14 +185,7 @@ async fn an_erased_users_events_and_their_keys_are_pseudonymised_by_the_next_tic
         "{before:?}"
     );
 
-    let erase = api
-        .call(
-            Method::DELETE,
-            &format!("/v1/users/{ada}"),
-            Some(&owner),
-            None,
-        )
-        .await;
+    let erase = api.delete(&format!("/v1/users/{ada}"), &owner).await;
     assert_eq!(erase.status, StatusCode::NO_CONTENT, "{}", erase.body);
     api.drain_events().await;
     let tick = api.tick(chrono::Utc::now()).await;

@@ -287,11 +287,11 @@ async fn schedules_are_created_listed_changed_and_deleted() {
     let r = api.call(Method::PUT, &path, Some(&owner), Some(off)).await;
     assert_eq!(r.body["next_run"], Value::Null);
 
-    let r = api.call(Method::DELETE, &path, Some(&owner), None).await;
+    let r = api.delete(&path, &owner).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     let r = api.get(&path, &owner).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
-    let r = api.call(Method::DELETE, &path, Some(&owner), None).await;
+    let r = api.delete(&path, &owner).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
 

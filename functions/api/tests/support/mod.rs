@@ -109,6 +109,10 @@ impl TestApi {
         self.call(Method::GET, path, Some(bearer), None).await
     }
 
+    pub async fn delete(&self, path: &str, bearer: &str) -> Reply {
+        self.call(Method::DELETE, path, Some(bearer), None).await
+    }
+
     pub async fn post(&self, path: &str, bearer: Option<&str>, body: Value) -> Reply {
         self.call(Method::POST, path, bearer, Some(body)).await
     }
