@@ -134,27 +134,33 @@ impl<'a, T: Table> ErasureRepo<'a, T> {
 
     /// Claim a day's retention sweep: `true` for the first caller of the day only.
     pub async fn claim_retention_sweep(&self, day: chrono::NaiveDate) -> Result<bool, RepoError> {
-        let claim = Item::new(
-            keys::RETENTION_SWEEPS_PK,
-            day.format("%Y-%m-%d").to_string(),
-            serde_json::json!({}),
-        )
         // The claims need not outlive the month.
-        .with_expiry(
-            (crate::analytics::summary::midnight(day) + chrono::Duration::days(31)).timestamp(),
-        );
-        super::won(self.table.put(claim, Condition::Absent).await)
+        let expires = crate::analytics::summary::midnight(day) + chrono::Duration::days(31);
+        self.claim(keys::RETENTION_SWEEPS_PK, day.format("%Y-%m-%d"), expires)
+            .await
     }
 
     /// Claim the hour holding `now` for compacting today's events: `true` for the first
     /// caller of the hour only.
     pub async fn claim_hourly_compaction(&self, now: crate::Timestamp) -> Result<bool, RepoError> {
-        let claim = Item::new(
+        let expires = now + chrono::Duration::days(2);
+        self.claim(
             keys::HOURLY_COMPACTIONS_PK,
-            now.format("%Y-%m-%dT%H").to_string(),
-            serde_json::json!({}),
+            now.format("%Y-%m-%dT%H"),
+            expires,
         )
-        .with_expiry((now + chrono::Duration::days(2)).timestamp());
+        .await
+    }
+
+    /// A run's claim: written only if absent, so the first caller wins; kept until `expires`.
+    async fn claim(
+        &self,
+        pk: &str,
+        run: impl std::fmt::Display,
+        expires: crate::Timestamp,
+    ) -> Result<bool, RepoError> {
+        let claim =
+            Item::new(pk, run.to_string(), serde_json::json!({})).with_expiry(expires.timestamp());
         super::won(self.table.put(claim, Condition::Absent).await)
     }
 }
