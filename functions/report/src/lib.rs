@@ -338,23 +338,41 @@ impl<P: Platform, E: QueryEngine> ReportFunction<P, E> {
     /// over ranges ending today read an hour's files at most. Returns the tenants merged.
     async fn compact_today(&self, now: Timestamp) -> Result<usize, ReportError> {
         let table = self.platform.table();
-        let leases = ErasureRepo::new(table);
-        if !leases.claim_hourly_compaction(now).await? {
+        if !ErasureRepo::new(table).claim_hourly_compaction(now).await? {
             return Ok(0);
         }
         let mut merged = 0;
         for tenant in TenantRepo::new(table).list_all().await? {
-            if !leases.lease_events(tenant.id, now).await? {
-                warn!(tenant = %tenant.id, "events files busy; today's compacted next hour");
-                continue;
+            let work = compact_today(self.platform.blobs(), table, tenant.id, now);
+            match self.with_events_lease(tenant.id, now, work).await? {
+                Some(Ok(outcome)) => merged += outcome.days_compacted,
+                Some(Err(e)) => {
+                    warn!(tenant = %tenant.id, error = %e, "today's events not compacted")
+                }
+                None => {
+                    warn!(tenant = %tenant.id, "events files busy; today's compacted next hour")
+                }
             }
-            match compact_today(self.platform.blobs(), table, tenant.id, now).await {
-                Ok(outcome) => merged += outcome.days_compacted,
-                Err(e) => warn!(tenant = %tenant.id, error = %e, "today's events not compacted"),
-            }
-            leases.release_events(tenant.id).await?;
         }
         Ok(merged)
+    }
+
+    /// Run `work` holding the tenant's events lease (see `ErasureRepo::lease_events`), so
+    /// erasures, the sweep and compactions never rewrite the same files at once. `None`: the
+    /// files are busy, nothing ran.
+    async fn with_events_lease<R>(
+        &self,
+        tenant: TenantId,
+        now: Timestamp,
+        work: impl Future<Output = R>,
+    ) -> Result<Option<R>, ReportError> {
+        let leases = ErasureRepo::new(self.platform.table());
+        if !leases.lease_events(tenant, now).await? {
+            return Ok(None);
+        }
+        let done = work.await;
+        leases.release_events(tenant).await?;
+        Ok(Some(done))
     }
 
     /// Pseudonymise the events of erased people, a few erasures a tick.
@@ -372,17 +390,14 @@ impl<P: Platform, E: QueryEngine> ReportFunction<P, E> {
                 repo.done(&erasure).await?;
                 continue;
             };
-            // The sweep is rewriting this tenant's files: next tick.
-            if !repo.lease_events(erasure.tenant, now).await? {
-                continue;
-            }
-            let result = pseudonymise(self.platform.blobs(), erasure.tenant, &subject).await;
-            repo.release_events(erasure.tenant).await?;
+            let work = pseudonymise(self.platform.blobs(), erasure.tenant, &subject);
             // One tenant's damaged file must not hold up the erasures behind it: logged, and
             // left pending for the next tick (and for someone to look at the file).
-            let result = match result {
-                Ok(result) => result,
-                Err(e) => {
+            let result = match self.with_events_lease(erasure.tenant, now, work).await? {
+                // The sweep is rewriting this tenant's files: next tick.
+                None => continue,
+                Some(Ok(result)) => result,
+                Some(Err(e)) => {
                     warn!(tenant = %erasure.tenant, subject = %erasure.subject, error = %e, "analytics erasure not finished; retried next tick");
                     continue;
                 }
@@ -406,16 +421,17 @@ impl<P: Platform, E: QueryEngine> ReportFunction<P, E> {
         if !ErasureRepo::new(table).claim_retention_sweep(today).await? {
             return Ok(None);
         }
-        let leases = ErasureRepo::new(table);
         let mut swept = RetentionSweep::default();
         for tenant in TenantRepo::new(table).list_all().await? {
             // One tenant's failure leaves the others swept; tomorrow's sweep finishes it.
-            if !leases.lease_events(tenant.id, now).await? {
+            let work = self.sweep_tenant(tenant.id, now, &mut swept);
+            if self
+                .with_events_lease(tenant.id, now, work)
+                .await?
+                .is_none()
+            {
                 warn!(tenant = %tenant.id, "events files busy (an erasure); swept tomorrow");
-                continue;
             }
-            self.sweep_tenant(tenant.id, now, &mut swept).await;
-            leases.release_events(tenant.id).await?;
         }
         Ok(Some(swept))
     }

@@ -2,10 +2,10 @@
 //!
 //! Ingest writes one file per batch and day, so a busy day holds thousands of small files, and
 //! every query of it pays per file (a request to S3, a footer to read, a scan to plan).
-//! [`compact`] merges a closed day's files (`date < today`) into one, and
-//! [`compact_today`] today's finished ones so far, into `compacted-{id}.parquet`, whose key-value metadata lists the batches it holds
-//! (`mvidarr.batches`, a JSON array). Rows are copied column for column, pseudonymised ones
-//! included.
+//! [`compact`] merges a closed day's files (`date < today`) into one, and [`compact_today`]
+//! today's finished ones so far, into `compacted-{id}.parquet`, whose key-value metadata
+//! lists the batches it holds (`mvidarr.batches`, a JSON array). Rows are copied column for
+//! column, pseudonymised ones included.
 //!
 //! Two rules keep every event counted once:
 //!
