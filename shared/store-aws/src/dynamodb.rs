@@ -70,8 +70,9 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, CancellationReason, ConditionCheck, Delete,
-    GlobalSecondaryIndex, IndexStatus, KeySchemaElement, KeyType, Projection, ProjectionType, Put,
-    ScalarAttributeType, TableStatus, TimeToLiveSpecification, TransactWriteItem,
+    GlobalSecondaryIndex, IndexStatus, KeySchemaElement, KeyType, KeysAndAttributes, Projection,
+    ProjectionType, Put, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
+    TransactWriteItem,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -101,6 +102,14 @@ pub const DATA: &str = "data";
 /// The time-to-live attribute (N, Unix seconds) TTL is enabled on, by the template and by
 /// [`create_table`]; present only on items with an [`Item::expires_at`].
 pub const EXPIRES_AT: &str = "expires_at";
+
+/// Keys one `BatchGetItem` request may ask for.
+const MAX_BATCH_GET_KEYS: usize = 100;
+/// The first pause before asking again for keys DynamoDB left unprocessed without returning
+/// anything (throttled); it doubles, up to a second.
+const BATCH_GET_BACKOFF: Duration = Duration::from_millis(50);
+/// Rounds without progress before `get_many` gives up with a transient error (~5 s).
+const BATCH_GET_IDLE_ROUNDS: u32 = 8;
 
 /// How long [`create_table`] waits for a new table (and its index) to become ACTIVE.
 const CREATE_TIMEOUT: Duration = Duration::from_secs(300);
@@ -194,6 +203,82 @@ impl Table for DynamoTable {
             .transpose()?;
         // GetItem takes no filter: TTL may not have deleted an expired item yet.
         Ok(item.filter(|item| !item.is_expired_at(unix_now())))
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(table = %self.table, keys = keys.len()))]
+    async fn get_many(&self, keys: &[(String, String)]) -> Result<Vec<Option<Item>>, TableError> {
+        for (pk, sk) in keys {
+            check_key(TABLE_PK, pk, MAX_PARTITION_KEY_BYTES)?;
+            check_key(TABLE_SK, sk, MAX_SORT_KEY_BYTES)?;
+        }
+        // BatchGetItem refuses a key given twice in one request: each is asked for once.
+        let unique: HashSet<(&str, &str)> = keys
+            .iter()
+            .map(|(pk, sk)| (pk.as_str(), sk.as_str()))
+            .collect();
+        let unique: Vec<(&str, &str)> = unique.into_iter().collect();
+        let mut found: HashMap<(String, String), Item> = HashMap::with_capacity(unique.len());
+        for chunk in unique.chunks(MAX_BATCH_GET_KEYS) {
+            let mut pending: Vec<HashMap<String, AttributeValue>> =
+                chunk.iter().map(|(pk, sk)| Self::key(pk, sk)).collect();
+            let mut pause = BATCH_GET_BACKOFF;
+            let mut idle_rounds = 0;
+            while !pending.is_empty() {
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(pending))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| TableError::Backend(e.to_string()))?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| self.error(classify(&e)))?;
+                let items = out
+                    .responses()
+                    .and_then(|r| r.get(&self.table))
+                    .map_or(&[][..], Vec::as_slice);
+                for attrs in items {
+                    let item = self.item_from(attrs, true)?;
+                    found.insert((item.pk.clone(), item.sk.clone()), item);
+                }
+                // Keys left over: throttled, or past the 16 MB a response holds.
+                pending = out
+                    .unprocessed_keys()
+                    .and_then(|u| u.get(&self.table))
+                    .map(|k| k.keys().to_vec())
+                    .unwrap_or_default();
+                if pending.is_empty() {
+                    break;
+                }
+                if items.is_empty() {
+                    idle_rounds += 1;
+                    if idle_rounds > BATCH_GET_IDLE_ROUNDS {
+                        return Err(TableError::Transient(format!(
+                            "DynamoDB table {}: {} keys still unprocessed after {idle_rounds} \
+                             rounds without progress",
+                            self.table,
+                            pending.len()
+                        )));
+                    }
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(1));
+                }
+            }
+        }
+        // BatchGetItem takes no filter either: TTL may not have deleted an expired item yet.
+        let now = unix_now();
+        Ok(keys
+            .iter()
+            .map(|(pk, sk)| {
+                found
+                    .get(&(pk.clone(), sk.clone()))
+                    .filter(|item| !item.is_expired_at(now))
+                    .cloned()
+            })
+            .collect())
     }
 
     #[tracing::instrument(

@@ -176,20 +176,33 @@ fn sweep_batch(conn: &Connection, now: i64) -> rusqlite::Result<i64> {
 impl Table for SqliteTable {
     #[tracing::instrument(level = "debug", skip(self))]
     async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, TableError> {
-        check_key("pk", pk, MAX_PARTITION_KEY_BYTES)?;
-        check_key("sk", sk, MAX_SORT_KEY_BYTES)?;
-        let (pk, sk) = (pk.to_owned(), sk.to_owned());
+        let mut items = self.get_many(&[(pk.to_owned(), sk.to_owned())]).await?;
+        Ok(items.pop().flatten())
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(keys = keys.len()))]
+    async fn get_many(&self, keys: &[(String, String)]) -> Result<Vec<Option<Item>>, TableError> {
+        for (pk, sk) in keys {
+            check_key("pk", pk, MAX_PARTITION_KEY_BYTES)?;
+            check_key("sk", sk, MAX_SORT_KEY_BYTES)?;
+        }
+        let keys = keys.to_vec();
         let now = unix_now();
         self.db
             .call(move |conn| {
-                conn.prepare_cached(&format!(
+                let mut statement = conn.prepare_cached(&format!(
                     "SELECT {COLUMNS} FROM items WHERE pk = :pk AND sk = :sk AND {LIVE}"
-                ))?
-                .query_row(
-                    rusqlite::named_params! {":pk": pk, ":sk": sk, ":now": now},
-                    item_from_row,
-                )
-                .optional()
+                ))?;
+                keys.iter()
+                    .map(|(pk, sk)| {
+                        statement
+                            .query_row(
+                                rusqlite::named_params! {":pk": pk, ":sk": sk, ":now": now},
+                                item_from_row,
+                            )
+                            .optional()
+                    })
+                    .collect()
             })
             .await
             .map_err(from_db)

@@ -87,6 +87,7 @@ macro_rules! table_conformance {
             transaction_treats_expired_items_as_absent,
             pagination_skips_expired_items_between_live_ones,
             keys_only_query_returns_every_field_but_the_data,
+            get_many_answers_each_key_in_order_like_get,
         );
     };
     (@checks $make:expr; $($check:ident),+ $(,)?) => {
@@ -1379,6 +1380,48 @@ pub async fn keys_only_query_returns_every_field_but_the_data<T: Table>(table: &
     }
     // The full query still has the data.
     assert_eq!(query_all(table, Query::partition(&pk)).await, items);
+}
+
+pub async fn get_many_answers_each_key_in_order_like_get<T: Table>(table: &T) {
+    let s = scope("get-many");
+    let pk = |i: usize| format!("t/{s}/media/{}", i % 7);
+    let sk = |i: usize| format!("2026-11-{:03}", i);
+    // 130 keys, more than one DynamoDB request holds: every third item written, every fifth
+    // of those expired; the rest absent.
+    let mut keys = Vec::new();
+    for i in 0..130 {
+        keys.push((pk(i), sk(i)));
+        if i % 3 == 0 {
+            let item = if i % 5 == 0 {
+                expired(&pk(i), &sk(i), "gone")
+            } else {
+                versioned(&pk(i), &sk(i), i as u64 + 1, &"x".repeat(i * 10))
+            };
+            put_new(table, item).await;
+        }
+    }
+    // A key asked for twice, and the answers in the keys' order, not the table's.
+    keys.push(keys[3].clone());
+    keys.reverse();
+    let many = table.get_many(&keys).await.expect("get_many");
+    assert_eq!(many.len(), keys.len(), "one answer per key");
+    for ((pk, sk), got) in keys.iter().zip(&many) {
+        assert_eq!(got, &get(table, pk, sk).await, "get_many of {pk} / {sk}");
+    }
+    let found = many.iter().flatten().count();
+    assert_eq!(found, 36, "live items found (the duplicate twice)");
+    assert!(
+        table.get_many(&[]).await.expect("no keys").is_empty(),
+        "no keys, no answers"
+    );
+    let err = table
+        .get_many(&[(pk(1), String::new())])
+        .await
+        .expect_err("an empty sort key");
+    assert!(
+        matches!(err, TableError::Invalid(_)),
+        "an empty key is invalid, got {err:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

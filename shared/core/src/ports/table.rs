@@ -222,6 +222,23 @@ pub trait Table: Send + Sync + 'static {
         sk: &str,
     ) -> impl Future<Output = Result<Option<Item>, TableError>> + Send;
 
+    /// Strongly consistent reads of several items, answered in the order of `keys` (`None`:
+    /// absent or expired); a key may be asked for more than once. The adapters read many
+    /// keys a request (DynamoDB `BatchGetItem`, one lock on SQLite); this default, for
+    /// wrappers in tests, reads them one by one.
+    fn get_many(
+        &self,
+        keys: &[(String, String)],
+    ) -> impl Future<Output = Result<Vec<Option<Item>>, TableError>> + Send {
+        async move {
+            let mut items = Vec::with_capacity(keys.len());
+            for (pk, sk) in keys {
+                items.push(self.get(pk, sk).await?);
+            }
+            Ok(items)
+        }
+    }
+
     fn put(
         &self,
         item: Item,

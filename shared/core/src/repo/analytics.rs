@@ -143,8 +143,10 @@ impl<'a, T: Table> AnalyticsRepo<'a, T> {
     {
         let marker_pk = keys::analytics_applied_pk(tenant, date);
         for _ in 0..MAX_TRIES {
+            // The marker first: items read after it are sure to count a part it says is written.
+            let written_before = self.table.get(&marker_pk, marker).await?.is_some();
             let current = self.read_all(&pending).await?;
-            if self.table.get(&marker_pk, marker).await?.is_some() {
+            if written_before {
                 // An earlier delivery wrote this part: the items already count it.
                 return Ok((
                     None,
@@ -190,16 +192,15 @@ impl<'a, T: Table> AnalyticsRepo<'a, T> {
         &self,
         pending: &[Pending<R>],
     ) -> Result<Vec<Option<Versioned<R>>>, RepoError> {
-        let reads = pending
+        let keys: Vec<(String, String)> = pending
             .iter()
-            .map(|p| async move {
-                match self.table.get(&p.pk, &p.sk).await? {
-                    Some(item) => Ok(Some(versioned(item)?)),
-                    None => Ok(None),
-                }
-            })
+            .map(|p| (p.pk.clone(), p.sk.clone()))
             .collect();
-        a_few_at_a_time(reads).await
+        let items = self.table.get_many(&keys).await?;
+        items
+            .into_iter()
+            .map(|item| item.map(versioned).transpose())
+            .collect()
     }
 
     /// Whether batch `batch` has been added to the tenant's rollups of `date` in full (its
@@ -298,17 +299,15 @@ impl<'a, T: Table> AnalyticsRepo<'a, T> {
                 .filter(|(date, _)| stale.contains(date))
                 .collect()
         } else {
-            let reads = stale
-                .into_iter()
-                .map(|(date, sk)| {
-                    let pk = &pk;
-                    async move { Ok(self.table.get(pk, &sk).await?.map(|item| (date, item))) }
-                })
+            let keys: Vec<(String, String)> = stale
+                .iter()
+                .map(|(_, sk)| (pk.clone(), sk.clone()))
                 .collect();
-            a_few_at_a_time(reads)
-                .await?
+            let items = self.table.get_many(&keys).await?;
+            stale
                 .into_iter()
-                .flatten()
+                .zip(items)
+                .filter_map(|((date, _), item)| Some((date, item?)))
                 .collect()
         };
         for (date, item) in fresh {
