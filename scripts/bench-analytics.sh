@@ -20,6 +20,7 @@
 #
 # Usage: scripts/bench-analytics.sh [--quick] [--json FILE] [more bench-analytics flags: --help]
 #   --quick   20,000 events, 3 query runs, 2 s of load per request: a smoke test.
+#   --ingest-only   stop after the ingest and print its figures (for trying a change to it).
 # Needs node (>= 18), npm and python3. The data directory and the server are removed/stopped on
 # exit, whether the bench succeeds or not.
 set -euo pipefail

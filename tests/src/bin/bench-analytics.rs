@@ -121,6 +121,10 @@ struct Args {
     /// win).
     #[arg(long)]
     quick: bool,
+    /// Stop after the ingest and print only its figures (a minute, for trying a change to the
+    /// events path; `--json` then holds those figures alone).
+    #[arg(long)]
+    ingest_only: bool,
     /// Events ingested (default 1,000,000).
     #[arg(long)]
     events: Option<usize>,
@@ -1196,6 +1200,35 @@ fn print_engines(e: &EngineFigures) {
     println!("(row counts and every numeric column's sum agree)");
 }
 
+fn print_ingest(i: &IngestFigures, scale: &Scale) {
+    println!(
+        "ingest: {} messages of {} events, {} at a time: {:.1} s wall, {:.1} s CPU ({:.2} cores busy); synthesised in {:.1} s, encoded in {:.1} s (not counted)",
+        i.messages,
+        scale.batch,
+        scale.concurrency,
+        i.wall_seconds,
+        i.cpu_seconds,
+        i.cpu_seconds / i.wall_seconds.max(1e-9),
+        i.synthesise_seconds,
+        i.encode_messages_seconds
+    );
+    println!(
+        "  {:.0} events/s on the wall clock, {:.0} events per CPU second",
+        i.events_per_second, i.events_per_cpu_second
+    );
+    println!(
+        "  Parquet: {} files, {:.1} MB ({:.1} bytes/event); rollups: {} items written in {} parts ({} skipped); database grew {:.1} MB ({:.1} bytes/event)",
+        i.parquet_files,
+        i.parquet_bytes as f64 / 1e6,
+        i.parquet_bytes_per_event,
+        i.rollup_items_written,
+        i.rollup_parts_applied,
+        i.rollup_parts_skipped,
+        i.database_growth_bytes as f64 / 1e6,
+        i.database_growth_bytes as f64 / i.events.max(1) as f64
+    );
+}
+
 fn print(f: &Figures) {
     let i = &f.ingest;
     println!();
@@ -1211,28 +1244,7 @@ fn print(f: &Figures) {
         show_load(f.load_average_before),
         show_load(f.load_average_after)
     );
-    println!(
-        "ingest: {} messages of {} events, {} at a time: {:.1} s wall, {:.1} s CPU ({:.2} cores busy); synthesised in {:.1} s, encoded in {:.1} s (not counted)",
-        i.messages,
-        f.scale.batch,
-        f.scale.concurrency,
-        i.wall_seconds,
-        i.cpu_seconds,
-        i.cpu_seconds / i.wall_seconds.max(1e-9),
-        i.synthesise_seconds,
-        i.encode_messages_seconds
-    );
-    println!(
-        "  Parquet: {} files, {:.1} MB ({:.1} bytes/event); rollups: {} items written in {} parts ({} skipped); database grew {:.1} MB ({:.1} bytes/event)",
-        i.parquet_files,
-        i.parquet_bytes as f64 / 1e6,
-        i.parquet_bytes_per_event,
-        i.rollup_items_written,
-        i.rollup_parts_applied,
-        i.rollup_parts_skipped,
-        i.database_growth_bytes as f64 / 1e6,
-        i.database_growth_bytes as f64 / i.events.max(1) as f64
-    );
+    print_ingest(i, &f.scale);
     println!();
     print_reports(&f.reports);
     println!();
@@ -1333,6 +1345,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let range = range_of(&stream);
     let load_average_before = load_average();
     let ingest = ingest_stream(&platform, tenant, &stream, &scale, ticks).await?;
+    if args.ingest_only {
+        println!();
+        print_ingest(&ingest, &scale);
+        if let Some(path) = &args.json {
+            std::fs::write(path, serde_json::to_string_pretty(&ingest)?)
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        return Ok(());
+    }
 
     eprintln!(
         "reports: {} kinds × {} formats…",
