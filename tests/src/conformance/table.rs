@@ -88,6 +88,7 @@ macro_rules! table_conformance {
             pagination_skips_expired_items_between_live_ones,
             keys_only_query_returns_every_field_but_the_data,
             get_many_answers_each_key_in_order_like_get,
+            get_many_reads_more_than_one_response_holds,
         );
     };
     (@checks $make:expr; $($check:ident),+ $(,)?) => {
@@ -1422,6 +1423,37 @@ pub async fn get_many_answers_each_key_in_order_like_get<T: Table>(table: &T) {
         matches!(err, TableError::Invalid(_)),
         "an empty key is invalid, got {err:?}"
     );
+}
+
+/// DynamoDB answers a `BatchGetItem` with at most 16 MB and leaves the other keys unprocessed:
+/// the adapter asks again until every key is answered.
+pub async fn get_many_reads_more_than_one_response_holds<T: Table>(table: &T) {
+    let s = scope("get-many-16mb");
+    let pk = format!("t/{s}/big");
+    // 48 items just under the item limit: ~18.7 MB, more than one response's 16 MB.
+    let mut keys = Vec::new();
+    for i in 0..48 {
+        let sk = format!("{i:02}");
+        let mut item = Item::new(&pk, &sk, json!(format!("{i:02}{}", "x".repeat(380 * 1024))));
+        item.version = 7;
+        put_new(table, item).await;
+        keys.push((pk.clone(), sk));
+    }
+    let many = table.get_many(&keys).await.expect("get_many");
+    assert_eq!(many.len(), keys.len(), "one answer per key");
+    for ((_, sk), got) in keys.iter().zip(&many) {
+        let got = got
+            .as_ref()
+            .unwrap_or_else(|| panic!("item {sk} not answered"));
+        assert_eq!(&got.sk, sk, "answers in the keys' order");
+        assert_eq!(got.version, 7);
+        assert!(
+            got.data
+                .as_str()
+                .is_some_and(|d| d.starts_with(sk.as_str()) && d.len() == sk.len() + 380 * 1024),
+            "item {sk} read whole"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
