@@ -105,8 +105,8 @@ pub const EXPIRES_AT: &str = "expires_at";
 
 /// Keys one `BatchGetItem` request may ask for.
 const MAX_BATCH_GET_KEYS: usize = 100;
-/// The first pause before asking again for keys DynamoDB left unprocessed without returning
-/// anything (throttled); it doubles, up to a second.
+/// The first pause before asking again for keys DynamoDB left all unprocessed (throttled); it
+/// doubles, up to a second.
 const BATCH_GET_BACKOFF: Duration = Duration::from_millis(50);
 /// Rounds without progress before `get_many` gives up with a transient error (~5 s).
 const BATCH_GET_IDLE_ROUNDS: u32 = 8;
@@ -224,6 +224,7 @@ impl Table for DynamoTable {
             let mut pause = BATCH_GET_BACKOFF;
             let mut idle_rounds = 0;
             while !pending.is_empty() {
+                let asked = pending.len();
                 let request = KeysAndAttributes::builder()
                     .set_keys(Some(pending))
                     .consistent_read(true)
@@ -253,7 +254,8 @@ impl Table for DynamoTable {
                 if pending.is_empty() {
                     break;
                 }
-                if items.is_empty() {
+                // No key answered (found or absent): throttled, so wait before asking again.
+                if pending.len() == asked {
                     idle_rounds += 1;
                     if idle_rounds > BATCH_GET_IDLE_ROUNDS {
                         return Err(TableError::Transient(format!(
