@@ -137,6 +137,33 @@ impl SqliteTable {
         }
     }
 
+    /// The items at `keys`, in order, all read under one lock.
+    async fn read(&self, keys: Vec<(String, String)>) -> Result<Vec<Option<Item>>, TableError> {
+        for (pk, sk) in &keys {
+            check_key("pk", pk, MAX_PARTITION_KEY_BYTES)?;
+            check_key("sk", sk, MAX_SORT_KEY_BYTES)?;
+        }
+        let now = unix_now();
+        self.db
+            .call(move |conn| {
+                let mut statement = conn.prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM items WHERE pk = :pk AND sk = :sk AND {LIVE}"
+                ))?;
+                keys.iter()
+                    .map(|(pk, sk)| {
+                        statement
+                            .query_row(
+                                rusqlite::named_params! {":pk": pk, ":sk": sk, ":now": now},
+                                item_from_row,
+                            )
+                            .optional()
+                    })
+                    .collect()
+            })
+            .await
+            .map_err(from_db)
+    }
+
     /// Runs one conditional write in its own transaction.
     async fn write_one(&self, op: Prepared) -> Result<(), TableError> {
         let now = unix_now();
@@ -176,36 +203,13 @@ fn sweep_batch(conn: &Connection, now: i64) -> rusqlite::Result<i64> {
 impl Table for SqliteTable {
     #[tracing::instrument(level = "debug", skip(self))]
     async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, TableError> {
-        let mut items = self.get_many(&[(pk.to_owned(), sk.to_owned())]).await?;
+        let mut items = self.read(vec![(pk.to_owned(), sk.to_owned())]).await?;
         Ok(items.pop().flatten())
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(keys = keys.len()))]
     async fn get_many(&self, keys: &[(String, String)]) -> Result<Vec<Option<Item>>, TableError> {
-        for (pk, sk) in keys {
-            check_key("pk", pk, MAX_PARTITION_KEY_BYTES)?;
-            check_key("sk", sk, MAX_SORT_KEY_BYTES)?;
-        }
-        let keys = keys.to_vec();
-        let now = unix_now();
-        self.db
-            .call(move |conn| {
-                let mut statement = conn.prepare_cached(&format!(
-                    "SELECT {COLUMNS} FROM items WHERE pk = :pk AND sk = :sk AND {LIVE}"
-                ))?;
-                keys.iter()
-                    .map(|(pk, sk)| {
-                        statement
-                            .query_row(
-                                rusqlite::named_params! {":pk": pk, ":sk": sk, ":now": now},
-                                item_from_row,
-                            )
-                            .optional()
-                    })
-                    .collect()
-            })
-            .await
-            .map_err(from_db)
+        self.read(keys.to_vec()).await
     }
 
     #[tracing::instrument(
