@@ -2,6 +2,7 @@
 //! (what SQS → Lambda does in AWS), the pipeline runner (what Step Functions does) and the
 //! scheduler's tick (what an EventBridge schedule does).
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use mvidarr_analytics::query::LocalEngine;
 use mvidarr_analyze::Analyze;
 use mvidarr_api::EventReporter;
 use mvidarr_api::usage::FLUSH_AFTER;
+use mvidarr_core::ids::TenantId;
 use mvidarr_core::ports::queue::MAX_BATCH;
 use mvidarr_core::ports::{Platform, Queue, ReceivedMessage};
 use mvidarr_core::step::{StepInput, task_outcome};
@@ -80,9 +82,22 @@ pub async fn run_ingest(
 /// How long a received events message stays hidden: a batch is a few files and transactions.
 const EVENTS_VISIBILITY: Duration = Duration::from_secs(60);
 
-/// The events worker: what the events Lambda does on the events queue.
+/// How often the events worker folds what it wrote into the rollups while it is busy: the
+/// dashboards lag the events by about this much, and each fold counts a second's batches at
+/// once.
+pub const FOLD_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The events worker: what the events Lambda does on the events queue. Batches are written
+/// as they arrive; a companion loop folds the tenants written to every [`FOLD_INTERVAL`]
+/// (and once more on the way out), as the Lambda does at the end of an invocation.
 pub async fn run_events(platform: LocalPlatform, concurrency: usize, stop: CancellationToken) {
     let function = Arc::new(EventsFunction::new(platform.clone()));
+    let written: Arc<std::sync::Mutex<BTreeSet<TenantId>>> = Arc::default();
+    let folds = tokio::spawn(fold_written(
+        function.clone(),
+        written.clone(),
+        stop.clone(),
+    ));
     let queue = platform.events_queue().clone();
     consume(
         "events",
@@ -92,19 +107,55 @@ pub async fn run_events(platform: LocalPlatform, concurrency: usize, stop: Cance
         stop,
         move |message| {
             let function = function.clone();
+            let written = written.clone();
             async move {
-                function
-                    .handle_message(&message.body)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| Failed {
-                        malformed: matches!(e, EventsError::Malformed(_)),
-                        error: e.to_string(),
-                    })
+                let (tenant, _) =
+                    function
+                        .ingest_message(&message.body)
+                        .await
+                        .map_err(|e| Failed {
+                            malformed: matches!(e, EventsError::Malformed(_)),
+                            error: e.to_string(),
+                        })?;
+                lock(&written).insert(tenant);
+                Ok(())
             }
         },
     )
     .await;
+    if folds.await.is_err() {
+        error!("the events fold loop panicked");
+    }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Fold the tenants in `written` every [`FOLD_INTERVAL`] until `stop`, then once more. A
+/// failed fold keeps its tenant for the next round (the scheduler's tick also folds every
+/// tenant's pending days).
+async fn fold_written(
+    function: Arc<EventsFunction<LocalPlatform>>,
+    written: Arc<std::sync::Mutex<BTreeSet<TenantId>>>,
+    stop: CancellationToken,
+) {
+    loop {
+        let stopping = tokio::select! {
+            _ = tokio::time::sleep(FOLD_INTERVAL) => false,
+            _ = stop.cancelled() => true,
+        };
+        let tenants = std::mem::take(&mut *lock(&written));
+        for tenant in tenants {
+            if let Err(e) = function.fold(tenant).await {
+                warn!(%tenant, error = %e, "events not folded; the next round retries");
+                lock(&written).insert(tenant);
+            }
+        }
+        if stopping {
+            break;
+        }
+    }
 }
 
 /// How long a received report message stays hidden: a year of events is a few seconds of

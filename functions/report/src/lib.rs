@@ -20,7 +20,7 @@ use mvidarr_analytics::reports::{self, ReportRequest};
 use mvidarr_analytics::retention::{
     ErasedSubject, RetentionError, enforce_retention, pseudonymise,
 };
-use mvidarr_analytics::{compact, compact_today};
+use mvidarr_analytics::{compact, compact_today, fold_pending};
 use mvidarr_auth::store::SettingsRepo;
 use mvidarr_core::Timestamp;
 use mvidarr_core::analytics::jobs::{
@@ -150,6 +150,9 @@ pub struct TickOutcome {
     /// Tenants whose finished batch files of today this tick merged (the first tick of each
     /// hour).
     pub today_compacted: usize,
+    /// Batch files this tick folded into the rollups: ones the events function's own fold
+    /// left (it failed, or its invocation ended first).
+    pub batches_folded: usize,
 }
 
 /// What the day's retention sweep did.
@@ -302,12 +305,15 @@ impl<P: Platform, E: QueryEngine> ReportFunction<P, E> {
         mvidarr_lambda::sqs_batch_response(results)
     }
 
-    /// The scheduler's tick: queue a job for every due schedule, evaluate the alert rules,
+    /// The scheduler's tick: fold whatever events files the rollups do not count yet, queue
+    /// a job for every due schedule, evaluate the alert rules,
     /// do waiting erasures, first thing each day the retention sweep and first thing each
     /// hour the compaction of today's events. Each part's trouble
     /// is logged and left to the next tick; the others still run.
     pub async fn tick(&self, now: Timestamp) -> Result<TickOutcome, ReportError> {
+        let folded = self.fold_pending().await;
         let mut outcome = self.run_schedules(now).await?;
+        outcome.batches_folded = folded;
         match evaluate_alerts(self.platform.table(), now, &self.rollups).await {
             Ok(sweep) => outcome.alerts_raised = sweep.alerts_raised,
             Err(e) => warn!(error = %e, "alert evaluation failed; the next tick retries"),
@@ -332,6 +338,30 @@ impl<P: Platform, E: QueryEngine> ReportFunction<P, E> {
             }
         }
         Ok(outcome)
+    }
+
+    /// Fold every tenant's pending days, so the rollups (and the alerts on them) count every
+    /// events file written. A tenant's failure is logged and left to the next tick. Returns the
+    /// batch files folded.
+    async fn fold_pending(&self) -> usize {
+        let table = self.platform.table();
+        let tenants = match TenantRepo::new(table).list_all().await {
+            Ok(tenants) => tenants,
+            Err(e) => {
+                warn!(error = %e, "tenants not listed; the next tick folds their events");
+                return 0;
+            }
+        };
+        let mut folded = 0;
+        for tenant in tenants {
+            match Box::pin(fold_pending(self.platform.blobs(), table, tenant.id)).await {
+                Ok(outcome) => folded += outcome.batches,
+                Err(e) => {
+                    warn!(tenant = %tenant.id, error = %e, "events not folded; the next tick retries")
+                }
+            }
+        }
+        folded
     }
 
     /// First thing each hour: merge each tenant's finished batch files of today, so reports

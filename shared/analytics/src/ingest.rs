@@ -1,18 +1,17 @@
 //! What the events function does with one [`EventBatch`]: its events written as Parquet (one
-//! file per day, named by the batch, so writing it again replaces it with the same bytes) and
-//! added to the rollups (once per batch, see [`AnalyticsRepo::apply`]). Files first: a batch
-//! cut short is retried whole, and the rollups never count events that have no file. A day the
-//! batch was applied to in full before is skipped, file included: compaction
-//! ([`crate::compaction`]) may have merged that file into the day's since.
+//! file per day, named by the batch, so writing it again replaces it with the same bytes),
+//! and each day noted as pending for the fold ([`crate::fold`]), which adds the files to the
+//! rollups in bulk. A day the batch was folded in before is skipped: compaction
+//! ([`crate::compaction`]) may have merged its file into the day's since.
 
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::NaiveDate;
-use mvidarr_core::analytics::{AnalyticsEvent, EventBatch, aggregate};
+use mvidarr_core::analytics::{AnalyticsEvent, EventBatch};
 use mvidarr_core::keys;
 use mvidarr_core::ports::blob::body_of;
 use mvidarr_core::ports::{BlobError, BlobStore, Table};
-use mvidarr_core::repo::{AnalyticsRepo, ApplyOutcome, RepoError};
+use mvidarr_core::repo::{AnalyticsRepo, RepoError};
 use tracing::debug;
 
 use crate::parquet::{self, ParquetError};
@@ -50,12 +49,12 @@ pub struct IngestOutcome {
     /// Parquet files written and their bytes.
     pub files: usize,
     pub bytes: usize,
-    /// Days an earlier delivery of the batch had finished: no file written for them.
+    /// Days the batch was folded into the rollups before (an earlier delivery): no file
+    /// written for them.
     pub days_already_applied: usize,
-    pub rollups: ApplyOutcome,
 }
 
-/// Write a batch's events as Parquet and add them to the rollups.
+/// Write a batch's events as Parquet, their days noted for the fold.
 pub async fn ingest<B: BlobStore, T: Table>(
     blobs: &B,
     table: &T,
@@ -74,8 +73,8 @@ pub async fn ingest<B: BlobStore, T: Table>(
     };
     let repo = AnalyticsRepo::new(table);
     for (date, events) in &by_day {
-        // Applied in full by an earlier delivery: its file is written, and may since have
-        // been compacted into the day's file (or pseudonymised), so it is not written again.
+        // Folded in after an earlier delivery: its file may since have been compacted into
+        // the day's file (or pseudonymised), so it is not written again.
         if repo.batch_applied(batch.tenant, *date, &batch.id).await? {
             outcome.days_already_applied += 1;
             continue;
@@ -88,9 +87,9 @@ pub async fn ingest<B: BlobStore, T: Table>(
             .put(&key, body_of(file), Some(parquet::CONTENT_TYPE))
             .await
             .map_err(|source| IngestError::Blob { key, source })?;
+        // After the file: a fold that reads the note is sure to list the file.
+        repo.mark_pending(batch.tenant, *date).await?;
     }
-    let deltas = aggregate(by_day.values().flatten().copied());
-    outcome.rollups = repo.apply(batch.tenant, &batch.id, &deltas).await?;
     debug!(batch = %batch.id, tenant = %batch.tenant, ?outcome, "events ingested");
     Ok(outcome)
 }

@@ -692,6 +692,9 @@ mod tests {
         ingest(&s.blobs, &s.table, &EventBatch::new(tenant, events))
             .await
             .unwrap();
+        crate::fold_pending(&s.blobs, &s.table, tenant)
+            .await
+            .unwrap();
     }
 
     /// One play a day for each of `days`.

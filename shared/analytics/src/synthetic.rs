@@ -51,19 +51,28 @@ impl Stream {
     }
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    #[error(transparent)]
+    Ingest(#[from] crate::IngestError),
+    #[error(transparent)]
+    Fold(#[from] crate::FoldError),
+}
+
 /// A stream's events ingested for `tenant` in batches of `batch`, as the events function
-/// takes them, a message at a time; returns the events.
+/// takes them, a message at a time, then folded into the rollups; returns the events.
 pub async fn ingest_stream<B: BlobStore, T: Table>(
     blobs: &B,
     table: &T,
     tenant: TenantId,
     stream: &Stream,
     batch: usize,
-) -> Result<Vec<AnalyticsEvent>, crate::IngestError> {
+) -> Result<Vec<AnalyticsEvent>, StreamError> {
     let events = events(stream);
     for chunk in events.chunks(batch.max(1)) {
         crate::ingest(blobs, table, &EventBatch::new(tenant, chunk.to_vec())).await?;
     }
+    crate::fold_pending(blobs, table, tenant).await?;
     Ok(events)
 }
 

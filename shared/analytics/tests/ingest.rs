@@ -1,9 +1,9 @@
 //! A batch through the events function's ingest on the embedded stores: Parquet files by day,
-//! rollups once, however often the batch is delivered.
+//! folded into the rollups once, however often the batch is delivered.
 
 use bytes::Bytes;
 use chrono::{TimeZone, Utc};
-use mvidarr_analytics::{ingest, parquet};
+use mvidarr_analytics::{fold_pending, ingest, parquet};
 use mvidarr_core::analytics::{AnalyticsEvent, AnalyticsKind, EventBatch, Granularity, TimeRange};
 use mvidarr_core::event::EventKind;
 use mvidarr_core::ids::{MediaId, ProfileId, TenantId};
@@ -64,8 +64,27 @@ async fn a_batch_is_one_parquet_file_a_day_and_counted_once() {
     let batch = EventBatch::new(tenant, events.clone());
     let first = ingest(&s.blobs, &s.table, &batch).await.unwrap();
     assert_eq!((first.events, first.files), (301, 2));
+    // Delivered again before the fold: the same files, written again.
     let again = ingest(&s.blobs, &s.table, &batch).await.unwrap();
-    assert_eq!(again.rollups.parts_applied, 0);
+    assert_eq!((again.files, again.days_already_applied), (2, 0));
+    let folded = fold_pending(&s.blobs, &s.table, tenant).await.unwrap();
+    assert_eq!(
+        (folded.plans, folded.batches, folded.events),
+        (2, 2, 301),
+        "{folded:?}"
+    );
+    // And after it: no file, nothing more to fold, nothing pending.
+    let late = ingest(&s.blobs, &s.table, &batch).await.unwrap();
+    assert_eq!((late.files, late.days_already_applied), (0, 2));
+    let nothing = fold_pending(&s.blobs, &s.table, tenant).await.unwrap();
+    assert_eq!(nothing.plans, 0, "{nothing:?}");
+    assert!(
+        AnalyticsRepo::new(&s.table)
+            .pending_days(tenant)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     let range = TimeRange::parse("2026-11-24", "2026-11-26", Granularity::Day).unwrap();
     let days = AnalyticsRepo::new(&s.table)

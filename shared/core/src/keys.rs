@@ -260,6 +260,15 @@ pub mod table {
     pub fn analytics_applied_pk(tenant: TenantId, date: chrono::NaiveDate) -> String {
         format!("t/{tenant}/analytics/applied/{}", analytics_day_sk(date))
     }
+    /// A tenant's days with events files the rollups may not count yet (sort key: the day),
+    /// written by ingest and cleared by the fold once it has counted them.
+    pub fn analytics_pending_pk(tenant: TenantId) -> String {
+        format!("t/{tenant}/analytics/pending")
+    }
+    /// A tenant's unfinished folds (sort key: the day): which batches each is counting.
+    pub fn analytics_folds_pk(tenant: TenantId) -> String {
+        format!("t/{tenant}/analytics/folds")
+    }
 
     /// A tenant's report jobs (`job/{id}`, newest last) and schedules (`schedule/{id}`).
     pub fn reports_pk(tenant: TenantId) -> String {
@@ -420,6 +429,8 @@ mod tests {
             table::analytics_days_pk(t),
             table::analytics_media_days_pk(t, m),
             table::analytics_applied_pk(t, chrono::NaiveDate::MIN),
+            table::analytics_pending_pk(t),
+            table::analytics_folds_pk(t),
             table::rate_limit_pk(t, "user:x"),
             table::settings_pk(t),
             table::profiles_pk(t),

@@ -7,8 +7,11 @@
 //!    today (UTC). They go through the production path of the events function: each message
 //!    body is the JSON [`EventBatch`] the API puts on the events queue, handled by
 //!    [`EventsFunction::handle_message`] (decoding the batch into typed events, whose ids and
-//!    kinds are checked as they are parsed, then `ingest`: zstd Parquet per day in the
-//!    embedded blob store, rollups in the SQLite table, once per batch). Messages hold 100
+//!    kinds are checked as they are parsed, then `ingest`: Snappy Parquet per day in the
+//!    embedded blob store and a pending note in the SQLite table), and every `--fold-every`
+//!    events (100,000, about a second's worth at the target, as `serve` folds every second
+//!    while busy) and at the end [`EventsFunction::fold`] reads the new files back and adds
+//!    them to the rollups, each media day once a fold. Messages hold 100
 //!    events (`--batch`), the size `POST /v1/events` forwards (the new events of a request, a
 //!    transaction's worth at a time, `MAX_TRANSACT_ITEMS`): client events are 95% of the
 //!    stream, and the API's own metering flushes up to 500. Two messages are handled at a time
@@ -16,8 +19,8 @@
 //!    The messages are encoded before the clock starts (that is the sender's work); the
 //!    SQLite queue's receive and delete are not in it either (SQS's, in AWS). Printed: events/s
 //!    on the wall clock, events per CPU second of this process (`/proc/self/stat`, every thread:
-//!    the figure "per core"), the Parquet files and bytes on disk with bytes per event, the
-//!    rollup items written and how much the database grew.
+//!    the figure "per core", folds included), the Parquet files and bytes on disk with bytes
+//!    per event, the rollup items the folds wrote and how much the database grew.
 //! 2. **Reports.** Each report kind in each format over the 30 days, made from scratch by
 //!    `mvidarr_report_jobs::render_report` (what the report function stores for a job and
 //!    `mvidarr report` writes: rank the engagement report's media and look up their titles,
@@ -57,7 +60,7 @@ use clap::Parser;
 use mvidarr_analytics::query::{LocalEngine, QueryEngine, ReportQuery, Rows, date_bounds};
 use mvidarr_analytics::reports::{self, ReportRequest, TOP_MEDIA};
 use mvidarr_analytics::synthetic::{self, Stream};
-use mvidarr_analytics::{IngestOutcome, compact};
+use mvidarr_analytics::{FoldOutcome, IngestOutcome, compact};
 use mvidarr_api::bootstrap_default_tenant;
 use mvidarr_auth::service::{Identity, IdentityConfig};
 use mvidarr_core::analytics::report::{Cell, ReportData, ReportFormat, ReportKind};
@@ -144,6 +147,10 @@ struct Args {
     /// Messages handled at a time (default: the cores, as `serve`'s events worker).
     #[arg(long)]
     concurrency: Option<usize>,
+    /// Events between folds into the rollups: about a second's worth at the target rate, as
+    /// `serve`'s events worker folds every second while busy (the Lambda, per invocation).
+    #[arg(long, default_value_t = 100_000)]
+    fold_every: usize,
     /// Times each query runs on each engine (default 5).
     #[arg(long)]
     runs: Option<usize>,
@@ -168,6 +175,7 @@ struct Scale {
     days: u32,
     batch: usize,
     concurrency: usize,
+    fold_every: usize,
     runs: usize,
     duration_seconds: u64,
 }
@@ -184,6 +192,7 @@ impl Scale {
             days: args.days,
             batch: args.batch,
             concurrency: args.concurrency.unwrap_or(cores.max(1)),
+            fold_every: args.fold_every,
             runs: args.runs.unwrap_or(runs),
             duration_seconds: args.duration.unwrap_or(duration_seconds),
         };
@@ -194,6 +203,7 @@ impl Scale {
         );
         ensure!(scale.batch >= 1, "--batch must be at least 1");
         ensure!(scale.concurrency >= 1, "--concurrency must be at least 1");
+        ensure!(scale.fold_every >= 1, "--fold-every must be at least 1");
         ensure!(scale.runs >= 1, "--runs must be at least 1");
         ensure!(
             scale.duration_seconds >= 1,
@@ -325,8 +335,11 @@ struct IngestFigures {
     cpu_seconds: f64,
     events_per_second: f64,
     events_per_cpu_second: f64,
-    /// Events the function kept (every id is distinct, so all of them).
+    /// Events the function kept (every id is distinct, so all of them), and the events the
+    /// folds counted (the same, once each).
     events_ingested: usize,
+    events_folded: u64,
+    folds: usize,
     parquet_files: usize,
     parquet_bytes: u64,
     parquet_bytes_per_event: f64,
@@ -339,19 +352,28 @@ struct IngestFigures {
 impl IngestFigures {
     fn add(&mut self, outcome: &IngestOutcome) {
         self.events_ingested += outcome.events;
+    }
+
+    fn add_fold(&mut self, outcome: &FoldOutcome) {
+        self.folds += 1;
+        self.events_folded += outcome.events;
         self.rollup_parts_applied += outcome.rollups.parts_applied;
         self.rollup_parts_skipped += outcome.rollups.parts_skipped;
         self.rollup_items_written += outcome.rollups.items_written;
     }
 }
 
-/// Handle every message as the events function does, `concurrency` at a time.
+/// Handle every message as the events function does, `concurrency` at a time, folding the
+/// tenant's files into the rollups every `fold_every` events and at the end.
 async fn ingest_all(
     function: Arc<EventsFunction<LocalPlatform>>,
+    tenant: TenantId,
     bodies: Vec<String>,
-    concurrency: usize,
+    scale: &Scale,
     figures: &mut IngestFigures,
 ) -> anyhow::Result<()> {
+    let concurrency = scale.concurrency;
+    let messages_per_fold = scale.fold_every.div_ceil(scale.batch).max(1);
     let permits = Arc::new(Semaphore::new(concurrency));
     let mut tasks = JoinSet::new();
     let total = bodies.len();
@@ -369,7 +391,12 @@ async fn ingest_all(
         }
         Ok(())
     };
-    for body in bodies {
+    for (sent, body) in bodies.into_iter().enumerate() {
+        if sent > 0 && sent.is_multiple_of(messages_per_fold) {
+            // The fold runs beside the messages in flight, as `serve`'s fold loop does.
+            let folded = function.fold(tenant).await.context("folding")?;
+            figures.add_fold(&folded);
+        }
         let permit = permits.clone().acquire_owned().await?;
         let function = function.clone();
         tasks.spawn(async move {
@@ -387,6 +414,8 @@ async fn ingest_all(
     while let Some(joined) = tasks.join_next().await {
         tally(joined, figures)?;
     }
+    let folded = function.fold(tenant).await.context("folding")?;
+    figures.add_fold(&folded);
     Ok(())
 }
 
@@ -418,7 +447,7 @@ async fn ingest_stream(
     );
     let cpu_before = process_cpu_seconds(ticks)?;
     let started = Instant::now();
-    ingest_all(function, bodies, scale.concurrency, &mut figures).await?;
+    ingest_all(function, tenant, bodies, scale, &mut figures).await?;
     figures.wall_seconds = started.elapsed().as_secs_f64();
     figures.cpu_seconds = process_cpu_seconds(ticks)? - cpu_before;
     figures.events_per_second = figures.events as f64 / figures.wall_seconds;
@@ -437,6 +466,12 @@ async fn ingest_stream(
         figures.events_ingested == figures.events,
         "the events function kept {} of {} events",
         figures.events_ingested,
+        figures.events
+    );
+    ensure!(
+        figures.events_folded == figures.events as u64,
+        "the folds counted {} of {} events",
+        figures.events_folded,
         figures.events
     );
     Ok(figures)
@@ -1217,10 +1252,12 @@ fn print_ingest(i: &IngestFigures, scale: &Scale) {
         i.events_per_second, i.events_per_cpu_second
     );
     println!(
-        "  Parquet: {} files, {:.1} MB ({:.1} bytes/event); rollups: {} items written in {} parts ({} skipped); database grew {:.1} MB ({:.1} bytes/event)",
+        "  Parquet: {} files, {:.1} MB ({:.1} bytes/event); rollups: {} folds (every {} events) wrote {} items in {} parts ({} skipped); database grew {:.1} MB ({:.1} bytes/event)",
         i.parquet_files,
         i.parquet_bytes as f64 / 1e6,
         i.parquet_bytes_per_event,
+        i.folds,
+        scale.fold_every,
         i.rollup_items_written,
         i.rollup_parts_applied,
         i.rollup_parts_skipped,
@@ -1512,6 +1549,7 @@ mod tests {
                 days: 30,
                 batch: 100,
                 concurrency: 2,
+                fold_every: 100_000,
                 runs: 5,
                 duration_seconds: 10,
             }

@@ -158,16 +158,23 @@ impl TestApi {
         reply.body
     }
 
-    /// What the events worker would do by now: send the API's waiting events, then ingest
-    /// every message of the events queue (Parquet and rollups). Returns the messages ingested.
+    /// What the events worker would do by now: send the API's waiting events, ingest every
+    /// message of the events queue (Parquet files), then fold the tenants written to into
+    /// their rollups. Returns the messages ingested.
     pub async fn drain_events(&self) -> usize {
         use mvidarr_core::ports::Platform;
         self.events.flush().await;
         let function = mvidarr_events::EventsFunction::new(self.platform.clone());
-        drain(self.platform.events_queue(), async |body| {
-            function.handle_message(body).await.unwrap();
+        let written = std::sync::Mutex::new(std::collections::BTreeSet::new());
+        let messages = drain(self.platform.events_queue(), async |body| {
+            let (tenant, _) = function.ingest_message(body).await.unwrap();
+            written.lock().unwrap().insert(tenant);
         })
-        .await
+        .await;
+        for tenant in written.into_inner().unwrap() {
+            function.fold(tenant).await.unwrap();
+        }
+        messages
     }
 
     /// What the report worker would do by now: generate every job of the reports queue with

@@ -381,6 +381,22 @@ pub struct DayDelta {
     pub events: u64,
 }
 
+impl DayDelta {
+    /// Add another delta of the same day (another file's events).
+    pub fn add(&mut self, o: DayDelta) {
+        self.tenant.add(&o.tenant);
+        for (media, day) in o.media {
+            match self.media.entry(media) {
+                std::collections::btree_map::Entry::Vacant(slot) => {
+                    slot.insert(day);
+                }
+                std::collections::btree_map::Entry::Occupied(mut slot) => slot.get_mut().add(&day),
+            }
+        }
+        self.events += o.events;
+    }
+}
+
 /// A batch's events as deltas by UTC day.
 pub fn aggregate<'a>(
     events: impl IntoIterator<Item = &'a AnalyticsEvent>,

@@ -51,6 +51,15 @@ pub struct ApplyOutcome {
     pub items_written: usize,
 }
 
+/// A fold in progress: the batches (their events files) whose events it adds to a day's
+/// rollups, as one delta applied under the plan's id. Kept in the table until done, so a fold
+/// cut short is carried out by the next one with the same batches, and so the same parts.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FoldPlan {
+    pub id: String,
+    pub batches: Vec<String>,
+}
+
 pub struct AnalyticsRepo<'a, T> {
     table: &'a T,
 }
@@ -218,6 +227,150 @@ impl<'a, T: Table> AnalyticsRepo<'a, T> {
             .get(&marker_pk, &tenant_part_marker(batch))
             .await?
             .is_some())
+    }
+
+    /// Note that the tenant's events files of `date` changed (a batch's file was written), so
+    /// the next [fold](crate::analytics) counts them. Each note replaces the last with a new
+    /// random version, which is how a fold that read an older note knows to leave this one.
+    pub async fn mark_pending(&self, tenant: TenantId, date: NaiveDate) -> Result<(), RepoError> {
+        let mut item = Item::new(
+            keys::analytics_pending_pk(tenant),
+            keys::analytics_day_sk(date),
+            serde_json::Value::Null,
+        );
+        item.version = first_version();
+        self.table.put(item, Condition::Always).await?;
+        Ok(())
+    }
+
+    /// The tenant's days noted by [`AnalyticsRepo::mark_pending`], each with its note's
+    /// version, oldest day first.
+    pub async fn pending_days(&self, tenant: TenantId) -> Result<Vec<(NaiveDate, u64)>, RepoError> {
+        let mut query = Query::partition(keys::analytics_pending_pk(tenant));
+        query.limit = MAX_PAGE_ITEMS;
+        query.keys_only = true;
+        let items = query_all_with(self.table, query, Ok).await?;
+        Ok(items
+            .into_iter()
+            .filter_map(|item| Some((item.sk.parse().ok()?, item.version)))
+            .collect())
+    }
+
+    /// Clear a day's note if it is still the one read (`version`); a newer note (a file
+    /// written since) stays for the next fold. Returns whether it was cleared.
+    pub async fn clear_pending(
+        &self,
+        tenant: TenantId,
+        date: NaiveDate,
+        version: u64,
+    ) -> Result<bool, RepoError> {
+        let pk = keys::analytics_pending_pk(tenant);
+        let sk = keys::analytics_day_sk(date);
+        match self
+            .table
+            .delete(&pk, &sk, Condition::VersionIs(version))
+            .await
+        {
+            Ok(()) => Ok(true),
+            Err(TableError::ConditionFailed { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The day's unfinished fold, if one was started.
+    pub async fn fold_plan(
+        &self,
+        tenant: TenantId,
+        date: NaiveDate,
+    ) -> Result<Option<FoldPlan>, RepoError> {
+        let item = self
+            .table
+            .get(
+                &keys::analytics_folds_pk(tenant),
+                &keys::analytics_day_sk(date),
+            )
+            .await?;
+        item.map(decode).transpose()
+    }
+
+    /// Start folding `plan` into the day's rollups, unless a fold of the day is started
+    /// already: the plan that stands (this one or the other) is returned, for the caller to
+    /// carry out.
+    pub async fn start_fold(
+        &self,
+        tenant: TenantId,
+        date: NaiveDate,
+        plan: FoldPlan,
+    ) -> Result<FoldPlan, RepoError> {
+        let mut item = Item::new(
+            keys::analytics_folds_pk(tenant),
+            keys::analytics_day_sk(date),
+            encode(&plan),
+        );
+        // Random, so that finishing this plan never removes a later one of the day.
+        item.version = first_version();
+        for _ in 0..MAX_TRIES {
+            match self.table.put(item.clone(), Condition::Absent).await {
+                Ok(()) => return Ok(plan),
+                Err(TableError::ConditionFailed { .. }) => {
+                    if let Some(standing) = self.fold_plan(tenant, date).await? {
+                        return Ok(standing);
+                    }
+                    // Finished between the put and the read: try again.
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(RepoError::Contended {
+            what: format!("the fold of {date}"),
+            attempts: MAX_TRIES as u32,
+        })
+    }
+
+    /// Finish a fold whose deltas are applied (under the plan's id): its batches are marked
+    /// applied in full, as a batch applied on its own is, then the plan is removed. Marking is
+    /// idempotent, so a fold cut short between the two is finished by whoever resumes it.
+    pub async fn finish_fold(
+        &self,
+        tenant: TenantId,
+        date: NaiveDate,
+        plan: &FoldPlan,
+    ) -> Result<(), RepoError> {
+        let marker_pk = keys::analytics_applied_pk(tenant, date);
+        let expires = unix_now() + MARKER_TTL_SECS;
+        for chunk in plan.batches.chunks(MAX_TRANSACT_ITEMS) {
+            let ops = chunk
+                .iter()
+                .map(|batch| WriteOp::Put {
+                    item: Item::new(
+                        marker_pk.clone(),
+                        tenant_part_marker(batch),
+                        serde_json::Value::Null,
+                    )
+                    .with_expiry(expires),
+                    condition: Condition::Always,
+                })
+                .collect();
+            self.table.transact_write(ops).await?;
+        }
+        let pk = keys::analytics_folds_pk(tenant);
+        let sk = keys::analytics_day_sk(date);
+        let Some(item) = self.table.get(&pk, &sk).await? else {
+            return Ok(());
+        };
+        let version = item.version;
+        if decode::<FoldPlan>(item)?.id != plan.id {
+            // A later plan of the day: someone else's to finish.
+            return Ok(());
+        }
+        match self
+            .table
+            .delete(&pk, &sk, Condition::VersionIs(version))
+            .await
+        {
+            Ok(()) | Err(TableError::ConditionFailed { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The batches added to the tenant's rollups of `date` in full, for the markers' life
