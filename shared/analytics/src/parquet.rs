@@ -18,7 +18,8 @@ use mvidarr_core::analytics::{AnalyticsEvent, AnalyticsKind};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::{WriterProperties, WriterPropertiesBuilder};
+use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterPropertiesBuilder};
+use parquet::schema::types::ColumnPath;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ParquetError {
@@ -73,10 +74,18 @@ pub(crate) fn writer_properties() -> WriterPropertiesBuilder {
 /// batch file lives an hour or a day before compaction merges it into a zstd file, and at a
 /// batch's size (100 rows) making zstd's per-column contexts, here and again in the fold's
 /// read, cost more CPU than the rows themselves (measured: a third of the ingest's).
+///
+/// Statistics only for `at` (what a range query prunes files by), per chunk: page statistics
+/// and the other columns' are of no use to a 100-row file and were a tenth of its encoding.
+/// No dictionary for `id`, unique per row.
 fn batch_writer_properties() -> WriterPropertiesBuilder {
+    let at = ColumnPath::from("at");
     WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_statistics_enabled(EnabledStatistics::None)
+        .set_column_statistics_enabled(at, EnabledStatistics::Chunk)
+        .set_column_dictionary_enabled(ColumnPath::from("id"), false)
 }
 
 /// Encode a batch's events as one Parquet file.

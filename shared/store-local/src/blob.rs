@@ -30,7 +30,7 @@ use hmac::{Hmac, Mac};
 use md5::{Digest, Md5};
 use mvidarr_core::Timestamp;
 use mvidarr_core::ports::blob::{
-    BlobBody, BlobError, BlobLocation, BlobStore, ObjectInfo, PresignedRequest,
+    BlobBody, BlobError, BlobLocation, BlobStore, ObjectInfo, PresignedRequest, body_of,
 };
 use mvidarr_core::ports::queue::{OutgoingMessage, Queue, QueueError};
 use rusqlite::{OptionalExtension, params};
@@ -599,32 +599,79 @@ impl LocalBlobStore {
     }
 
     /// Stream `body` into a new temp file, hashing it; fsync it. Returns (etag, stamp).
+    ///
+    /// A body that fits [`SMALL_BODY`] (events files, thumbnails, reports: most objects) is
+    /// gathered first and written, synced and stated in one blocking call; a larger one streams
+    /// through tokio's file, a blocking call per step. Each blocking call is a hand-off to
+    /// another thread and back, which for a small file cost more than the write (measured in
+    /// the analytics ingest).
     async fn write_temp(
         &self,
         tmp: &Path,
         key: &str,
         mut body: BlobBody,
     ) -> Result<(String, FileStamp), BlobError> {
-        let mut file = tokio::fs::File::create(tmp)
-            .await
-            .map_err(|e| io_backend(e, key))?;
+        let read_error =
+            |e: std::io::Error| BlobError::Backend(format!("reading the body of {key}: {e}"));
         let mut md5 = Md5::new();
-        while let Some(chunk) = body.next().await {
-            let chunk =
-                chunk.map_err(|e| BlobError::Backend(format!("reading the body of {key}: {e}")))?;
-            md5.update(&chunk);
-            file.write_all(&chunk)
+        let mut head: Vec<Bytes> = Vec::new();
+        let mut head_len = 0;
+        let streamed = loop {
+            match body.next().await {
+                Some(chunk) => {
+                    let chunk = chunk.map_err(read_error)?;
+                    md5.update(&chunk);
+                    head_len += chunk.len();
+                    head.push(chunk);
+                    if head_len > SMALL_BODY {
+                        break true;
+                    }
+                }
+                None => break false,
+            }
+        };
+        let etag = if streamed {
+            let mut file = tokio::fs::File::create(tmp)
                 .await
                 .map_err(|e| io_backend(e, key))?;
-        }
-        file.flush().await.map_err(|e| io_backend(e, key))?;
-        file.sync_all().await.map_err(|e| io_backend(e, key))?;
-        let meta = file.metadata().await.map_err(|e| io_backend(e, key))?;
-        Ok((hex::encode(md5.finalize()), FileStamp::of(&meta)))
+            for chunk in &head {
+                file.write_all(chunk)
+                    .await
+                    .map_err(|e| io_backend(e, key))?;
+            }
+            drop(head);
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk.map_err(read_error)?;
+                md5.update(&chunk);
+                file.write_all(&chunk)
+                    .await
+                    .map_err(|e| io_backend(e, key))?;
+            }
+            file.flush().await.map_err(|e| io_backend(e, key))?;
+            file.sync_all().await.map_err(|e| io_backend(e, key))?;
+            let meta = file.metadata().await.map_err(|e| io_backend(e, key))?;
+            return Ok((hex::encode(md5.finalize()), FileStamp::of(&meta)));
+        } else {
+            hex::encode(md5.finalize())
+        };
+        let tmp = tmp.to_owned();
+        let meta = tokio::task::spawn_blocking(move || {
+            use std::io::Write as _;
+            let mut file = std::fs::File::create(&tmp)?;
+            for chunk in &head {
+                file.write_all(chunk)?;
+            }
+            file.sync_all()?;
+            file.metadata()
+        })
+        .await
+        .map_err(|e| BlobError::Backend(format!("writing {key}: {e}")))?
+        .map_err(|e| io_backend(e, key))?;
+        Ok((etag, FileStamp::of(&meta)))
     }
 
     /// Rename `from` onto `to`, creating parent folders (again, if a concurrent delete just
-    /// tidied them away) and making the rename durable.
+    /// tidied them away) and making the rename durable; one blocking call.
     async fn move_file(
         &self,
         from: &Path,
@@ -633,44 +680,23 @@ impl LocalBlobStore {
         replace: bool,
     ) -> Result<(), BlobError> {
         let parent = to.parent().unwrap_or(&self.inner.root).to_owned();
-        let mut attempts = 0;
-        loop {
-            attempts += 1;
-            tokio::fs::create_dir_all(&parent)
+        let (from, to) = (from.to_owned(), to.to_owned());
+        let moved =
+            tokio::task::spawn_blocking(move || move_file_blocking(&from, &to, &parent, replace))
                 .await
-                .map_err(|e| fs_conflict(e, key))?;
-            // A hard link is the atomic "create only if absent" a rename cannot express.
-            let moved = if replace {
-                tokio::fs::rename(from, to).await
-            } else {
-                match tokio::fs::hard_link(from, to).await {
-                    Ok(()) => tokio::fs::remove_file(from).await,
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && to.is_file() => {
-                        return Err(BlobError::AlreadyExists {
-                            key: key.to_owned(),
-                        });
-                    }
-                    Err(e) => Err(e),
+                .map_err(|e| BlobError::Backend(format!("moving {key} into place: {e}")))?;
+        match moved {
+            Ok(Moved { folder_synced }) => {
+                if let Err(e) = folder_synced {
+                    tracing::warn!(key, error = %e, "could not fsync the object's folder");
                 }
-            };
-            match moved {
-                Ok(()) => break,
-                Err(e)
-                    if e.kind() == std::io::ErrorKind::NotFound
-                        && attempts < 3
-                        && std::fs::symlink_metadata(from).is_ok() =>
-                {
-                    continue;
-                }
-                Err(e) => return Err(fs_conflict(e, key)),
+                Ok(())
             }
+            Err(MoveError::Exists) => Err(BlobError::AlreadyExists {
+                key: key.to_owned(),
+            }),
+            Err(MoveError::Io(e)) => Err(fs_conflict(e, key)),
         }
-        let synced =
-            tokio::task::spawn_blocking(move || std::fs::File::open(&parent)?.sync_all()).await;
-        if let Ok(Err(e)) = synced {
-            tracing::warn!(key, error = %e, "could not fsync the object's folder");
-        }
-        Ok(())
     }
 
     /// Remove the now-empty folders above a removed file, up to the root.
@@ -750,7 +776,16 @@ impl BlobStore for LocalBlobStore {
     }
 
     async fn get(&self, key: &str) -> Result<BlobBody, BlobError> {
-        self.current(key).await?;
+        let (info, _) = self.current(key).await?;
+        if info.size <= SMALL_BODY as u64 {
+            // Read whole in one blocking call rather than a call per chunk (see `write_temp`).
+            let path = self.path(key);
+            let bytes = tokio::task::spawn_blocking(move || std::fs::read(path))
+                .await
+                .map_err(|e| BlobError::Backend(format!("reading {key}: {e}")))?
+                .map_err(|e| io_error(e, key))?;
+            return Ok(body_of(bytes));
+        }
         let file = tokio::fs::File::open(self.path(key))
             .await
             .map_err(|e| io_error(e, key))?;
@@ -1111,6 +1146,58 @@ fn db_error(e: DbError) -> BlobError {
     } else {
         BlobError::Backend(e.to_string())
     }
+}
+
+/// Bodies up to this size are written to their temp file in one blocking call.
+const SMALL_BODY: usize = 1024 * 1024;
+
+/// A file moved into place; whether its folder's fsync (which makes the rename durable)
+/// worked, a failure only worth a warning.
+struct Moved {
+    folder_synced: std::io::Result<()>,
+}
+
+enum MoveError {
+    /// `replace` was off and an object is there.
+    Exists,
+    Io(std::io::Error),
+}
+
+/// [`LocalBlobStore::move_file`]'s work, on a blocking thread.
+fn move_file_blocking(
+    from: &Path,
+    to: &Path,
+    parent: &Path,
+    replace: bool,
+) -> Result<Moved, MoveError> {
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        std::fs::create_dir_all(parent).map_err(MoveError::Io)?;
+        // A hard link is the atomic "create only if absent" a rename cannot express.
+        let moved = if replace {
+            std::fs::rename(from, to)
+        } else {
+            match std::fs::hard_link(from, to) {
+                Ok(()) => std::fs::remove_file(from),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && to.is_file() => {
+                    return Err(MoveError::Exists);
+                }
+                Err(e) => Err(e),
+            }
+        };
+        match moved {
+            Ok(()) => break,
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound
+                    && attempts < 3
+                    && std::fs::symlink_metadata(from).is_ok() => {}
+            Err(e) => return Err(MoveError::Io(e)),
+        }
+    }
+    Ok(Moved {
+        folder_synced: std::fs::File::open(parent).and_then(|f| f.sync_all()),
+    })
 }
 
 #[cfg(test)]
