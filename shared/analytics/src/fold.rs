@@ -10,13 +10,15 @@
 //! Exactly once, however the fold is cut short or run twice at the same time:
 //!
 //! - **The plan comes first.** Before adding anything the fold stores its plan (its id and
-//!   its batches) for the day, on the condition that no other is stored; a fold that finds a
-//!   plan carries that one out instead of making its own. The same batches' files give the
-//!   same delta, so the same parts (media in order, 99 a transaction), each applied once by
-//!   its marker (`{plan}/{part}`).
-//! - **Then the batches' markers, then the plan goes.** Once every part is applied, each
-//!   batch gets the marker a batch applied on its own got (`{batch}/t`): from then on ingest
-//!   writes no file for it again, and compaction may merge its file. Both steps are
+//!   its batches) as the day's fold record, on the condition that the record is still the
+//!   one it read before listing the files (a finished plan, or none); a fold that finds an
+//!   unfinished plan carries that one out instead of making its own. So a fold that listed
+//!   the files while another ran to its end cannot store a plan counting that one's batches
+//!   again. The same batches' files give the same delta, so the same parts (media in order,
+//!   99 a transaction), each applied once by its marker (`{plan}/{part}`).
+//! - **Then the batches' markers, then the record is done.** Once every part is applied,
+//!   each batch gets the marker a batch applied on its own got (`{batch}/t`): from then on
+//!   ingest writes no file for it again, and compaction may merge its file. Both steps are
 //!   idempotent, so whoever resumes a plan finishes it.
 //! - **Files of a plan stay put until it is done:** compaction merges only marked batches.
 //!   Erasure may rewrite one meanwhile (same rows, pseudonymised): the counts are the same.
@@ -39,7 +41,7 @@ use mvidarr_core::analytics::{DayDelta, aggregate};
 use mvidarr_core::ids::TenantId;
 use mvidarr_core::keys;
 use mvidarr_core::ports::{BlobStore, Table};
-use mvidarr_core::repo::{AnalyticsRepo, ApplyOutcome, FoldPlan, RepoError};
+use mvidarr_core::repo::{AnalyticsRepo, ApplyOutcome, FoldPlan, FoldRecord, RepoError};
 use tracing::{info, warn};
 
 use crate::compaction::COMPACTED_PREFIX;
@@ -132,10 +134,14 @@ pub async fn fold_day<B: BlobStore, T: Table>(
 ) -> Result<FoldOutcome, FoldError> {
     let repo = AnalyticsRepo::new(table);
     let mut outcome = FoldOutcome::default();
-    loop {
-        let plan = match repo.fold_plan(tenant, date).await? {
-            Some(plan) => plan,
-            None => {
+    for _ in 0..MAX_ROUNDS {
+        let record = repo.fold_record(tenant, date).await?;
+        let (plan, version) = match record {
+            Some(FoldRecord { plan, version }) if !plan.done => (plan, version),
+            last => {
+                // Listed after the record was read: a fold finished before then has its
+                // batches marked, and one finished since changed the record, so the plan
+                // below is not stored.
                 let batches = unfolded_batches(blobs, &repo, tenant, date).await?;
                 if batches.is_empty() {
                     return Ok(outcome);
@@ -143,13 +149,27 @@ pub async fn fold_day<B: BlobStore, T: Table>(
                 let plan = FoldPlan {
                     id: format!("fold-{}", ulid::Ulid::new()),
                     batches,
+                    done: false,
                 };
-                repo.start_fold(tenant, date, plan).await?
+                let last = last.map(|record| record.version);
+                match repo.start_fold(tenant, date, &plan, last).await? {
+                    Some(version) => (plan, version),
+                    None => continue,
+                }
             }
         };
         outcome.add(carry_out(blobs, &repo, tenant, date, &plan).await?);
+        repo.finish_fold(tenant, date, &plan, version).await?;
     }
+    Err(FoldError::Repo(RepoError::Contended {
+        what: format!("the fold of {date}"),
+        attempts: MAX_ROUNDS as u32,
+    }))
 }
+
+/// Plans one call of [`fold_day`] carries out or tries to start at most: enough for a day
+/// with a backlog of several plans' files while others fold it too.
+const MAX_ROUNDS: usize = 100;
 
 /// The day's batch files without a marker, in name order, at most a plan's worth.
 async fn unfolded_batches<B: BlobStore, T: Table>(
@@ -178,7 +198,7 @@ async fn unfolded_batches<B: BlobStore, T: Table>(
         .collect())
 }
 
-/// Read a plan's files, apply their sum under the plan's id, mark its batches done.
+/// Read a plan's files and apply their sum under the plan's id.
 async fn carry_out<B: BlobStore, T: Table>(
     blobs: &B,
     repo: &AnalyticsRepo<'_, T>,
@@ -227,7 +247,6 @@ async fn carry_out<B: BlobStore, T: Table>(
     outcome.rollups = repo
         .apply(tenant, &plan.id, &BTreeMap::from([(date, delta)]))
         .await?;
-    repo.finish_fold(tenant, date, plan).await?;
     Ok(outcome)
 }
 

@@ -12,7 +12,7 @@ use mvidarr_core::ids::{MediaId, ProfileId, TenantId};
 use mvidarr_core::keys;
 use mvidarr_core::ports::blob::body_of;
 use mvidarr_core::ports::{BlobStore, Condition, Item, Page, Query, Table, TableError, WriteOp};
-use mvidarr_core::repo::AnalyticsRepo;
+use mvidarr_core::repo::{AnalyticsRepo, FoldPlan};
 use mvidarr_store_local::blob::LocalBlobStore;
 use mvidarr_store_local::stores_in;
 use mvidarr_store_local::table::SqliteTable;
@@ -231,6 +231,44 @@ async fn folds_running_at_once_count_each_batch_once() {
     let (a, b, c) = (a.unwrap(), b.unwrap(), c.unwrap());
     assert!(a.plans + b.plans + c.plans >= 2, "{a:?} {b:?} {c:?}");
     assert_eq!(f.plays(&media).await, (3000, 3000));
+}
+
+#[tokio::test]
+async fn a_plan_listed_before_another_fold_finished_is_not_stored() {
+    let f = fixture();
+    let media = media();
+    let all = batches(f.tenant, &media, 10);
+    f.ingest(&all).await;
+    let repo = AnalyticsRepo::new(&f.table);
+    // This fold reads the day's record (none yet) and lists the files; before it stores its
+    // plan, another fold runs from start to end.
+    let read = repo.fold_record(f.tenant, day(24)).await.unwrap();
+    assert_eq!(read, None);
+    let stale = FoldPlan {
+        id: "fold-late".into(),
+        batches: all.iter().map(|b| b.id.clone()).collect(),
+        done: false,
+    };
+    fold_day(&f.blobs, &f.table, f.tenant, day(24))
+        .await
+        .unwrap();
+    assert_eq!(
+        repo.start_fold(f.tenant, day(24), &stale, None)
+            .await
+            .unwrap(),
+        None
+    );
+    // Nor over the finished record as it was before the other fold's.
+    let done = repo.fold_record(f.tenant, day(24)).await.unwrap().unwrap();
+    assert!(done.plan.done && done.plan.batches.is_empty(), "{done:?}");
+    assert_eq!(
+        repo.start_fold(f.tenant, day(24), &stale, Some(done.version + 1))
+            .await
+            .unwrap(),
+        None
+    );
+    // The 24th's plays once (the 25th's 40 are not folded here).
+    assert_eq!(f.plays(&media).await.0, 960);
 }
 
 #[tokio::test]

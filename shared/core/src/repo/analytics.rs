@@ -51,13 +51,25 @@ pub struct ApplyOutcome {
     pub items_written: usize,
 }
 
-/// A fold in progress: the batches (their events files) whose events it adds to a day's
-/// rollups, as one delta applied under the plan's id. Kept in the table until done, so a fold
-/// cut short is carried out by the next one with the same batches, and so the same parts.
+/// A day's fold: the batches (their events files) whose events it adds to the day's rollups,
+/// as one delta applied under the plan's id. One record a day, kept while the fold runs so one
+/// cut short is carried out by the next with the same batches (so the same parts), then kept
+/// `done` (without its batches) so that a new plan is stored only over the record its maker
+/// read: a fold that listed the day's files before another fold finished can never store a
+/// plan counting that fold's batches again.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FoldPlan {
     pub id: String,
     pub batches: Vec<String>,
+    #[serde(default)]
+    pub done: bool,
+}
+
+/// A day's fold record as read: the plan and the record's version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoldRecord {
+    pub plan: FoldPlan,
+    pub version: u64,
 }
 
 pub struct AnalyticsRepo<'a, T> {
@@ -277,12 +289,12 @@ impl<'a, T: Table> AnalyticsRepo<'a, T> {
         }
     }
 
-    /// The day's unfinished fold, if one was started.
-    pub async fn fold_plan(
+    /// The day's fold record: the plan being carried out, or the last one finished.
+    pub async fn fold_record(
         &self,
         tenant: TenantId,
         date: NaiveDate,
-    ) -> Result<Option<FoldPlan>, RepoError> {
+    ) -> Result<Option<FoldRecord>, RepoError> {
         let item = self
             .table
             .get(
@@ -290,51 +302,68 @@ impl<'a, T: Table> AnalyticsRepo<'a, T> {
                 &keys::analytics_day_sk(date),
             )
             .await?;
-        item.map(decode).transpose()
+        item.map(|item| {
+            let version = item.version;
+            Ok(FoldRecord {
+                plan: decode(item)?,
+                version,
+            })
+        })
+        .transpose()
     }
 
-    /// Start folding `plan` into the day's rollups, unless a fold of the day is started
-    /// already: the plan that stands (this one or the other) is returned, for the caller to
-    /// carry out.
+    /// The day's unfinished fold, if one was started.
+    pub async fn fold_plan(
+        &self,
+        tenant: TenantId,
+        date: NaiveDate,
+    ) -> Result<Option<FoldPlan>, RepoError> {
+        Ok(self
+            .fold_record(tenant, date)
+            .await?
+            .map(|record| record.plan)
+            .filter(|plan| !plan.done))
+    }
+
+    /// Store `plan` as the day's fold if the day's record is still the finished one read
+    /// (`last`, its version; `None`: there was none). Returns the stored record's version, or
+    /// `None` if the record changed meanwhile (another fold started): read it again.
     pub async fn start_fold(
         &self,
         tenant: TenantId,
         date: NaiveDate,
-        plan: FoldPlan,
-    ) -> Result<FoldPlan, RepoError> {
+        plan: &FoldPlan,
+        last: Option<u64>,
+    ) -> Result<Option<u64>, RepoError> {
         let mut item = Item::new(
             keys::analytics_folds_pk(tenant),
             keys::analytics_day_sk(date),
-            encode(&plan),
+            encode(plan),
         );
-        // Random, so that finishing this plan never removes a later one of the day.
+        // Random, so a record never comes back to a version someone read before.
         item.version = first_version();
-        for _ in 0..MAX_TRIES {
-            match self.table.put(item.clone(), Condition::Absent).await {
-                Ok(()) => return Ok(plan),
-                Err(TableError::ConditionFailed { .. }) => {
-                    if let Some(standing) = self.fold_plan(tenant, date).await? {
-                        return Ok(standing);
-                    }
-                    // Finished between the put and the read: try again.
-                }
-                Err(e) => return Err(e.into()),
-            }
+        let version = item.version;
+        let condition = match last {
+            Some(v) => Condition::VersionIs(v),
+            None => Condition::Absent,
+        };
+        match self.table.put(item, condition).await {
+            Ok(()) => Ok(Some(version)),
+            Err(TableError::ConditionFailed { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
         }
-        Err(RepoError::Contended {
-            what: format!("the fold of {date}"),
-            attempts: MAX_TRIES as u32,
-        })
     }
 
     /// Finish a fold whose deltas are applied (under the plan's id): its batches are marked
-    /// applied in full, as a batch applied on its own is, then the plan is removed. Marking is
-    /// idempotent, so a fold cut short between the two is finished by whoever resumes it.
+    /// applied in full, as a batch applied on its own is, then the record (at `version`, as
+    /// stored) becomes done. Both are idempotent, so a fold cut short between them is finished
+    /// by whoever resumes it.
     pub async fn finish_fold(
         &self,
         tenant: TenantId,
         date: NaiveDate,
         plan: &FoldPlan,
+        version: u64,
     ) -> Result<(), RepoError> {
         let marker_pk = keys::analytics_applied_pk(tenant, date);
         let expires = unix_now() + MARKER_TTL_SECS;
@@ -353,21 +382,20 @@ impl<'a, T: Table> AnalyticsRepo<'a, T> {
                 .collect();
             self.table.transact_write(ops).await?;
         }
-        let pk = keys::analytics_folds_pk(tenant);
-        let sk = keys::analytics_day_sk(date);
-        let Some(item) = self.table.get(&pk, &sk).await? else {
-            return Ok(());
+        let done = FoldPlan {
+            id: plan.id.clone(),
+            batches: Vec::new(),
+            done: true,
         };
-        let version = item.version;
-        if decode::<FoldPlan>(item)?.id != plan.id {
-            // A later plan of the day: someone else's to finish.
-            return Ok(());
-        }
-        match self
-            .table
-            .delete(&pk, &sk, Condition::VersionIs(version))
-            .await
-        {
+        let mut item = Item::new(
+            keys::analytics_folds_pk(tenant),
+            keys::analytics_day_sk(date),
+            encode(&done),
+        )
+        .with_expiry(expires);
+        item.version = first_version();
+        match self.table.put(item, Condition::VersionIs(version)).await {
+            // Changed: a concurrent run of the same plan finished it first.
             Ok(()) | Err(TableError::ConditionFailed { .. }) => Ok(()),
             Err(e) => Err(e.into()),
         }
