@@ -1,14 +1,17 @@
 //! Rollups in the table: a tenant's [`TenantDay`]s and its media's [`MediaDay`]s, each updated
-//! by adding a batch's [`DayDelta`] exactly once.
+//! by adding a fold's [`DayDelta`] (the sum of many batches' events files) exactly once, and
+//! the bookkeeping of the fold (`mvidarr_analytics::fold`): pending days, each day's fold
+//! record, and which batches the rollups count.
 //!
-//! A batch's delta for one day is applied in parts of up to 99 rollup items; each part is one
-//! transaction that also writes the part's marker (`applied/{date}`, `{batch}/{part}`) on
-//! the condition that it is absent, and every rollup item on the condition that it is still
-//! at the version read. So a redelivered batch finds its markers and adds nothing twice, a
-//! batch cut short by a crash adds the rest when it is retried, and two batches touching one
-//! item never lose each other's counts (the later one reads again and retries). The media
-//! parts go first; the tenant day's part last, ranking the media by their new day totals, with
-//! the tenant's all-time totals (the library's size comes from them).
+//! A delta for one day is applied under an id (the fold plan's) in parts of up to 99 rollup
+//! items; each part is one transaction that also writes the part's marker (`applied/{date}`,
+//! `{id}/{part}`) on the condition that it is absent, and every rollup item on the condition
+//! that it is still at the version read. So a delta applied again finds its markers and adds
+//! nothing twice, one cut short by a crash adds the rest when it is retried, and two deltas
+//! touching one item never lose each other's counts (the later one reads again and retries).
+//! The media parts go first; the tenant day's part last, ranking the media by their new day
+//! totals, with the tenant's all-time totals (the library's size comes from them). A batch
+//! whose file a fold counted gets the marker `{batch}/t`.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -88,7 +91,8 @@ impl<'a, T: Table> AnalyticsRepo<'a, T> {
         Self { table }
     }
 
-    /// Add batch `batch`'s deltas to the tenant's rollups, once however often it is called.
+    /// Add the deltas applied under `batch` (a fold plan's id) to the tenant's rollups, once
+    /// however often it is called.
     pub async fn apply(
         &self,
         tenant: TenantId,
@@ -224,9 +228,9 @@ impl<'a, T: Table> AnalyticsRepo<'a, T> {
             .collect()
     }
 
-    /// Whether batch `batch` has been added to the tenant's rollups of `date` in full (its
-    /// last part, the tenant day's, is written last). Such a batch's events file may have
-    /// been compacted away, so a redelivery must not write it again.
+    /// Whether batch `batch` has been added to the tenant's rollups of `date` in full (a
+    /// fold marks its batches once every part of its delta is written). Such a batch's events
+    /// file may have been compacted away, so a redelivery must not write it again.
     pub async fn batch_applied(
         &self,
         tenant: TenantId,
