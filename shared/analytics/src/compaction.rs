@@ -53,7 +53,7 @@ pub const COMPACTED_PREFIX: &str = "compacted-";
 pub const BATCHES_KEY: &str = "mvidarr.batches";
 /// A batch file this old is merged whether or not its rollups marker is still there: the
 /// markers (and every queue's redeliveries) are gone by then.
-const SETTLED_AFTER: Duration = Duration::days(15);
+pub(crate) const SETTLED_AFTER: Duration = Duration::days(15);
 
 /// What a compaction run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -33,18 +33,19 @@
 //! second while it is busy, the events function at the end of each invocation, and the
 //! scheduler's tick (every minute) whatever is still pending.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use chrono::NaiveDate;
 use futures_util::StreamExt;
+use mvidarr_core::Timestamp;
 use mvidarr_core::analytics::{DayDelta, aggregate};
 use mvidarr_core::ids::TenantId;
 use mvidarr_core::keys;
-use mvidarr_core::ports::{BlobStore, Table};
+use mvidarr_core::ports::{BlobStore, ObjectInfo, Table};
 use mvidarr_core::repo::{AnalyticsRepo, ApplyOutcome, FoldPlan, FoldRecord, RepoError};
 use tracing::{info, warn};
 
-use crate::compaction::COMPACTED_PREFIX;
+use crate::compaction::{COMPACTED_PREFIX, SETTLED_AFTER};
 use crate::parquet;
 use crate::retention::{RetentionError, list, read};
 
@@ -171,7 +172,10 @@ pub async fn fold_day<B: BlobStore, T: Table>(
 /// with a backlog of several plans' files while others fold it too.
 const MAX_ROUNDS: usize = 100;
 
-/// The day's batch files without a marker, in name order, at most a plan's worth.
+/// The day's batch files without a marker, in name order, at most a plan's worth. A batch
+/// file older than the markers live (15 days; compaction's "settled") was folded long ago and
+/// its marker has expired: it is not counted again. (A fold runs within seconds of a file; a
+/// closed day's files are merged by the daily sweep well before then.)
 async fn unfolded_batches<B: BlobStore, T: Table>(
     blobs: &B,
     repo: &AnalyticsRepo<'_, T>,
@@ -179,23 +183,35 @@ async fn unfolded_batches<B: BlobStore, T: Table>(
     date: NaiveDate,
 ) -> Result<Vec<String>, FoldError> {
     let files = list(blobs, &keys::blob::analytics_partition(tenant, date)).await?;
-    let listed: BTreeSet<String> = files
-        .iter()
-        .filter_map(|object| {
-            let name = object.key.rsplit('/').next()?;
-            let stem = name.strip_suffix(".parquet")?;
-            (!stem.starts_with(COMPACTED_PREFIX)).then(|| stem.to_owned())
-        })
-        .collect();
-    if listed.is_empty() {
+    if files.is_empty() {
         return Ok(Vec::new());
     }
     let applied = repo.applied_batches(tenant, date).await?;
-    Ok(listed
+    Ok(unfolded(
+        &files,
+        &applied,
+        chrono::Utc::now() - SETTLED_AFTER,
+    ))
+}
+
+/// Of a partition's files, the batch files newer than `settled` and not in `applied`, in name
+/// order, at most [`MAX_PLAN_BATCHES`].
+fn unfolded(files: &[ObjectInfo], applied: &HashSet<String>, settled: Timestamp) -> Vec<String> {
+    let batches: BTreeSet<&str> = files
+        .iter()
+        .filter(|object| object.last_modified > settled)
+        .filter_map(|object| {
+            let name = object.key.rsplit('/').next()?;
+            let stem = name.strip_suffix(".parquet")?;
+            (!stem.starts_with(COMPACTED_PREFIX)).then_some(stem)
+        })
+        .collect();
+    batches
         .into_iter()
-        .filter(|batch| !applied.contains(batch))
+        .filter(|batch| !applied.contains(*batch))
         .take(MAX_PLAN_BATCHES)
-        .collect())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Read a plan's files and apply their sum under the plan's id.
@@ -258,4 +274,38 @@ async fn read_keyed<B: BlobStore>(
 ) -> (String, Result<Option<bytes::Bytes>, RetentionError>) {
     let file = read(blobs, &key).await;
     (key, file)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, TimeZone, Utc};
+
+    use super::*;
+
+    #[test]
+    fn batch_files_newer_than_the_markers_and_unmarked_are_unfolded() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap();
+        let file = |name: &str, age_days: i64| ObjectInfo {
+            bucket: "b".into(),
+            key: format!("analytics/events/t=x/date=2026-11-01/{name}"),
+            size: 1,
+            etag: "e".into(),
+            content_type: None,
+            last_modified: now - Duration::days(age_days),
+        };
+        let files = [
+            file("b2.parquet", 0),
+            file("b1.parquet", 1),
+            file("marked.parquet", 1),
+            file("compacted-01.parquet", 1),
+            // Folded long ago, its marker expired since: never counted again.
+            file("old.parquet", 16),
+            file("notes.txt", 1),
+        ];
+        let applied = HashSet::from(["marked".to_owned()]);
+        assert_eq!(
+            unfolded(&files, &applied, now - SETTLED_AFTER),
+            ["b1", "b2"]
+        );
+    }
 }
