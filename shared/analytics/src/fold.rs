@@ -98,9 +98,7 @@ impl FoldOutcome {
         self.unreadable += o.unreadable;
         self.missing += o.missing;
         self.still_pending += o.still_pending;
-        self.rollups.parts_applied += o.rollups.parts_applied;
-        self.rollups.parts_skipped += o.rollups.parts_skipped;
-        self.rollups.items_written += o.rollups.items_written;
+        self.rollups.add(&o.rollups);
     }
 }
 

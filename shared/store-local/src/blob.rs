@@ -630,44 +630,43 @@ impl LocalBlobStore {
                 None => break false,
             }
         };
-        let etag = if streamed {
-            let mut file = tokio::fs::File::create(tmp)
+        if !streamed {
+            let etag = hex::encode(md5.finalize());
+            let tmp = tmp.to_owned();
+            let meta = tokio::task::spawn_blocking(move || {
+                use std::io::Write as _;
+                let mut file = std::fs::File::create(&tmp)?;
+                for chunk in &head {
+                    file.write_all(chunk)?;
+                }
+                file.sync_all()?;
+                file.metadata()
+            })
+            .await
+            .map_err(|e| BlobError::Backend(format!("writing {key}: {e}")))?
+            .map_err(|e| io_backend(e, key))?;
+            return Ok((etag, FileStamp::of(&meta)));
+        }
+        // Larger: what was gathered, then the rest as it comes.
+        let mut file = tokio::fs::File::create(tmp)
+            .await
+            .map_err(|e| io_backend(e, key))?;
+        for chunk in head {
+            file.write_all(&chunk)
                 .await
                 .map_err(|e| io_backend(e, key))?;
-            for chunk in &head {
-                file.write_all(chunk)
-                    .await
-                    .map_err(|e| io_backend(e, key))?;
-            }
-            drop(head);
-            while let Some(chunk) = body.next().await {
-                let chunk = chunk.map_err(read_error)?;
-                md5.update(&chunk);
-                file.write_all(&chunk)
-                    .await
-                    .map_err(|e| io_backend(e, key))?;
-            }
-            file.flush().await.map_err(|e| io_backend(e, key))?;
-            file.sync_all().await.map_err(|e| io_backend(e, key))?;
-            let meta = file.metadata().await.map_err(|e| io_backend(e, key))?;
-            return Ok((hex::encode(md5.finalize()), FileStamp::of(&meta)));
-        } else {
-            hex::encode(md5.finalize())
-        };
-        let tmp = tmp.to_owned();
-        let meta = tokio::task::spawn_blocking(move || {
-            use std::io::Write as _;
-            let mut file = std::fs::File::create(&tmp)?;
-            for chunk in &head {
-                file.write_all(chunk)?;
-            }
-            file.sync_all()?;
-            file.metadata()
-        })
-        .await
-        .map_err(|e| BlobError::Backend(format!("writing {key}: {e}")))?
-        .map_err(|e| io_backend(e, key))?;
-        Ok((etag, FileStamp::of(&meta)))
+        }
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(read_error)?;
+            md5.update(&chunk);
+            file.write_all(&chunk)
+                .await
+                .map_err(|e| io_backend(e, key))?;
+        }
+        file.flush().await.map_err(|e| io_backend(e, key))?;
+        file.sync_all().await.map_err(|e| io_backend(e, key))?;
+        let meta = file.metadata().await.map_err(|e| io_backend(e, key))?;
+        Ok((hex::encode(md5.finalize()), FileStamp::of(&meta)))
     }
 
     /// Rename `from` onto `to`, creating parent folders (again, if a concurrent delete just

@@ -26,6 +26,7 @@ use crate::ports::{Condition, Item, Query, Table, TableError, WriteOp};
 
 use super::{
     RepoError, RollupCache, Versioned, a_few_at_a_time, decode, encode, query_all_with, versioned,
+    won,
 };
 
 /// How long a batch's markers are kept: longer than a queue keeps a message (SQS: 14 days),
@@ -91,12 +92,12 @@ impl<'a, T: Table> AnalyticsRepo<'a, T> {
         Self { table }
     }
 
-    /// Add the deltas applied under `batch` (a fold plan's id) to the tenant's rollups, once
-    /// however often it is called.
+    /// Add the deltas applied under `id` (a fold plan's) to the tenant's rollups, once however
+    /// often it is called.
     pub async fn apply(
         &self,
         tenant: TenantId,
-        batch: &str,
+        id: &str,
         days: &BTreeMap<NaiveDate, DayDelta>,
     ) -> Result<ApplyOutcome, RepoError> {
         let mut outcome = ApplyOutcome::default();
@@ -114,13 +115,7 @@ impl<'a, T: Table> AnalyticsRepo<'a, T> {
                     })
                     .collect();
                 let (written, now) = self
-                    .apply_part(
-                        tenant,
-                        *date,
-                        &format!("{batch}/{part}"),
-                        pending,
-                        |_, _| {},
-                    )
+                    .apply_part(tenant, *date, &format!("{id}/{part}"), pending, |_, _| {})
                     .await?;
                 outcome.count(written);
                 totals.extend(chunk.iter().map(|(m, _)| *m).zip(now));
@@ -145,7 +140,7 @@ impl<'a, T: Table> AnalyticsRepo<'a, T> {
                 }
             };
             let (written, _) = self
-                .apply_part(tenant, *date, &tenant_part_marker(batch), pending, rank)
+                .apply_part(tenant, *date, &tenant_part_marker(id), pending, rank)
                 .await?;
             outcome.count(written);
         }
@@ -282,15 +277,10 @@ impl<'a, T: Table> AnalyticsRepo<'a, T> {
     ) -> Result<bool, RepoError> {
         let pk = keys::analytics_pending_pk(tenant);
         let sk = keys::analytics_day_sk(date);
-        match self
+        won(self
             .table
             .delete(&pk, &sk, Condition::VersionIs(version))
-            .await
-        {
-            Ok(()) => Ok(true),
-            Err(TableError::ConditionFailed { .. }) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
+            .await)
     }
 
     /// The day's fold record: the plan being carried out, or the last one finished.
@@ -351,11 +341,7 @@ impl<'a, T: Table> AnalyticsRepo<'a, T> {
             Some(v) => Condition::VersionIs(v),
             None => Condition::Absent,
         };
-        match self.table.put(item, condition).await {
-            Ok(()) => Ok(Some(version)),
-            Err(TableError::ConditionFailed { .. }) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+        Ok(won(self.table.put(item, condition).await)?.then_some(version))
     }
 
     /// Finish a fold whose deltas are applied (under the plan's id): its batches are marked
@@ -398,11 +384,9 @@ impl<'a, T: Table> AnalyticsRepo<'a, T> {
         )
         .with_expiry(expires);
         item.version = first_version();
-        match self.table.put(item, Condition::VersionIs(version)).await {
-            // Changed: a concurrent run of the same plan finished it first.
-            Ok(()) | Err(TableError::ConditionFailed { .. }) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+        // Lost: a concurrent run of the same plan finished it first.
+        won(self.table.put(item, Condition::VersionIs(version)).await)?;
+        Ok(())
     }
 
     /// The batches added to the tenant's rollups of `date` in full, for the markers' life
@@ -604,6 +588,12 @@ fn decode_into(cache: &RollupCache, item: Item) -> Result<Arc<TenantDay>, RepoEr
 }
 
 impl ApplyOutcome {
+    pub fn add(&mut self, o: &ApplyOutcome) {
+        self.parts_applied += o.parts_applied;
+        self.parts_skipped += o.parts_skipped;
+        self.items_written += o.items_written;
+    }
+
     fn count(&mut self, written: Option<usize>) {
         match written {
             Some(items) => {
