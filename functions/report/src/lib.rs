@@ -32,8 +32,8 @@ use mvidarr_core::keys;
 use mvidarr_core::ports::blob::body_of;
 use mvidarr_core::ports::{BlobError, BlobStore, Platform, QueueError, Table};
 use mvidarr_core::repo::{
-    ErasureRepo, MediaRepo, RepoError, ReportRepo, RollupCache, TenantRepo, Versioned,
-    evaluate_alerts,
+    AnalyticsRepo, ErasureRepo, MediaRepo, RepoError, ReportRepo, RollupCache, TenantRepo,
+    Versioned, evaluate_alerts,
 };
 use mvidarr_report::RenderError;
 use tracing::{info, warn};
@@ -354,6 +354,19 @@ impl<P: Platform, E: QueryEngine> ReportFunction<P, E> {
         };
         let mut folded = 0;
         for tenant in tenants {
+            // Once a tenant, after an upgrade from media-major rollups (a get a tick after).
+            match AnalyticsRepo::new(table)
+                .move_media_days_by_day(tenant.id)
+                .await
+            {
+                Ok(Some(moved)) => {
+                    info!(tenant = %tenant.id, moved, "media days moved to day partitions")
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    warn!(tenant = %tenant.id, error = %e, "media days not moved; the next tick retries")
+                }
+            }
             match Box::pin(fold_pending(self.platform.blobs(), table, tenant.id)).await {
                 Ok(outcome) => folded += outcome.batches,
                 Err(e) => {

@@ -141,10 +141,15 @@ pub mod table {
     /// The shard an event lives in: a stable hash of its client id (FNV-1a, the same on every
     /// machine and release, so a resent event finds its first copy).
     pub fn event_shard(id: &ClientEventId) -> u8 {
-        let hash = id.as_str().bytes().fold(0x811c_9dc5_u32, |h, b| {
+        fnv_shard(id.as_str(), EVENT_SHARDS)
+    }
+    /// `key`'s shard of `shards`: a stable hash (FNV-1a, the same on every machine and
+    /// release, so a key always finds the partition it was written to).
+    fn fnv_shard(key: &str, shards: u8) -> u8 {
+        let hash = key.bytes().fold(0x811c_9dc5_u32, |h, b| {
             (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
         });
-        (hash % u32::from(EVENT_SHARDS)) as u8
+        (hash % u32::from(shards)) as u8
     }
     pub fn event_pk(tenant: TenantId, id: &ClientEventId) -> String {
         events_pk(tenant, event_shard(id))
@@ -245,9 +250,33 @@ pub mod table {
     /// The sort key of a tenant's all-time rollup, beside its days (no month prefix matches
     /// it).
     pub const ANALYTICS_ALL_TIME_SK: &str = "all-time";
-    /// A media's day rollups, sorted by date.
-    pub fn analytics_media_days_pk(tenant: TenantId, media: MediaId) -> String {
+    /// A day's media rollups are spread over this many partitions (by the media), so that a
+    /// fold of a busy day does not write all its media to one DynamoDB partition.
+    pub const MEDIA_DAY_SHARDS: u8 = 16;
+    /// The partition of a media's rollup of `date`: the day first, so a fold (which writes one
+    /// day's media, in key order) rewrites neighbouring rows, not one row per media's history.
+    pub fn analytics_media_day_pk(
+        tenant: TenantId,
+        date: chrono::NaiveDate,
+        media: MediaId,
+    ) -> String {
+        let shard = fnv_shard(&media.to_string(), MEDIA_DAY_SHARDS);
+        format!(
+            "t/{tenant}/analytics/media-days/{}/{shard:02}",
+            analytics_day_sk(date)
+        )
+    }
+    pub fn analytics_media_day_sk(media: MediaId) -> String {
+        media.to_string()
+    }
+    /// Where a media's day rollups lived before they were keyed by day (sort key: the date);
+    /// read only to move them ([`analytics_migrations_pk`]).
+    pub fn legacy_analytics_media_days_pk(tenant: TenantId, media: MediaId) -> String {
         format!("t/{tenant}/analytics/media/{media}")
+    }
+    /// Which one-off moves of a tenant's analytics items are done (sort key: the move's name).
+    pub fn analytics_migrations_pk(tenant: TenantId) -> String {
+        format!("t/{tenant}/analytics/migrations")
     }
     pub fn analytics_day_sk(date: chrono::NaiveDate) -> String {
         date.format("%Y-%m-%d").to_string()
@@ -427,7 +456,9 @@ mod tests {
             table::audit_pk(t),
             table::audit_pii_pk(t),
             table::analytics_days_pk(t),
-            table::analytics_media_days_pk(t, m),
+            table::analytics_media_day_pk(t, chrono::NaiveDate::MIN, m),
+            table::legacy_analytics_media_days_pk(t, m),
+            table::analytics_migrations_pk(t),
             table::analytics_applied_pk(t, chrono::NaiveDate::MIN),
             table::analytics_pending_pk(t),
             table::analytics_folds_pk(t),
@@ -476,6 +507,28 @@ mod tests {
         );
         let t = TenantId::generate();
         assert_eq!(table::events_pk(t, 3), format!("t/{t}/events/03"));
+    }
+
+    #[test]
+    fn a_media_day_lives_in_a_stable_shard_of_its_day() {
+        let t = TenantId::generate();
+        let m: MediaId = "01JD0000000000000000000000".parse().unwrap();
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
+        // Fixed: a changed hash would hide every stored media day from its readers.
+        assert_eq!(
+            table::analytics_media_day_pk(t, day, m),
+            format!("t/{t}/analytics/media-days/2026-11-27/12")
+        );
+        let mut per_shard = [0u32; table::MEDIA_DAY_SHARDS as usize];
+        for i in 0..16_000u128 {
+            let pk = table::analytics_media_day_pk(t, day, MediaId::from_parts(1, i));
+            let shard: usize = pk.rsplit('/').next().unwrap().parse().unwrap();
+            per_shard[shard] += 1;
+        }
+        assert!(
+            per_shard.iter().all(|&n| (800..1200).contains(&n)),
+            "{per_shard:?}"
+        );
     }
 
     #[test]

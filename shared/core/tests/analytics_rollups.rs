@@ -11,9 +11,13 @@ use mvidarr_core::analytics::{
     summarize,
 };
 use mvidarr_core::event::EventKind;
+use mvidarr_core::external::ExternalId;
 use mvidarr_core::ids::{MediaId, ProfileId, TenantId};
+use mvidarr_core::keys::table as keys;
+use mvidarr_core::media::CatalogueEntry;
+use mvidarr_core::metadata::VideoMetadata;
 use mvidarr_core::ports::{Condition, Item, Page, Query, Table, TableError, WriteOp};
-use mvidarr_core::repo::{AnalyticsRepo, RollupCache};
+use mvidarr_core::repo::{AnalyticsRepo, MediaRepo, RollupCache};
 use mvidarr_store_local::db::Database;
 use mvidarr_store_local::table::SqliteTable;
 use tempfile::TempDir;
@@ -333,4 +337,57 @@ async fn a_cold_cache_reads_a_month_at_a_time() {
         .await
         .unwrap();
     assert_eq!(days.len(), 8);
+}
+
+#[tokio::test]
+async fn media_days_kept_by_media_move_to_their_days_once() {
+    let (table, _dir) = table();
+    let repo = AnalyticsRepo::new(&table);
+    let tenant = TenantId::generate();
+    let entries = ["a", "b", "c"].map(|id| CatalogueEntry {
+        external_id: ExternalId::parse(id).unwrap(),
+        metadata: VideoMetadata::default(),
+    });
+    let imported = MediaRepo::new(&table)
+        .import_catalogue(tenant, entries.into(), Utc::now())
+        .await
+        .unwrap();
+    let media: Vec<MediaId> = imported.iter().map(|i| i.id).collect();
+    // Before the upgrade: 60 plays, 10 for each media on each day, kept by media.
+    let old = aggregate(&plays(&media, 60));
+    for (date, delta) in &old {
+        for (m, day) in &delta.media {
+            let mut item = Item::new(
+                keys::legacy_analytics_media_days_pk(tenant, *m),
+                keys::analytics_day_sk(*date),
+                serde_json::to_value(day).unwrap(),
+            );
+            item.version = 3;
+            table.put(item, Condition::Absent).await.unwrap();
+        }
+    }
+    // After it, before the move: 30 more, kept by day.
+    let new = aggregate(&plays(&media, 30));
+    repo.apply(tenant, "after-upgrade", &new).await.unwrap();
+
+    // Two moves at once (the scheduler's ticks overlapping) move each item once.
+    let (a, b) = tokio::join!(
+        repo.move_media_days_by_day(tenant),
+        repo.move_media_days_by_day(tenant)
+    );
+    let moved = a.unwrap().unwrap_or(0) + b.unwrap().unwrap_or(0);
+    assert_eq!(moved, 6, "three media on two days");
+    assert_eq!(repo.move_media_days_by_day(tenant).await.unwrap(), None);
+    for m in &media {
+        let days = repo.media_days(tenant, *m, both_days()).await.unwrap();
+        assert_eq!(days.len(), 2);
+        assert_eq!(days.values().map(|d| d.counters.plays).sum::<u64>(), 30);
+        let legacy = table
+            .query(Query::partition(keys::legacy_analytics_media_days_pk(
+                tenant, *m,
+            )))
+            .await
+            .unwrap();
+        assert!(legacy.items.is_empty(), "the old items are gone");
+    }
 }

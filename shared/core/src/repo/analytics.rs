@@ -102,15 +102,22 @@ impl<'a, T: Table> AnalyticsRepo<'a, T> {
     ) -> Result<ApplyOutcome, RepoError> {
         let mut outcome = ApplyOutcome::default();
         for (date, delta) in days {
-            let media: Vec<(MediaId, &MediaDay)> =
-                delta.media.iter().map(|(m, d)| (*m, d)).collect();
+            // In key order, so each part rewrites neighbouring items (the parts are the same
+            // however often the delta is applied: the order is the keys').
+            // (A media's sort key is its id, which sorts as the id does.)
+            let mut media: Vec<(String, MediaId, &MediaDay)> = delta
+                .media
+                .iter()
+                .map(|(m, d)| (keys::analytics_media_day_pk(tenant, *date, *m), *m, d))
+                .collect();
+            media.sort_unstable_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
             let mut totals: Vec<(MediaId, MediaDay)> = Vec::with_capacity(media.len());
             for (part, chunk) in media.chunks(ITEMS_PER_PART).enumerate() {
                 let pending = chunk
                     .iter()
-                    .map(|(m, d)| Pending {
-                        pk: keys::analytics_media_days_pk(tenant, *m),
-                        sk: keys::analytics_day_sk(*date),
+                    .map(|(pk, m, d)| Pending {
+                        pk: pk.clone(),
+                        sk: keys::analytics_media_day_sk(*m),
                         delta: (*d).clone(),
                     })
                     .collect();
@@ -118,7 +125,7 @@ impl<'a, T: Table> AnalyticsRepo<'a, T> {
                     .apply_part(tenant, *date, &format!("{id}/{part}"), pending, |_, _| {})
                     .await?;
                 outcome.count(written);
-                totals.extend(chunk.iter().map(|(m, _)| *m).zip(now));
+                totals.extend(chunk.iter().map(|(_, m, _)| *m).zip(now));
             }
             let day_sk = keys::analytics_day_sk(*date);
             let pending = [day_sk.as_str(), keys::ANALYTICS_ALL_TIME_SK]
@@ -427,15 +434,120 @@ impl<'a, T: Table> AnalyticsRepo<'a, T> {
         self.days(keys::analytics_days_pk(tenant), range).await
     }
 
-    /// A media's days in `range` (days it was not watched are absent).
+    /// A media's days in `range` (days it was not watched are absent): one read of as many
+    /// keys as the range has days.
     pub async fn media_days(
         &self,
         tenant: TenantId,
         media: MediaId,
         range: TimeRange,
     ) -> Result<BTreeMap<NaiveDate, MediaDay>, RepoError> {
-        self.days(keys::analytics_media_days_pk(tenant, media), range)
-            .await
+        let days: Vec<NaiveDate> = range.days().collect();
+        let keys: Vec<(String, String)> = days
+            .iter()
+            .map(|date| {
+                (
+                    keys::analytics_media_day_pk(tenant, *date, media),
+                    keys::analytics_media_day_sk(media),
+                )
+            })
+            .collect();
+        let items = self.table.get_many(&keys).await?;
+        days.into_iter()
+            .zip(items)
+            .filter_map(|(date, item)| Some((date, item?)))
+            .map(|(date, item)| Ok((date, decode(item)?)))
+            .collect()
+    }
+
+    /// Move the tenant's media days from where they lived before they were keyed by day
+    /// (one partition a media, sort key the date), once: each item is added into its new
+    /// place and deleted from the old in one transaction, so a move cut short, run twice or
+    /// racing a fold counts every play once. The old items are found through the tenant's
+    /// media (a deleted media's stay where they are, as unreachable as they were). Returns the
+    /// items moved, or `None` if the move was done before.
+    pub async fn move_media_days_by_day(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Option<usize>, RepoError> {
+        let marker_pk = keys::analytics_migrations_pk(tenant);
+        if self
+            .table
+            .get(&marker_pk, MEDIA_DAYS_BY_DAY)
+            .await?
+            .is_some()
+        {
+            return Ok(None);
+        }
+        let mut moved = 0;
+        for media in super::MediaRepo::new(self.table).list_all(tenant).await? {
+            let media = media.id;
+            let old_pk = keys::legacy_analytics_media_days_pk(tenant, media);
+            let query = Query::partition(old_pk.clone()).limit(MAX_PAGE_ITEMS);
+            for old in query_all_with(self.table, query, Ok).await? {
+                let Ok(date) = old.sk.parse::<NaiveDate>() else {
+                    continue;
+                };
+                if self.move_media_day(tenant, media, date, old).await? {
+                    moved += 1;
+                }
+            }
+        }
+        let marker = Item::new(marker_pk, MEDIA_DAYS_BY_DAY, serde_json::Value::Null);
+        self.table.put(marker, Condition::Always).await?;
+        Ok(Some(moved))
+    }
+
+    /// Add one old media day into its new item and delete the old, in one transaction.
+    /// Returns whether this call moved it (not a concurrent move).
+    async fn move_media_day(
+        &self,
+        tenant: TenantId,
+        media: MediaId,
+        date: NaiveDate,
+        mut old: Item,
+    ) -> Result<bool, RepoError> {
+        let pk = keys::analytics_media_day_pk(tenant, date, media);
+        let sk = keys::analytics_media_day_sk(media);
+        for _ in 0..MAX_TRIES {
+            let old_version = old.version;
+            let (old_pk, old_sk) = (old.pk.clone(), old.sk.clone());
+            let delta: MediaDay = decode(old)?;
+            let (mut value, condition, version) = match self.table.get(&pk, &sk).await? {
+                Some(item) => {
+                    let v = versioned::<MediaDay>(item)?;
+                    (v.record, Condition::VersionIs(v.version), v.version + 1)
+                }
+                None => (MediaDay::default(), Condition::Absent, first_version()),
+            };
+            value.add(&delta);
+            let mut item = Item::new(pk.clone(), sk.clone(), encode(&value));
+            item.version = version;
+            let ops = vec![
+                WriteOp::Put { item, condition },
+                WriteOp::Delete {
+                    pk: old_pk.clone(),
+                    sk: old_sk.clone(),
+                    condition: Condition::VersionIs(old_version),
+                },
+            ];
+            match self.table.transact_write(ops).await {
+                Ok(()) => return Ok(true),
+                // The new item changed (a fold) or the old one did (another move): read again.
+                Err(TableError::TransactionCancelled { .. }) => {
+                    match self.table.get(&old_pk, &old_sk).await? {
+                        Some(again) => old = again,
+                        // Another move took it.
+                        None => return Ok(false),
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(RepoError::Contended {
+            what: format!("moving the rollup of media {media} on {date}"),
+            attempts: MAX_TRIES as u32,
+        })
     }
 
     /// The tenant's days in `range` as [`AnalyticsRepo::tenant_days`], read through `cache`:
@@ -568,6 +680,9 @@ impl<'a, T: Table> AnalyticsRepo<'a, T> {
 fn first_version() -> u64 {
     (ulid::Ulid::new().random() as u64) >> 1
 }
+
+/// The [move](AnalyticsRepo::move_media_days_by_day) of media days to day partitions.
+const MEDIA_DAYS_BY_DAY: &str = "media-days-by-day";
 
 /// Stale days read one by one, up to this many; more, and whole months are queried.
 const MAX_STALE_GETS: usize = 4;
