@@ -146,19 +146,15 @@ impl SqliteTable {
         let now = unix_now();
         self.db
             .call(move |conn| {
-                let mut statement = conn.prepare_cached(&format!(
-                    "SELECT {COLUMNS} FROM items WHERE pk = :pk AND sk = :sk AND {LIVE}"
-                ))?;
-                keys.iter()
-                    .map(|(pk, sk)| {
-                        statement
-                            .query_row(
-                                rusqlite::named_params! {":pk": pk, ":sk": sk, ":now": now},
-                                item_from_row,
-                            )
-                            .optional()
-                    })
-                    .collect()
+                if keys.len() < 2 {
+                    return select_items(conn, &keys, now);
+                }
+                // One read transaction for all the keys: one snapshot, and one take of the
+                // WAL's read lock instead of one a key (each a pair of system calls).
+                let tx = conn.transaction()?;
+                let items = select_items(&tx, &keys, now)?;
+                tx.commit()?;
+                Ok(items)
             })
             .await
             .map_err(from_db)
@@ -694,6 +690,27 @@ fn from_db(e: DbError) -> TableError {
     } else {
         TableError::Backend(e.to_string())
     }
+}
+
+/// The live items at `keys`, in order (`None` where there is none).
+fn select_items(
+    conn: &Connection,
+    keys: &[(String, String)],
+    now: i64,
+) -> rusqlite::Result<Vec<Option<Item>>> {
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM items WHERE pk = :pk AND sk = :sk AND {LIVE}"
+    ))?;
+    keys.iter()
+        .map(|(pk, sk)| {
+            statement
+                .query_row(
+                    rusqlite::named_params! {":pk": pk, ":sk": sk, ":now": now},
+                    item_from_row,
+                )
+                .optional()
+        })
+        .collect()
 }
 
 #[cfg(test)]
