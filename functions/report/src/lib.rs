@@ -311,7 +311,7 @@ impl<P: Platform, E: QueryEngine> ReportFunction<P, E> {
     /// hour the compaction of today's events. Each part's trouble
     /// is logged and left to the next tick; the others still run.
     pub async fn tick(&self, now: Timestamp) -> Result<TickOutcome, ReportError> {
-        let folded = self.fold_pending().await;
+        let folded = self.fold_pending(now).await;
         let mut outcome = self.run_schedules(now).await?;
         outcome.batches_folded = folded;
         match evaluate_alerts(self.platform.table(), now, &self.rollups).await {
@@ -341,9 +341,10 @@ impl<P: Platform, E: QueryEngine> ReportFunction<P, E> {
     }
 
     /// Fold every tenant's pending days, so the rollups (and the alerts on them) count every
-    /// events file written. A tenant's failure is logged and left to the next tick. Returns the
-    /// batch files folded.
-    async fn fold_pending(&self) -> usize {
+    /// events file written, first moving media days still kept by media when a pass of that
+    /// move is due. A tenant's failure is logged and left to the next tick. Returns the batch
+    /// files folded.
+    async fn fold_pending(&self, now: Timestamp) -> usize {
         let table = self.platform.table();
         let tenants = match TenantRepo::new(table).list_all().await {
             Ok(tenants) => tenants,
@@ -354,9 +355,9 @@ impl<P: Platform, E: QueryEngine> ReportFunction<P, E> {
         };
         let mut folded = 0;
         for tenant in tenants {
-            // Once a tenant, after an upgrade from media-major rollups (a get a tick after).
+            // After an upgrade from media-major rollups; a get a tick once done.
             match AnalyticsRepo::new(table)
-                .move_media_days_by_day(tenant.id)
+                .move_media_days_by_day(tenant.id, now)
                 .await
             {
                 Ok(Some(moved)) => {

@@ -6,17 +6,21 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use chrono::{DateTime, Duration, Utc};
 use mvidarr_analytics::query::LocalEngine;
 use mvidarr_analytics::synthetic::{self, Stream};
+use mvidarr_core::analytics::MediaDay;
 use mvidarr_core::analytics::jobs::{
     Cadence, JobStatus, MAX_ATTEMPTS, ReportJob, ReportMessage, ReportSchedule, enqueue, run_id,
 };
 use mvidarr_core::analytics::report::{ReportFormat, ReportKind};
-use mvidarr_core::analytics::summary::TimeRange;
+use mvidarr_core::analytics::summary::{Granularity, TimeRange};
 use mvidarr_core::asl::StateMachine;
+use mvidarr_core::external::ExternalId;
 use mvidarr_core::ids::{ReportId, ScheduleId, TenantId};
 use mvidarr_core::keys;
+use mvidarr_core::media::CatalogueEntry;
+use mvidarr_core::metadata::VideoMetadata;
 use mvidarr_core::ports::blob::read_to_end;
-use mvidarr_core::ports::{BlobStore, Platform, Queue};
-use mvidarr_core::repo::{ReportRepo, TenantRecord, TenantRepo};
+use mvidarr_core::ports::{BlobStore, Condition, Item, Platform, Queue, Table};
+use mvidarr_core::repo::{AnalyticsRepo, MediaRepo, ReportRepo, TenantRecord, TenantRepo};
 use mvidarr_report_jobs::{JobOutcome, ReportFunction};
 use mvidarr_store_local::{LocalConfig, LocalPlatform};
 
@@ -544,4 +548,41 @@ async fn a_tenant_whose_files_are_being_rewritten_is_left_to_the_next_tick() {
             .unwrap()
     );
     assert!(leases.lease_events(f.tenant, Utc::now()).await.unwrap());
+}
+
+#[tokio::test]
+async fn the_tick_moves_media_days_kept_by_media_into_their_days() {
+    let f = fixture().await;
+    let table = f.platform.table();
+    let media = MediaRepo::new(table)
+        .import_catalogue(
+            f.tenant,
+            vec![CatalogueEntry {
+                external_id: ExternalId::parse("mv-1").unwrap(),
+                metadata: VideoMetadata::default(),
+            }],
+            Utc::now(),
+        )
+        .await
+        .unwrap()[0]
+        .id;
+    // As the release before kept it: by media, sorted by date.
+    let mut day = MediaDay::default();
+    day.counters.plays = 7;
+    let mut item = Item::new(
+        keys::table::legacy_analytics_media_days_pk(f.tenant, media),
+        "2026-11-25",
+        serde_json::to_value(&day).unwrap(),
+    );
+    item.version = 1;
+    table.put(item, Condition::Absent).await.unwrap();
+
+    f.function.tick(at("2026-11-30T07:00:30Z")).await.unwrap();
+    let range = TimeRange::parse("2026-11-24", "2026-11-27", Granularity::Day).unwrap();
+    let days = AnalyticsRepo::new(table)
+        .media_days(f.tenant, media, range)
+        .await
+        .unwrap();
+    let plays: u64 = days.values().map(|d| d.counters.plays).sum();
+    assert_eq!(plays, 7);
 }

@@ -17,7 +17,7 @@ use mvidarr_core::keys::table as keys;
 use mvidarr_core::media::CatalogueEntry;
 use mvidarr_core::metadata::VideoMetadata;
 use mvidarr_core::ports::{Condition, Item, Page, Query, Table, TableError, WriteOp};
-use mvidarr_core::repo::{AnalyticsRepo, MediaRepo, RollupCache};
+use mvidarr_core::repo::{AnalyticsRepo, MOVE_GRACE, MediaRepo, RollupCache};
 use mvidarr_store_local::db::Database;
 use mvidarr_store_local::table::SqliteTable;
 use tempfile::TempDir;
@@ -371,17 +371,55 @@ async fn media_days_kept_by_media_move_to_their_days_once() {
     repo.apply(tenant, "after-upgrade", &new).await.unwrap();
 
     // Two moves at once (the scheduler's ticks overlapping) move each item once.
+    let now = Utc::now();
     let (a, b) = tokio::join!(
-        repo.move_media_days_by_day(tenant),
-        repo.move_media_days_by_day(tenant)
+        repo.move_media_days_by_day(tenant, now),
+        repo.move_media_days_by_day(tenant, now)
     );
     let moved = a.unwrap().unwrap_or(0) + b.unwrap().unwrap_or(0);
     assert_eq!(moved, 6, "three media on two days");
-    assert_eq!(repo.move_media_days_by_day(tenant).await.unwrap(), None);
-    for m in &media {
+    let soon = now + chrono::Duration::minutes(1);
+    assert_eq!(
+        repo.move_media_days_by_day(tenant, soon).await.unwrap(),
+        None
+    );
+    // A function still on the old release writes one more; the second pass moves it.
+    let straggler = &old[&NaiveDate::from_ymd_opt(2026, 10, 31).unwrap()].media[&media[0]];
+    let mut item = Item::new(
+        keys::legacy_analytics_media_days_pk(tenant, media[0]),
+        "2026-10-31",
+        serde_json::to_value(straggler).unwrap(),
+    );
+    item.version = 9;
+    table.put(item, Condition::Absent).await.unwrap();
+    let later = now + MOVE_GRACE;
+    assert_eq!(
+        repo.move_media_days_by_day(tenant, later).await.unwrap(),
+        Some(1)
+    );
+    let much_later = later + MOVE_GRACE;
+    assert_eq!(
+        repo.move_media_days_by_day(tenant, much_later)
+            .await
+            .unwrap(),
+        None
+    );
+    let plays_of = |days: &BTreeMap<NaiveDate, _>| -> u64 {
+        days.values()
+            .map(|d: &mvidarr_core::analytics::MediaDay| d.counters.plays)
+            .sum()
+    };
+    let first = repo
+        .media_days(tenant, media[0], both_days())
+        .await
+        .unwrap();
+    assert_eq!(plays_of(&first), 40, "10 + 5 a day, and the straggler's 10");
+    for m in &media[1..] {
         let days = repo.media_days(tenant, *m, both_days()).await.unwrap();
         assert_eq!(days.len(), 2);
-        assert_eq!(days.values().map(|d| d.counters.plays).sum::<u64>(), 30);
+        assert_eq!(plays_of(&days), 30);
+    }
+    for m in &media {
         let legacy = table
             .query(Query::partition(keys::legacy_analytics_media_days_pk(
                 tenant, *m,

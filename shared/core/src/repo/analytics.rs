@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 
+use crate::Timestamp;
 use crate::analytics::{DayDelta, MediaDay, TenantDay, TimeRange};
 use crate::ids::{MediaId, TenantId};
 use crate::keys::table as keys;
@@ -461,24 +462,29 @@ impl<'a, T: Table> AnalyticsRepo<'a, T> {
     }
 
     /// Move the tenant's media days from where they lived before they were keyed by day
-    /// (one partition a media, sort key the date), once: each item is added into its new
-    /// place and deleted from the old in one transaction, so a move cut short, run twice or
-    /// racing a fold counts every play once. The old items are found through the tenant's
-    /// media (a deleted media's stay where they are, as unreachable as they were). Returns the
-    /// items moved, or `None` if the move was done before.
+    /// (one partition a media, sort key the date) into their days: each item is added into
+    /// its new place and deleted from the old in one transaction, so a move cut short, run
+    /// twice or racing a fold counts every play once. Two passes: the first at once, the
+    /// second [`MOVE_GRACE`] later, for what a function still running the old release wrote
+    /// meanwhile; after that, nothing. The old items are found through the tenant's media (a
+    /// deleted media's stay where they were, as unreachable as they were). Returns the items
+    /// moved by a pass, or `None` if no pass was due.
     pub async fn move_media_days_by_day(
         &self,
         tenant: TenantId,
+        now: Timestamp,
     ) -> Result<Option<usize>, RepoError> {
         let marker_pk = keys::analytics_migrations_pk(tenant);
-        if self
-            .table
-            .get(&marker_pk, MEDIA_DAYS_BY_DAY)
-            .await?
-            .is_some()
-        {
-            return Ok(None);
-        }
+        let last = self.table.get(&marker_pk, MEDIA_DAYS_BY_DAY).await?;
+        let last: Option<MovePasses> = last.map(decode).transpose()?;
+        let next = match last {
+            None => MovePasses {
+                first: now,
+                done: false,
+            },
+            Some(p) if !p.done && now >= p.first + MOVE_GRACE => MovePasses { done: true, ..p },
+            Some(_) => return Ok(None),
+        };
         let mut moved = 0;
         for media in super::MediaRepo::new(self.table).list_all(tenant).await? {
             let media = media.id;
@@ -493,7 +499,7 @@ impl<'a, T: Table> AnalyticsRepo<'a, T> {
                 }
             }
         }
-        let marker = Item::new(marker_pk, MEDIA_DAYS_BY_DAY, serde_json::Value::Null);
+        let marker = Item::new(marker_pk, MEDIA_DAYS_BY_DAY, encode(&next));
         self.table.put(marker, Condition::Always).await?;
         Ok(Some(moved))
     }
@@ -683,6 +689,16 @@ fn first_version() -> u64 {
 
 /// The [move](AnalyticsRepo::move_media_days_by_day) of media days to day partitions.
 const MEDIA_DAYS_BY_DAY: &str = "media-days-by-day";
+/// Between the move's two passes: longer than any function runs (Lambda's limit is 15
+/// minutes), so no writer of the old layout outlives the second.
+pub const MOVE_GRACE: chrono::Duration = chrono::Duration::minutes(20);
+
+/// The move's record: when its first pass ran, and whether the second has.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct MovePasses {
+    first: Timestamp,
+    done: bool,
+}
 
 /// Stale days read one by one, up to this many; more, and whole months are queried.
 const MAX_STALE_GETS: usize = 4;

@@ -22,7 +22,7 @@ mod vocabulary;
 
 pub use alerts::{AlertPage, AlertRepo, AlertSweep, RaiseOutcome, RuleChange, evaluate_alerts};
 pub use analysis::AnalysisRepo;
-pub use analytics::{AnalyticsRepo, ApplyOutcome, FoldPlan, FoldRecord};
+pub use analytics::{AnalyticsRepo, ApplyOutcome, FoldPlan, FoldRecord, MOVE_GRACE};
 pub use duplicates::{Duplicate, DuplicateError, find_duplicates, stored_fingerprint};
 pub use erasures::{AnalyticsErasure, ErasureRepo};
 pub use events::{AppendOutcome, EventRepo, IntakeError};
