@@ -387,9 +387,11 @@ fn engagement(top: &Rows, titles: &HashMap<String, String>) -> Layout {
     let highlights = vec![
         ("Plays of the top media".into(), Cell::Integer(plays)),
         ("Their completion rate".into(), percent(completions, plays)),
+        // In hours, to a tenth: a key figure of billions of milliseconds reads as noise (the
+        // table's cells and totals keep milliseconds, shown as hours and minutes).
         (
-            "Watch time (ms)".into(),
-            Cell::Integer(sum(top, "watch_ms")),
+            "Watch time (hours)".into(),
+            Cell::Number((sum(top, "watch_ms") as f64 / 360_000.0).round() / 10.0),
         ),
     ];
     let mut totals = vec![Cell::Text("Total".into())];
