@@ -76,6 +76,7 @@ use aws_sdk_dynamodb::types::{
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use futures_util::{StreamExt as _, TryStreamExt as _};
 use mvidarr_core::ports::table::{
     MAX_ITEM_BYTES, MAX_PAGE_ITEMS, MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES,
     MAX_TRANSACT_ITEMS, unix_now,
@@ -110,6 +111,8 @@ const MAX_BATCH_GET_KEYS: usize = 100;
 const BATCH_GET_BACKOFF: Duration = Duration::from_millis(50);
 /// Rounds without progress before `get_many` gives up with a transient error (~5 s).
 const BATCH_GET_IDLE_ROUNDS: u32 = 8;
+/// `BatchGetItem` requests one `get_many` has in flight at once.
+const BATCH_GETS_AT_ONCE: usize = 4;
 
 /// How long [`create_table`] waits for a new table (and its index) to become ACTIVE.
 const CREATE_TIMEOUT: Duration = Duration::from_secs(300);
@@ -173,6 +176,61 @@ impl DynamoTable {
         })
     }
 
+    /// The items one `BatchGetItem` request finds of `keys` (at most 100, each once), asking
+    /// again for the keys DynamoDB leaves unprocessed.
+    async fn batch_get(
+        &self,
+        keys: Vec<HashMap<String, AttributeValue>>,
+    ) -> Result<Vec<Item>, TableError> {
+        let mut found = Vec::with_capacity(keys.len());
+        let mut pending = keys;
+        let mut pause = BATCH_GET_BACKOFF;
+        let mut idle_rounds = 0;
+        while !pending.is_empty() {
+            let asked = pending.len();
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(pending))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| TableError::Backend(e.to_string()))?;
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(|e| self.error(classify(&e)))?;
+            let items = out
+                .responses()
+                .and_then(|r| r.get(&self.table))
+                .map_or(&[][..], Vec::as_slice);
+            for attrs in items {
+                found.push(self.item_from(attrs, true)?);
+            }
+            // Keys left over: throttled, or past the 16 MB a response holds.
+            pending = out
+                .unprocessed_keys()
+                .and_then(|u| u.get(&self.table))
+                .map(|k| k.keys().to_vec())
+                .unwrap_or_default();
+            // No key answered (found or absent): throttled, so wait before asking again.
+            if !pending.is_empty() && pending.len() == asked {
+                idle_rounds += 1;
+                if idle_rounds > BATCH_GET_IDLE_ROUNDS {
+                    return Err(TableError::Transient(format!(
+                        "DynamoDB table {}: {} keys still unprocessed after {idle_rounds} \
+                         rounds without progress",
+                        self.table,
+                        pending.len()
+                    )));
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(1));
+            }
+        }
+        Ok(found)
+    }
+
     fn key(pk: &str, sk: &str) -> HashMap<String, AttributeValue> {
         HashMap::from([
             (TABLE_PK.to_owned(), AttributeValue::S(pk.to_owned())),
@@ -217,59 +275,20 @@ impl Table for DynamoTable {
             .map(|(pk, sk)| (pk.as_str(), sk.as_str()))
             .collect();
         let unique: Vec<(&str, &str)> = unique.into_iter().collect();
-        let mut found: HashMap<(String, String), Item> = HashMap::with_capacity(unique.len());
-        for chunk in unique.chunks(MAX_BATCH_GET_KEYS) {
-            let mut pending: Vec<HashMap<String, AttributeValue>> =
-                chunk.iter().map(|(pk, sk)| Self::key(pk, sk)).collect();
-            let mut pause = BATCH_GET_BACKOFF;
-            let mut idle_rounds = 0;
-            while !pending.is_empty() {
-                let asked = pending.len();
-                let request = KeysAndAttributes::builder()
-                    .set_keys(Some(pending))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(|e| TableError::Backend(e.to_string()))?;
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(|e| self.error(classify(&e)))?;
-                let items = out
-                    .responses()
-                    .and_then(|r| r.get(&self.table))
-                    .map_or(&[][..], Vec::as_slice);
-                for attrs in items {
-                    let item = self.item_from(attrs, true)?;
-                    found.insert((item.pk.clone(), item.sk.clone()), item);
-                }
-                // Keys left over: throttled, or past the 16 MB a response holds.
-                pending = out
-                    .unprocessed_keys()
-                    .and_then(|u| u.get(&self.table))
-                    .map(|k| k.keys().to_vec())
-                    .unwrap_or_default();
-                if pending.is_empty() {
-                    break;
-                }
-                // No key answered (found or absent): throttled, so wait before asking again.
-                if pending.len() == asked {
-                    idle_rounds += 1;
-                    if idle_rounds > BATCH_GET_IDLE_ROUNDS {
-                        return Err(TableError::Transient(format!(
-                            "DynamoDB table {}: {} keys still unprocessed after {idle_rounds} \
-                             rounds without progress",
-                            self.table,
-                            pending.len()
-                        )));
-                    }
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_secs(1));
-                }
-            }
-        }
+        // A long range (a media's days over years) is many requests: a few at a time.
+        let requests: Vec<_> = unique
+            .chunks(MAX_BATCH_GET_KEYS)
+            .map(|chunk| self.batch_get(chunk.iter().map(|(pk, sk)| Self::key(pk, sk)).collect()))
+            .collect();
+        let answers: Vec<Vec<Item>> = futures_util::stream::iter(requests)
+            .buffer_unordered(BATCH_GETS_AT_ONCE)
+            .try_collect()
+            .await?;
+        let found: HashMap<(String, String), Item> = answers
+            .into_iter()
+            .flatten()
+            .map(|item| ((item.pk.clone(), item.sk.clone()), item))
+            .collect();
         // BatchGetItem takes no filter either: TTL may not have deleted an expired item yet.
         let now = unix_now();
         Ok(keys

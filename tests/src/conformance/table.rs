@@ -1387,10 +1387,10 @@ pub async fn get_many_answers_each_key_in_order_like_get<T: Table>(table: &T) {
     let s = scope("get-many");
     let pk = |i: usize| format!("t/{s}/media/{}", i % 7);
     let sk = |i: usize| format!("2026-11-{:03}", i);
-    // 130 keys, more than one DynamoDB request holds: every third item written, every fifth
-    // of those expired; the rest absent.
+    // 450 keys, five DynamoDB requests (more than the adapter sends at once): every third item
+    // written, every fifth of those expired; the rest absent.
     let mut keys = Vec::new();
-    for i in 0..130 {
+    for i in 0..450 {
         keys.push((pk(i), sk(i)));
         if i % 3 == 0 {
             let item = if i % 5 == 0 {
@@ -1410,7 +1410,7 @@ pub async fn get_many_answers_each_key_in_order_like_get<T: Table>(table: &T) {
         assert_eq!(got, &get(table, pk, sk).await, "get_many of {pk} / {sk}");
     }
     let found = many.iter().flatten().count();
-    assert_eq!(found, 36, "live items found (the duplicate twice)");
+    assert_eq!(found, 121, "live items found (the duplicate twice)");
     assert!(
         table.get_many(&[]).await.expect("no keys").is_empty(),
         "no keys, no answers"
