@@ -192,15 +192,8 @@ impl<'a, T: Table> AnalyticsRepo<'a, T> {
                 condition: Condition::Absent,
             });
             for (p, now) in pending.iter().zip(current) {
-                let (mut value, condition, version) = match now {
-                    Some(v) => (v.record, Condition::VersionIs(v.version), v.version + 1),
-                    None => (R::default(), Condition::Absent, first_version()),
-                };
-                value.add(&p.delta);
-                finish(p, &mut value);
-                let mut item = Item::new(p.pk.clone(), p.sk.clone(), encode(&value));
-                item.version = version;
-                ops.push(WriteOp::Put { item, condition });
+                let (put, value) = put_added(&p.pk, &p.sk, now, &p.delta, |v| finish(p, v));
+                ops.push(put);
                 values.push(value);
             }
             match self.table.transact_write(ops).await {
@@ -519,18 +512,10 @@ impl<'a, T: Table> AnalyticsRepo<'a, T> {
             let old_version = old.version;
             let (old_pk, old_sk) = (old.pk.clone(), old.sk.clone());
             let delta: MediaDay = decode(old)?;
-            let (mut value, condition, version) = match self.table.get(&pk, &sk).await? {
-                Some(item) => {
-                    let v = versioned::<MediaDay>(item)?;
-                    (v.record, Condition::VersionIs(v.version), v.version + 1)
-                }
-                None => (MediaDay::default(), Condition::Absent, first_version()),
-            };
-            value.add(&delta);
-            let mut item = Item::new(pk.clone(), sk.clone(), encode(&value));
-            item.version = version;
+            let current = self.table.get(&pk, &sk).await?.map(versioned).transpose()?;
+            let (put, _) = put_added(&pk, &sk, current, &delta, |_| {});
             let ops = vec![
-                WriteOp::Put { item, condition },
+                put,
                 WriteOp::Delete {
                     pk: old_pk.clone(),
                     sk: old_sk.clone(),
@@ -679,6 +664,26 @@ impl<'a, T: Table> AnalyticsRepo<'a, T> {
         }
         Ok(out)
     }
+}
+
+/// The conditional put of `delta` added to an item's value as read (`None`: the item is new,
+/// so it must still be absent), `finish` run on the sum; and the sum.
+fn put_added<R: Rollup>(
+    pk: &str,
+    sk: &str,
+    current: Option<Versioned<R>>,
+    delta: &R,
+    finish: impl FnOnce(&mut R),
+) -> (WriteOp, R) {
+    let (mut value, condition, version) = match current {
+        Some(v) => (v.record, Condition::VersionIs(v.version), v.version + 1),
+        None => (R::default(), Condition::Absent, first_version()),
+    };
+    value.add(delta);
+    finish(&mut value);
+    let mut item = Item::new(pk, sk, encode(&value));
+    item.version = version;
+    (WriteOp::Put { item, condition }, value)
 }
 
 /// A new rollup item's version: random, so that an item deleted and made again never repeats
